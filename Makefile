@@ -1,0 +1,34 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Both create .venv first.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_LOGGING_LEVEL ?= WARNING
+
+.PHONY: demo test test-slow install clean
+
+install: $(STAMP)
+
+# torch first, from the pinned CPU wheel, so nothing pulls the CUDA build;
+# constraints.txt pins every other package to the versions the tests ran with.
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH, or run: make PYTHON=python3 ..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/anomflow demo-data --out data/demo
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/anomflow retrain --config conf/pipeline.yaml
+
+test: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slow
+
+clean:
+	rm -rf artifacts models reports mlruns/mlflow.db mlruns/artifacts

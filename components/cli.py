@@ -1,0 +1,178 @@
+"""``anomflow``: one command, one sub-command per pipeline stage.
+
+Stage commands read ``--config`` (default ``conf/pipeline.yaml``) and the previous
+stage's files, and write their own (DESIGN.md §2); ``dvc repro`` calls them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="anomflow: anomaly detection on industrial sensor time series, from export to served model.", no_args_is_help=True, add_completion=False)
+console = Console()
+ConfigOption = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file")
+
+
+def _run_stage(name: str, config: str, fn: Callable) -> dict:
+    from components.config import load_config
+
+    try:
+        cfg = load_config(config)
+        with console.status(f"{name}…"):
+            result = fn(cfg)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        console.print(f"[bold red]{name} failed:[/] {err}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]{name} done[/] {json.dumps(_brief(result), default=str)}")
+    return result
+
+
+def _brief(result: dict) -> dict:
+    return {k: v for k, v in result.items() if not isinstance(v, (list, dict))} if isinstance(result, dict) else result
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Path = typer.Option(Path("data/demo"), help="folder for the Grafana exports and labels.csv"),
+    seed: int = typer.Option(7, help="random seed: same seed, same bytes"),
+    days: int = typer.Option(10, help="days of data per asset"),
+    assets: int = typer.Option(3, help="number of pumps"),
+) -> None:
+    """Write the seeded demo plant: Grafana CSV exports (formatted and raw) + labels.csv."""
+    from components.sources.demo_plant import write_demo_plant
+
+    manifest = write_demo_plant(out, seed=seed, days=days, assets=assets)
+    console.print(f"[green]demo plant written[/] to {out}: {len(manifest.files)} files")
+
+
+@app.command()
+def ingest(config: str = ConfigOption) -> None:
+    """Read every configured source (Grafana CSV, plain CSV, Grafana API) into artifacts/readings.parquet."""
+    from components.stages import run_ingest
+
+    _run_stage("ingest", config, run_ingest)
+
+
+@app.command()
+def validate(config: str = ConfigOption) -> None:
+    """Great Expectations checks; bad rows to artifacts/quarantine.parquet; reports/validation/."""
+    from components.stages import run_validate
+
+    _run_stage("validate", config, run_validate)
+
+
+@app.command()
+def prepare(config: str = ConfigOption) -> None:
+    """Resample, split sessions at gaps, impute short gaps, split train/val/test, fit the scaler."""
+    from components.stages import run_prepare
+
+    _run_stage("prepare", config, run_prepare)
+
+
+@app.command()
+def train(config: str = ConfigOption) -> None:
+    """Train the LSTM autoencoder (early stopping on validation loss), logged to MLflow."""
+    from components.stages import run_train
+
+    _run_stage("train", config, run_train)
+
+
+@app.command()
+def threshold(config: str = ConfigOption) -> None:
+    """Set warning/critical levels from validation scores (POT, percentile or best F1)."""
+    from components.stages import run_threshold
+
+    _run_stage("threshold", config, run_threshold)
+
+
+@app.command()
+def evaluate(config: str = ConfigOption) -> None:
+    """Score the test split: metrics (reports/metrics.json) and plots (reports/plots/)."""
+    from components.stages import run_evaluate
+
+    _run_stage("evaluate", config, run_evaluate)
+
+
+@app.command()
+def register(config: str = ConfigOption) -> None:
+    """Log to MLflow, register anomflow-detector, promote to @champion only if it beats the champion."""
+    from components.stages import run_register
+
+    print_summary(_run_stage("register", config, run_register))
+
+
+@app.command()
+def retrain(config: str = ConfigOption) -> None:
+    """Run the whole pipeline as the Prefect `retrain` flow (ephemeral API unless PREFECT_API_URL is set)."""
+    from flows.retrain import retrain as retrain_flow
+
+    try:
+        result = retrain_flow(config_path=config)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        console.print(f"[bold red]retrain failed:[/] {err}")
+        raise typer.Exit(1) from None
+    print_summary(result["registration"], result["metrics"])
+
+
+@app.command()
+def score(
+    input_path: Path = typer.Argument(..., help="export to score (Grafana CSV, or plain CSV with --delimiter)"),
+    output_path: Path = typer.Argument(..., help="scored output, .csv or .parquet"),
+    model_uri: str = typer.Option("models:/anomflow-detector@champion", help="MLflow model URI"),
+    asset: str = typer.Option(None, help="asset name for every row (when the file has no asset column)"),
+    delimiter: str = typer.Option(None, help="plain CSV delimiter; omit for Grafana exports"),
+) -> None:
+    """Batch-score an export with the Prefect `score` flow."""
+    from flows.score import score as score_flow
+
+    score_flow(str(input_path), str(output_path), model_uri, asset, delimiter)
+
+
+@app.command()
+def schedule(
+    cron: str = typer.Option("0 3 * * *", help="cron expression for retraining"),
+    config: str = ConfigOption,
+) -> None:
+    """Serve the `retrain` flow on a cron schedule (blocks; Ctrl-C stops)."""
+    from flows.schedule import serve_retrain
+
+    serve_retrain(cron, config)
+
+
+def print_summary(registration: dict, metrics: dict | None = None) -> None:
+    """What was registered, how good it is, and the commands to look at it."""
+    if metrics is None:
+        metrics_path = Path("reports/metrics.json")
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    table = Table(title="lstm_ae on the test split")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc", "vus_roc", "vus_pr", "pa_f1_point_adjusted", "n", "n_anomalous", "n_predicted"):
+        if key in metrics and metrics[key] is not None:
+            value = metrics[key]
+            table.add_row(key + (" (point-adjusted, papers only)" if key.startswith("pa_") else ""), f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    uri = registration["tracking_uri"]
+    venv_bin = Path(sys.prefix) / "bin"
+    path_prefix = f"PATH={os.path.relpath(venv_bin)}:$PATH " if Path(sys.prefix) != Path(sys.base_prefix) else ""
+    console.print(
+        f"[bold]Registered[/] {registration['model_name']} version {registration['version']} as "
+        f"[bold]@{registration['alias']}[/] ({registration['reason']})\n"
+        f"Look at the runs:   {path_prefix}mlflow ui --backend-store-uri {uri} --port 5000\n"
+        f"Serve the champion: {path_prefix}MLFLOW_TRACKING_URI={uri} mlflow models serve "
+        f"-m models:/{registration['model_name']}@champion --env-manager local --port 5001\n"
+        f"Then:               curl -s localhost:5001/invocations -H 'Content-Type: application/json' "
+        f"-d @reports/request_example.json"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,169 @@
+"""Pipeline configuration: one YAML file (``conf/pipeline.yaml``) validated by pydantic.
+
+The same file feeds the CLI, the Prefect flows and DVC (``dvc.yaml`` reads its
+sections as ``params``), so a parameter lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from components.quality.config import ValidationConfig
+from components.scoring.thresholds import ThresholdConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GrafanaCsvSource(_Strict):
+    """Grafana "Inspect > Data > Download CSV" exports matched by a glob."""
+
+    kind: Literal["grafana_csv"] = "grafana_csv"
+    glob: str
+    asset_pattern: str = Field(
+        r"^(?P<asset>[^_]+)__",
+        description="regex on the file name; its `asset` group names the asset",
+    )
+    timezone: str = Field("UTC", description="dashboard time zone of formatted time stamps")
+
+
+class PlainCsvSource(_Strict):
+    """Plain CSV files (one asset per file unless `asset_column` is given)."""
+
+    kind: Literal["csv"] = "csv"
+    glob: str
+    delimiter: str = ","
+    timestamp_column: str = "timestamp"
+    timestamp_format: str | None = None
+    timezone: str = "UTC"
+    label_column: str | None = None
+    drop_columns: list[str] = Field(default_factory=list)
+    asset_pattern: str = r"^(?P<asset>.+)\.csv$"
+
+
+class GrafanaApiSource(_Strict):
+    """Grafana's HTTP API (`POST /api/ds/query`); the token comes from `token_env`."""
+
+    kind: Literal["grafana_api"] = "grafana_api"
+    url: str
+    asset: str
+    queries: list[dict]
+    time_from: str = "now-24h"
+    time_to: str = "now"
+    token_env: str = "GRAFANA_TOKEN"
+    timeout_s: float = 30.0
+
+
+Source = Annotated[Union[GrafanaCsvSource, PlainCsvSource, GrafanaApiSource], Field(discriminator="kind")]
+
+
+class LabelsConfig(_Strict):
+    """Ground-truth anomaly ranges: CSV with `asset,start,end` (inclusive, ISO-8601)."""
+
+    path: str
+
+
+class IngestConfig(_Strict):
+    sources: list[Source]
+    labels: LabelsConfig | None = None
+    duplicate_rule: Literal["mean", "first", "last"] = "mean"
+    snake_case_columns: bool = True
+
+
+class PrepareConfig(_Strict):
+    interval_s: int = Field(60, gt=0, description="resampling interval, seconds")
+    max_gap_s: int = Field(600, gt=0, description="a gap longer than this starts a new session")
+    impute_limit_s: int = Field(300, ge=0, description="longest run of missing values filled by interpolation")
+    train_fraction: float = Field(0.5, gt=0, lt=1)
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    window: int = Field(30, ge=2, description="window length, steps")
+    exclude_labelled_from_fit: bool = Field(
+        True, description="drop windows touching labelled anomalies from train/validation"
+    )
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "PrepareConfig":
+        if self.train_fraction + self.val_fraction >= 1:
+            raise ValueError("train_fraction + val_fraction must leave room for a test split")
+        return self
+
+
+class LstmAeConfig(_Strict):
+    hidden_size: int = 32
+    latent_size: int = 16
+    num_layers: int = 1
+
+
+class TrainConfig(_Strict):
+    seed: int = 7
+    max_epochs: int = 20
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    patience: int = 3
+    train_stride: int = Field(2, ge=1, description="stride between training windows, steps")
+    num_threads: int = Field(2, ge=1)
+
+
+class EvaluateConfig(_Strict):
+    alarm_level: Literal["warning", "critical"] = "warning"
+    vus_window: int = 100
+
+
+class RegisterConfig(_Strict):
+    model_name: str = "anomflow-detector"
+    promotion_metric: Literal["pr_auc", "roc_auc", "f1", "f2"] = "pr_auc"
+    top_k_sensors: int = 3
+
+
+class MlflowConfig(_Strict):
+    tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    artifact_root: str = "mlruns/artifacts"
+    experiment: str = "anomflow"
+
+
+class PathsConfig(_Strict):
+    artifacts: str = "artifacts"
+    models: str = "models"
+    reports: str = "reports"
+
+    def artifacts_dir(self) -> Path:
+        return Path(self.artifacts)
+
+    def models_dir(self) -> Path:
+        return Path(self.models)
+
+    def reports_dir(self) -> Path:
+        return Path(self.reports)
+
+
+class PipelineConfig(_Strict):
+    ingest: IngestConfig
+    validate_: ValidationConfig = Field(alias="validate")
+    prepare: PrepareConfig = PrepareConfig()
+    model: LstmAeConfig = LstmAeConfig()
+    train: TrainConfig = TrainConfig()
+    threshold: ThresholdConfig = ThresholdConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    register: RegisterConfig = RegisterConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    paths: PathsConfig = PathsConfig()
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline YAML file; errors name the file and the bad key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file not found: {path}") from None
+    try:
+        return PipelineConfig.model_validate(raw)
+    except Exception as err:
+        raise ValueError(f"invalid config {path}:\n{err}") from None

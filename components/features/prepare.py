@@ -1,0 +1,56 @@
+"""The prepare stage: validated readings → regular sessions → splits + scaler (JSON)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from components.config import PrepareConfig
+from components.features.scaling import StandardScaler
+from components.features.sessions import resample_sessions
+from components.features.split import SPLITS, chronological_split
+from components.frames import LABEL, SESSION, sensor_columns
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Unscaled splits (original units) and the scaler fitted on ``train`` only."""
+
+    splits: dict[str, pd.DataFrame]
+    scaler: StandardScaler
+    sensors: list[str]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "PreparedData":
+        directory = Path(directory)
+        splits = {name: pd.read_parquet(directory / f"{name}.parquet") for name in SPLITS}
+        scaler = StandardScaler.load(directory / "scaler.json")
+        return cls(splits, scaler, list(scaler.sensors))
+
+
+def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) -> PreparedData:
+    """Resample, sessionise, split and fit the scaler; write everything to ``out_dir``.
+
+    Files: ``train|val|test.parquet`` (timestamp, asset, session, sensors[, label], in
+    original units), ``scaler.json`` and ``summary.json`` (rows and sessions per split).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    series = resample_sessions(validated, cfg.interval_s, cfg.max_gap_s, cfg.impute_limit_s)
+    splits = chronological_split(series, cfg.train_fraction, cfg.val_fraction)
+    sensors = sensor_columns(series)
+    scaler = StandardScaler.fit(splits["train"], sensors)
+    summary = {"sensors": sensors, "interval_s": cfg.interval_s, "window": cfg.window}
+    for name, frame in splits.items():
+        frame.to_parquet(out_dir / f"{name}.parquet", index=False)
+        summary[name] = {
+            "rows": int(len(frame)),
+            "sessions": int(frame[SESSION].nunique()),
+            "anomalous_rows": int(frame[LABEL].sum()) if LABEL in frame else None,
+        }
+    scaler.save(out_dir / "scaler.json")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return PreparedData(splits, scaler, sensors)

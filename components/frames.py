@@ -1,0 +1,31 @@
+"""Column names and checks for the readings frame, the contract between stages.
+
+A *readings frame* (DESIGN.md §2) is a ``pandas.DataFrame`` with
+
+- ``timestamp``: ``datetime64[ns, UTC]`` (tz-aware UTC),
+- ``asset``: string, the machine the row belongs to,
+- one ``float64`` column per sensor, in base SI-ish units (prefixes normalised:
+  ``mA`` → A, ``GiB`` → bytes, ``%`` stays the number shown),
+- ``label`` (optional): ``int8`` 0/1 ground truth when the source carries it,
+- ``source_file`` (string) and ``source_row`` (int64, 1-based line number in that
+  file, or position in an API response) so that every error and every quarantined row
+  can be traced back to where it came from.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+TIMESTAMP = "timestamp"
+ASSET = "asset"
+LABEL = "label"
+SOURCE_FILE = "source_file"
+SOURCE_ROW = "source_row"
+SESSION = "session"
+
+META_COLUMNS = (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, SESSION)
+
+
+def sensor_columns(frame: pd.DataFrame) -> list[str]:
+    """Names of the sensor columns of ``frame``: every column that is not metadata."""
+    return [c for c in frame.columns if c not in META_COLUMNS]

@@ -1,0 +1,80 @@
+"""Promotion gate: a new version takes ``@champion`` only if it beats the current
+champion on the same evaluation data; otherwise it becomes ``@challenger``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from components.frames import LABEL, SESSION
+from components.scoring.metrics import point_metrics, pr_auc, roc_auc
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def served_metric(model_uri: str, frame: pd.DataFrame, metric: str) -> float:
+    """Score ``frame`` (original units, with ``label``) through the pyfunc at ``model_uri``
+    exactly as a client would, and compute ``metric`` on the rows it scored."""
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(model_uri)
+    request = frame.drop(columns=[c for c in (LABEL, SESSION) if c in frame.columns])
+    out = model.predict(request)
+    scores = out["score"].to_numpy(dtype=float)
+    scored = np.isfinite(scores)
+    labels = frame[LABEL].to_numpy()[scored]
+    if metric == "pr_auc":
+        return float(pr_auc(labels, scores[scored]))
+    if metric == "roc_auc":
+        return float(roc_auc(labels, scores[scored]))
+    predicted = (out["level"].to_numpy()[scored] != "normal").astype(int)
+    return float(point_metrics(labels, predicted)[metric])
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    version: str
+    alias: str
+    metric: str
+    candidate_value: float | None
+    champion_version: str | None
+    champion_value: float | None
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, tracking_uri: str) -> PromotionDecision:
+    """Compare version ``version`` of ``name`` with the current champion on ``frame``
+    and set the alias. Without labels no comparison is possible: the first version
+    becomes champion, later ones challengers."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        champion = None
+    labelled = LABEL in frame.columns and frame[LABEL].nunique() == 2
+    candidate_value = served_metric(f"models:/{name}/{version}", frame, metric) if labelled else None
+    if champion is None:
+        alias, champion_value, reason = CHAMPION, None, "no champion yet"
+    elif not labelled:
+        alias, champion_value, reason = CHALLENGER, None, "evaluation data has no labels: kept the current champion"
+    else:
+        champion_value = served_metric(f"models:/{name}@{CHAMPION}", frame, metric)
+        if np.isfinite(candidate_value) and (not np.isfinite(champion_value) or candidate_value > champion_value):
+            alias, reason = CHAMPION, f"{metric} {candidate_value:.4f} > champion v{champion.version} {champion_value:.4f}"
+        else:
+            alias, reason = CHALLENGER, f"{metric} {candidate_value:.4f} <= champion v{champion.version} {champion_value:.4f}"
+    client.set_registered_model_alias(name, alias, version)
+    return PromotionDecision(
+        version=str(version), alias=alias, metric=metric, candidate_value=candidate_value,
+        champion_version=None if champion is None else str(champion.version),
+        champion_value=champion_value, reason=reason,
+    )

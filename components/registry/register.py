@@ -1,0 +1,122 @@
+"""The register stage: log the run tree to MLflow, log the pyfunc model, register a
+version of ``anomflow-detector`` and pass it through the promotion gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from components.config import PipelineConfig
+from components.features.prepare import PreparedData
+from components.frames import LABEL, SESSION
+from components.models.store import SPEC_FILE, WEIGHTS_FILE
+from components.registry.promotion import decide_and_alias
+from components.registry.served_detector import SERVING_FILE
+from components.registry.tracking import RunIds, configure_tracking, lineage_tags, tracking_uri
+from components.scoring.evaluate import LOSS_CSV, METRICS_FILE
+from components.scoring.threshold_stage import THRESHOLDS_FILE
+from components.training.train import RUN_FILE
+
+REGISTRATION_FILE = "registration.json"
+REQUEST_EXAMPLE_FILE = "request_example.json"
+ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def build_bundle(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, out: Path) -> Path:
+    """Collect the served model's files (weights, spec, scaler, thresholds, serving)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS_FILE, SPEC_FILE, THRESHOLDS_FILE):
+        shutil.copy2(model_dir / name, out / name)
+    shutil.copy2(prepared_dir / "scaler.json", out / "scaler.json")
+    serving = {
+        "interval_s": cfg.prepare.interval_s,
+        "max_gap_s": cfg.prepare.max_gap_s,
+        "impute_steps": cfg.prepare.impute_limit_s // cfg.prepare.interval_s,
+        "top_k_sensors": cfg.register.top_k_sensors,
+    }
+    (out / SERVING_FILE).write_text(json.dumps(serving, indent=2))
+    return out
+
+
+def request_example(request: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of one asset as a client sends them (ISO time stamps)."""
+    example = request[request["asset"] == request["asset"].iloc[0]].head(rows).copy()
+    example["timestamp"] = example["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return example
+
+
+def _numeric(metrics: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None}
+
+
+def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, model_dir: str | Path, validated: pd.DataFrame) -> dict:
+    """Log metrics, plots and the model to the model's MLflow run, register a version and
+    set its alias. Writes and returns ``reports/registration.json``."""
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import Array
+
+    model_dir, prepared_dir = Path(model_dir), Path(prepared_dir)
+    reports = cfg.paths.reports_dir()
+    uri = tracking_uri(cfg.mlflow)
+    configure_tracking(cfg.mlflow)
+    client = mlflow.MlflowClient(uri)
+    runs = RunIds.load(model_dir / RUN_FILE)
+    metrics = json.loads((reports / METRICS_FILE).read_text())
+    tags = lineage_tags(validated)
+
+    for run_id in (runs.parent, runs.child):
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+    for key, value in _numeric(metrics).items():
+        client.log_metric(runs.child, f"test_{key}", value)
+        client.log_metric(runs.parent, f"lstm_ae.test_{key}", value)
+    for path in [reports / "plots" / "score_timeline.png", reports / "plots" / "loss_curves.png", reports / METRICS_FILE, reports / LOSS_CSV, model_dir / THRESHOLDS_FILE]:
+        client.log_artifact(runs.child, str(path), artifact_path="evaluation")
+    validation_json = reports / "validation" / "validation.json"
+    if validation_json.exists():
+        client.log_artifact(runs.parent, str(validation_json), artifact_path="validation")
+
+    test = prepared.splits["test"]
+    request = test.drop(columns=[c for c in (LABEL, SESSION) if c in test.columns])
+    example = request_example(request, cfg.prepare.window + 5)
+    (reports / REQUEST_EXAMPLE_FILE).write_text(
+        json.dumps({"dataframe_split": request_example(request, 200).to_dict(orient="split", index=False)})
+    )
+    signature = ModelSignature(
+        inputs=None,
+        outputs=Schema([
+            ColSpec("string", "timestamp"), ColSpec("string", "asset"), ColSpec("double", "score"),
+            ColSpec("string", "level"), ColSpec(Array("string"), "top_sensors"),
+        ]),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = build_bundle(cfg, model_dir, prepared_dir, Path(tmp) / "bundle")
+        with mlflow.start_run(run_id=runs.child):
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
+                code_paths=[str(PACKAGE_DIR)], signature=signature, input_example=example,
+                registered_model_name=cfg.register.model_name,
+            )
+    version = str(info.registered_model_version)
+    decision = decide_and_alias(cfg.register.model_name, version, test, cfg.register.promotion_metric, uri)
+    client.set_tag(runs.parent, "anomflow.registered_version", version)
+    client.set_tag(runs.parent, "anomflow.alias", decision.alias)
+    client.set_terminated(runs.parent)
+    registration = {
+        "model_name": cfg.register.model_name,
+        "tracking_uri": uri,
+        "experiment_id": client.get_run(runs.parent).info.experiment_id,
+        "parent_run_id": runs.parent,
+        "model_run_id": runs.child,
+        "model_uri": f"models:/{cfg.register.model_name}/{version}",
+        **decision.as_dict(),
+    }
+    (reports / REGISTRATION_FILE).write_text(json.dumps(registration, indent=2))
+    return registration

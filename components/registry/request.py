@@ -1,0 +1,79 @@
+"""Checks on a scoring request (raw readings) with messages a client can act on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from components.frames import ASSET, TIMESTAMP
+
+DEFAULT_ASSET = "default"
+
+
+class InvalidRequest(ValueError):
+    """The request cannot be scored; the message says what is wrong and where."""
+
+
+def _parse_timestamps(column: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        parsed = pd.to_datetime(column, unit="ms", utc=True, errors="coerce")
+    else:
+        parsed = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidRequest(
+            f"column 'timestamp' row {row}: cannot parse {column.iloc[row]!r} as a time "
+            f"(use ISO-8601, e.g. 2026-01-05T10:00:00Z, or epoch milliseconds); {int(bad.sum())} bad value(s)"
+        )
+    return parsed
+
+
+def _parse_numeric(frame: pd.DataFrame, sensor: str) -> pd.Series:
+    column = frame[sensor]
+    if pd.api.types.is_bool_dtype(column):
+        raise InvalidRequest(f"column '{sensor}' holds booleans; send numbers")
+    values = pd.to_numeric(column, errors="coerce")
+    bad = (values.isna() & column.notna()).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidRequest(
+            f"column '{sensor}' row {row}: {column.iloc[row]!r} is not a number; {int(bad.sum())} non-numeric value(s)"
+        )
+    return values.astype("float64")
+
+
+def parse_request(frame: pd.DataFrame, sensors: list[str]) -> pd.DataFrame:
+    """Validate raw readings and return them typed: timestamp (UTC), asset, sensors (float64).
+
+    Raises :class:`InvalidRequest` for an empty request, missing or unexpected columns,
+    non-numeric sensor values, unparseable time stamps, or time stamps that do not
+    increase strictly within an asset.
+    """
+    if frame is None or len(frame.columns) == 0 or len(frame) == 0:
+        raise InvalidRequest(
+            f"the request holds no rows; send columns {[TIMESTAMP, ASSET, *sensors]} ('asset' optional) with at least one row"
+        )
+    expected = {TIMESTAMP, ASSET, *sensors}
+    missing = [c for c in [TIMESTAMP, *sensors] if c not in frame.columns]
+    extra = [str(c) for c in frame.columns if c not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {missing}")
+        if extra:
+            parts.append(f"unexpected column(s) {extra}")
+        raise InvalidRequest("; ".join(parts) + f". Expected: {[TIMESTAMP, ASSET + ' (optional)', *sensors]}")
+    out = pd.DataFrame({TIMESTAMP: _parse_timestamps(frame[TIMESTAMP])})
+    out[ASSET] = frame[ASSET].astype("string").fillna(DEFAULT_ASSET).to_numpy() if ASSET in frame else DEFAULT_ASSET
+    for sensor in sensors:
+        out[sensor] = _parse_numeric(frame, sensor).to_numpy()
+    for asset, part in out.groupby(ASSET, sort=False):
+        steps = part[TIMESTAMP].diff().dt.total_seconds().to_numpy()[1:]
+        if (steps <= 0).any():
+            bad = int(part.index[1 + int(np.flatnonzero(steps <= 0)[0])])
+            raise InvalidRequest(
+                f"timestamps must increase strictly within each asset: asset {asset!r} row {bad} "
+                f"({out[TIMESTAMP].iloc[bad].isoformat()}) is not after the row before it"
+            )
+    return out

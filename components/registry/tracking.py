@@ -1,0 +1,106 @@
+"""MLflow tracking helpers: store location, experiment, the pipeline's run tree, lineage tags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from components.config import MlflowConfig
+
+
+def tracking_uri(cfg: MlflowConfig) -> str:
+    """``MLFLOW_TRACKING_URI`` if set (a team server), else the configured local store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+
+
+def configure_tracking(cfg: MlflowConfig) -> str:
+    """Point MLflow at the store, create the experiment if needed; return its id."""
+    import mlflow
+
+    uri = tracking_uri(cfg)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name(cfg.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_root = Path(cfg.artifact_root).resolve()
+    artifact_root.mkdir(parents=True, exist_ok=True)
+    return client.create_experiment(cfg.experiment, artifact_location=artifact_root.as_uri())
+
+
+@dataclass(frozen=True)
+class RunIds:
+    """The pipeline's parent run and the nested run of one model."""
+
+    parent: str
+    child: str
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunIds":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def start_pipeline_run(cfg: MlflowConfig, name: str, tags: dict[str, str]) -> str:
+    """Create the parent run of one pipeline execution; returns its id (left running)."""
+    import mlflow
+
+    experiment_id = configure_tracking(cfg)
+    client = mlflow.MlflowClient(tracking_uri(cfg))
+    return client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+
+
+def start_model_run(cfg: MlflowConfig, parent_run_id: str, model_name: str) -> str:
+    """Create a run nested under ``parent_run_id`` for one model; returns its id."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri(cfg))
+    parent = client.get_run(parent_run_id)
+    tags = {"mlflow.parentRunId": parent_run_id, "anomflow.model": model_name}
+    return client.create_run(parent.info.experiment_id, run_name=model_name, tags=tags).info.run_id
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    """The checked-out commit (``+dirty`` when the tree has changes), or ``unknown``."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def dvc_data_hash(dvc_file: str | Path = "data.dvc") -> str:
+    """The md5 DVC recorded for ``data/`` in ``data.dvc``, or ``untracked``."""
+    try:
+        outs = yaml.safe_load(Path(dvc_file).read_text())["outs"]
+        return str(outs[0]["md5"])
+    except (OSError, KeyError, IndexError, TypeError):
+        return "untracked"
+
+
+def dataset_digest(frame: pd.DataFrame) -> str:
+    """sha256 of the frame's content (values and column names; not the file encoding)."""
+    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def lineage_tags(frame: pd.DataFrame) -> dict[str, str]:
+    """Tags that pin a run to its data and code."""
+    return {
+        "anomflow.dataset_digest": dataset_digest(frame),
+        "anomflow.dvc_data_hash": dvc_data_hash(),
+        "mlflow.source.git.commit": git_commit(),
+    }

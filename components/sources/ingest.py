@@ -1,0 +1,110 @@
+"""The ingest stage: every configured source → one readings frame (DESIGN.md §2).
+
+Rules:
+- column names are snake-cased (``"Motor temperature"`` → ``motor_temperature``) unless
+  ``snake_case_columns`` is off;
+- duplicate time stamps within one file are resolved by ``duplicate_rule``
+  (see :func:`components.sources.grafana_csv.resolve_duplicate_timestamps`);
+- files of the same asset (several panels, or consecutive exports) are outer-joined on
+  time; where two files give the same sensor at the same time stamp the first file in
+  sorted path order wins;
+- with a labels file, ``label`` is 1 inside any ``[start, end]`` range of the row's asset.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, LabelsConfig, PlainCsvSource
+from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
+from components.sources.errors import SourceFormatError
+from components.sources.grafana_api import query_grafana
+from components.sources.grafana_csv import read_grafana_csv, resolve_duplicate_timestamps
+from components.sources.plain_csv import read_plain_csv
+
+
+def snake_case(name: str) -> str:
+    """``"Motor temperature (°C)"`` → ``motor_temperature_c``."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_") or "sensor"
+
+
+def _asset_of(path: Path, pattern: str) -> str:
+    match = re.search(pattern, path.name)
+    if not match or "asset" not in match.groupdict():
+        raise SourceFormatError(f"{path}: file name does not match asset_pattern {pattern!r}")
+    return match.group("asset")
+
+
+def _files(pattern: str) -> list[Path]:
+    files = sorted(Path(p) for p in glob.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no file matches source glob {pattern!r} (from {Path.cwd()})")
+    return files
+
+
+def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
+    frames = []
+    if isinstance(source, GrafanaApiSource):
+        frame = query_grafana(source.url, source.queries, time_from=source.time_from, time_to=source.time_to, token_env=source.token_env, timeout_s=source.timeout_s)
+        frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: source.asset}))
+        return frames
+    for path in _files(source.glob):
+        if isinstance(source, GrafanaCsvSource):
+            frame = read_grafana_csv(path, timezone=source.timezone)
+        elif isinstance(source, PlainCsvSource):
+            frame = read_plain_csv(
+                path, delimiter=source.delimiter, timestamp_column=source.timestamp_column,
+                timestamp_format=source.timestamp_format, timezone=source.timezone,
+                label_column=source.label_column, drop_columns=tuple(source.drop_columns),
+            )
+        frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: _asset_of(path, source.asset_pattern)}))
+    return frames
+
+
+def _join_asset(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Outer-join one asset's files on time; the first non-null value per cell wins."""
+    combined = pd.concat(frames, ignore_index=True)
+    return combined.groupby(TIMESTAMP, sort=True).first().reset_index()
+
+
+def apply_labels(readings: pd.DataFrame, labels: LabelsConfig) -> pd.DataFrame:
+    """Set ``label`` = 1 on rows inside a labelled range of their asset."""
+    ranges = pd.read_csv(labels.path)
+    missing = {"asset", "start", "end"} - set(ranges.columns)
+    if missing:
+        raise SourceFormatError(f"{labels.path}: missing column(s) {sorted(missing)} (need asset,start,end)")
+    label = np.zeros(len(readings), dtype=np.int8)
+    times = readings[TIMESTAMP]
+    starts = pd.to_datetime(ranges["start"], utc=True)
+    ends = pd.to_datetime(ranges["end"], utc=True)
+    for asset, start, end in zip(ranges["asset"], starts, ends):
+        inside = (readings[ASSET] == asset) & (times >= start) & (times <= end)
+        label[inside.to_numpy()] = 1
+    readings = readings.copy()
+    readings[LABEL] = label
+    return readings
+
+
+def ingest(cfg: IngestConfig) -> pd.DataFrame:
+    """Read all sources and return the readings frame, sorted by asset then time."""
+    frames = [frame for source in cfg.sources for frame in _read_source(source, cfg.duplicate_rule)]
+    if cfg.snake_case_columns:
+        keep = {TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW}
+        frames = [f.rename(columns={c: snake_case(c) for c in f.columns if c not in keep}) for f in frames]
+    by_asset: dict[str, list[pd.DataFrame]] = {}
+    for frame in frames:
+        by_asset.setdefault(str(frame[ASSET].iloc[0]), []).append(frame.drop(columns=[ASSET]))
+    joined = [_join_asset(parts).assign(**{ASSET: asset}) for asset, parts in sorted(by_asset.items())]
+    readings = pd.concat(joined, ignore_index=True)
+    meta = [TIMESTAMP, ASSET]
+    sensors = [c for c in readings.columns if c not in (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW)]
+    readings = readings[meta + sensors + [c for c in (LABEL, SOURCE_FILE, SOURCE_ROW) if c in readings.columns]]
+    readings[sensors] = readings[sensors].astype("float64")
+    if cfg.labels is not None:
+        readings = apply_labels(readings, cfg.labels)
+    return readings

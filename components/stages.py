@@ -1,0 +1,93 @@
+"""Each pipeline stage as a function of the config that reads its inputs from, and
+writes its outputs to, the files of DESIGN.md §2. The CLI (and so DVC) and the Prefect
+flows call these same functions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from components.config import PipelineConfig
+
+READINGS = "readings.parquet"
+VALIDATED = "validated.parquet"
+QUARANTINE = "quarantine.parquet"
+PREPARED = "prepared"
+LSTM_AE = "lstm_ae"
+
+
+def readings_path(cfg: PipelineConfig) -> Path:
+    return cfg.paths.artifacts_dir() / READINGS
+
+
+def validated_path(cfg: PipelineConfig) -> Path:
+    return cfg.paths.artifacts_dir() / VALIDATED
+
+
+def prepared_dir(cfg: PipelineConfig) -> Path:
+    return cfg.paths.artifacts_dir() / PREPARED
+
+
+def model_dir(cfg: PipelineConfig) -> Path:
+    return cfg.paths.models_dir() / LSTM_AE
+
+
+def run_ingest(cfg: PipelineConfig) -> dict:
+    from components.sources.ingest import ingest
+
+    readings = ingest(cfg.ingest)
+    out = readings_path(cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    readings.to_parquet(out, index=False)
+    return {"rows": len(readings), "assets": sorted(readings["asset"].unique().tolist()), "path": str(out)}
+
+
+def run_validate(cfg: PipelineConfig) -> dict:
+    from components.quality.validate import validate_readings
+
+    readings = pd.read_parquet(readings_path(cfg))
+    outcome = validate_readings(
+        readings, cfg.validate_, reports_dir=cfg.paths.reports_dir() / "validation",
+        quarantine_path=cfg.paths.artifacts_dir() / QUARANTINE,
+    )
+    outcome.clean.to_parquet(validated_path(cfg), index=False)
+    return outcome.summary
+
+
+def run_prepare(cfg: PipelineConfig) -> dict:
+    from components.features.prepare import prepare
+
+    prepare(pd.read_parquet(validated_path(cfg)), cfg.prepare, prepared_dir(cfg))
+    return json.loads((prepared_dir(cfg) / "summary.json").read_text())
+
+
+def run_train(cfg: PipelineConfig, parent_run_id: str | None = None) -> dict:
+    from components.features.prepare import PreparedData
+    from components.training.train import train_lstm_ae
+
+    result = train_lstm_ae(cfg, PreparedData.load(prepared_dir(cfg)), parent_run_id)
+    return {"epochs": result.epochs, "best_val_loss": result.best_val_loss, "run_id": result.run_ids.child}
+
+
+def run_threshold(cfg: PipelineConfig) -> dict:
+    from components.features.prepare import PreparedData
+    from components.scoring.threshold_stage import set_thresholds
+
+    return set_thresholds(cfg, PreparedData.load(prepared_dir(cfg)), model_dir(cfg))
+
+
+def run_evaluate(cfg: PipelineConfig) -> dict:
+    from components.features.prepare import PreparedData
+    from components.scoring.evaluate import evaluate_model
+
+    return evaluate_model(cfg, PreparedData.load(prepared_dir(cfg)), model_dir(cfg))
+
+
+def run_register(cfg: PipelineConfig) -> dict:
+    from components.features.prepare import PreparedData
+    from components.registry.register import register_model
+
+    prepared = PreparedData.load(prepared_dir(cfg))
+    return register_model(cfg, prepared, prepared_dir(cfg), model_dir(cfg), pd.read_parquet(validated_path(cfg)))

@@ -1,0 +1,43 @@
+"""The real `retrain` flow under Prefect on a tiny config ends with a registered model."""
+
+import json
+
+import mlflow
+from prefect.client.orchestration import get_client
+
+
+def test_retrain_registers_a_champion(trained_project):
+    root, result = trained_project["root"], trained_project["result"]
+    registration = result["registration"]
+    assert registration["model_name"] == "anomflow-detector"
+    assert registration["alias"] == "champion" and registration["version"] == "1"
+    client = mlflow.MlflowClient(trained_project["tracking_uri"])
+    version = client.get_model_version_by_alias("anomflow-detector", "champion")
+    assert version.version == "1"
+
+    parent = client.get_run(registration["parent_run_id"])
+    child = client.get_run(registration["model_run_id"])
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    for tag in ("anomflow.dataset_digest", "anomflow.dvc_data_hash", "mlflow.source.git.commit"):
+        assert tag in parent.data.tags
+    history = client.get_metric_history(child.info.run_id, "val_loss")
+    assert len(history) >= 1
+    artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
+    assert {"evaluation/score_timeline.png", "evaluation/loss_curves.png", "evaluation/metrics.json"} <= artifacts
+
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc"):
+        assert key in metrics
+    assert metrics["roc_auc"] > 0.6, metrics  # the demo faults are visible to the AE
+    thresholds = json.loads((root / "models" / "lstm_ae" / "thresholds.json").read_text())
+    assert thresholds["critical"] >= thresholds["warning"]
+    assert (root / "reports" / "validation" / "data_docs" / "index.html").exists()
+
+
+async def test_flow_run_and_artifacts_are_recorded_by_prefect(trained_project):
+    async with get_client() as client:
+        runs = await client.read_flow_runs()
+        assert any(r.state and r.state.is_completed() for r in runs)
+        artifacts = await client.read_artifacts()
+    keys = {a.key for a in artifacts}
+    assert {"validation-summary", "metrics", "mlflow-run"} <= keys

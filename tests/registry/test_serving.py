@@ -1,0 +1,101 @@
+"""A real `mlflow models serve` process answers good and bad requests over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_project, tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, MLFLOW_TRACKING_URI=trained_project["tracking_uri"])
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    cwd = tmp_path_factory.mktemp("elsewhere")  # the model must load from any directory
+    log = open(cwd / "serve.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/anomflow-detector@champion",
+         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow models serve exited: {(cwd / 'serve.log').read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/ping", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(f"server did not start: {(cwd / 'serve.log').read_text()[-3000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def request_rows(trained_project) -> pd.DataFrame:
+    example = json.loads((trained_project["root"] / "reports" / "request_example.json").read_text())
+    split = example["dataframe_split"]
+    return pd.DataFrame(split["data"], columns=split["columns"])
+
+
+def _post(url: str, frame: pd.DataFrame | None = None, body: str | None = None) -> requests.Response:
+    if body is None:
+        body = json.dumps({"dataframe_split": frame.to_dict(orient="split", index=False)})
+    return requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+
+
+def test_good_request_gets_score_level_and_top_sensors(server, request_rows):
+    assert len(request_rows) == 200
+    response = _post(server, request_rows)
+    assert response.status_code == 200, response.text
+    predictions = pd.DataFrame(response.json()["predictions"])
+    assert list(predictions.columns) == ["timestamp", "asset", "score", "level", "top_sensors"]
+    assert len(predictions) == 200
+    window = 16
+    assert (predictions["level"].iloc[: window - 1] == "insufficient_history").all()
+    scored = predictions.iloc[window - 1 :]
+    assert scored["score"].notna().all()
+    assert set(scored["level"]) <= {"normal", "warning", "critical"}
+    assert all(len(top) == 3 for top in scored["top_sensors"])
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda f: f.drop(columns=["flow"]), "missing column(s) ['flow']"),
+        (lambda f: f.assign(humidity=1.0), "unexpected column(s) ['humidity']"),
+        (lambda f: f.assign(current=["n/a"] + [1.0] * (len(f) - 1)), "column 'current' row 0: 'n/a' is not a number"),
+        (lambda f: f.assign(timestamp=["not-a-time"] + list(f["timestamp"].iloc[1:])), "cannot parse 'not-a-time'"),
+        (lambda f: f.iloc[::-1].reset_index(drop=True), "timestamps must increase strictly"),
+        (lambda f: f.iloc[0:0], "the request holds no rows"),
+    ],
+)
+def test_bad_requests_get_4xx_with_a_clear_message(server, request_rows, mutate, fragment):
+    response = _post(server, mutate(request_rows.head(40)))
+    assert 400 <= response.status_code < 500, response.text
+    assert fragment in response.json()["message"]
+
+
+def test_empty_body_is_a_4xx(server):
+    response = _post(server, body="")
+    assert 400 <= response.status_code < 500
