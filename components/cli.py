@@ -43,7 +43,7 @@ def _brief(result: dict) -> dict:
 def demo_data(
     out: Path = typer.Option(Path("data/demo"), help="folder for the Grafana exports and labels.csv"),
     seed: int = typer.Option(7, help="random seed: same seed, same bytes"),
-    days: int = typer.Option(10, help="days of data per asset"),
+    days: int = typer.Option(14, help="days of data per asset"),
     assets: int = typer.Option(3, help="number of pumps"),
 ) -> None:
     """Write the seeded demo plant: Grafana CSV exports (formatted and raw) + labels.csv."""

@@ -149,7 +149,7 @@ class PipelineConfig(_Strict):
     train: TrainConfig = TrainConfig()
     threshold: ThresholdConfig = ThresholdConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
-    register: RegisterConfig = RegisterConfig()
+    register_: RegisterConfig = Field(RegisterConfig(), alias="register")
     mlflow: MlflowConfig = MlflowConfig()
     paths: PathsConfig = PathsConfig()
 

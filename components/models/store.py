@@ -25,6 +25,7 @@ class ModelSpec:
     hidden_size: int
     latent_size: int
     num_layers: int
+    error_scale: list[float] | None = None  # per-sensor training MSE, see scoring.series_scores
 
 
 def build_network(spec: ModelSpec) -> LstmAutoencoder:

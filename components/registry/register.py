@@ -37,7 +37,7 @@ def build_bundle(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, out: 
         "interval_s": cfg.prepare.interval_s,
         "max_gap_s": cfg.prepare.max_gap_s,
         "impute_steps": cfg.prepare.impute_limit_s // cfg.prepare.interval_s,
-        "top_k_sensors": cfg.register.top_k_sensors,
+        "top_k_sensors": cfg.register_.top_k_sensors,
     }
     (out / SERVING_FILE).write_text(json.dumps(serving, indent=2))
     return out
@@ -102,20 +102,20 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
                 code_paths=[str(PACKAGE_DIR)], signature=signature, input_example=example,
-                registered_model_name=cfg.register.model_name,
+                registered_model_name=cfg.register_.model_name,
             )
     version = str(info.registered_model_version)
-    decision = decide_and_alias(cfg.register.model_name, version, test, cfg.register.promotion_metric, uri)
+    decision = decide_and_alias(cfg.register_.model_name, version, test, cfg.register_.promotion_metric, uri)
     client.set_tag(runs.parent, "anomflow.registered_version", version)
     client.set_tag(runs.parent, "anomflow.alias", decision.alias)
     client.set_terminated(runs.parent)
     registration = {
-        "model_name": cfg.register.model_name,
+        "model_name": cfg.register_.model_name,
         "tracking_uri": uri,
         "experiment_id": client.get_run(runs.parent).info.experiment_id,
         "parent_run_id": runs.parent,
         "model_run_id": runs.child,
-        "model_uri": f"models:/{cfg.register.model_name}/{version}",
+        "model_uri": f"models:/{cfg.register_.model_name}/{version}",
         **decision.as_dict(),
     }
     (reports / REGISTRATION_FILE).write_text(json.dumps(registration, indent=2))

@@ -71,7 +71,7 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])
         complete = ~frame[SESSION].str.endswith("!").to_numpy()
         frame[self.spec.sensors] = frame[self.spec.sensors].fillna(0.0)
-        result = score_frame(self.net, self.scaler, frame, self.spec.window)
+        result = score_frame(self.net, self.spec, self.scaler, frame)
         score = np.where(complete, result.score, np.nan)
         top_k = int(self.serving["top_k_sensors"])
         order = np.argsort(-np.nan_to_num(result.contributions, nan=-1.0), axis=1)[:, :top_k]

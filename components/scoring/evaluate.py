@@ -35,7 +35,7 @@ def evaluate_model(cfg: PipelineConfig, prepared: PreparedData, model_dir: str |
     net, spec = load_network(model_dir)
     thresholds = load_thresholds(model_dir / THRESHOLDS_FILE)
     test = prepared.splits["test"]
-    scores = score_frame(net, prepared.scaler, test, spec.window).score
+    scores = score_frame(net, spec, prepared.scaler, test).score
 
     scored = test[[TIMESTAMP, ASSET, SESSION] + ([LABEL] if LABEL in test else [])].copy()
     scored["score"] = scores

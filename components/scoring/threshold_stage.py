@@ -27,7 +27,7 @@ def set_thresholds(cfg: PipelineConfig, prepared: PreparedData, model_dir: str |
     """Score the validation split and write ``<model_dir>/thresholds.json``."""
     net, spec = load_network(model_dir)
     val = prepared.splits["val"]
-    scores = score_frame(net, prepared.scaler, val, spec.window).score
+    scores = score_frame(net, spec, prepared.scaler, val).score
     labels = val[LABEL].to_numpy() if LABEL in val.columns else None
     if labels is not None and cfg.prepare.exclude_labelled_from_fit and cfg.threshold.method != "best_f1":
         keep = ~labelled_history(labels, spec.window)

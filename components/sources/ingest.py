@@ -23,7 +23,6 @@ import pandas as pd
 from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, LabelsConfig, PlainCsvSource
 from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.sources.errors import SourceFormatError
-from components.sources.grafana_api import query_grafana
 from components.sources.grafana_csv import read_grafana_csv, resolve_duplicate_timestamps
 from components.sources.plain_csv import read_plain_csv
 
@@ -50,6 +49,8 @@ def _files(pattern: str) -> list[Path]:
 def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
     frames = []
     if isinstance(source, GrafanaApiSource):
+        from components.sources.grafana_api import query_grafana
+
         frame = query_grafana(source.url, source.queries, time_from=source.time_from, time_to=source.time_to, token_env=source.token_env, timeout_s=source.timeout_s)
         frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: source.asset}))
         return frames

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -17,6 +17,7 @@ from components.config import PipelineConfig
 from components.features.prepare import PreparedData
 from components.models.lstm_autoencoder import LstmAutoencoder
 from components.models.store import ModelSpec, save_network
+from components.scoring.series_scores import sensor_error_scale
 from components.registry.tracking import RunIds, start_model_run, start_pipeline_run, tracking_uri
 from components.training.datamodule import WindowDataModule
 from components.training.lstm_ae_module import LstmAeModule
@@ -32,9 +33,8 @@ class _History(Callback):
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # runs after the epoch's validation loop, so both losses are final here
         metrics = trainer.callback_metrics
         row = {"epoch": trainer.current_epoch}
         row.update({k: float(metrics[k]) for k in ("train_loss", "val_loss") if k in metrics})
@@ -79,9 +79,13 @@ def train_lstm_ae(cfg: PipelineConfig, prepared: PreparedData, parent_run_id: st
     )
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        for noise in (".*does not have many workers.*", ".*smaller than the logging interval.*", ".*LeafSpec.*"):
+            warnings.filterwarnings("ignore", message=noise)
         trainer.fit(module, datamodule=data)
 
+    train = prepared.splits["train"]
+    scale = sensor_error_scale(net, prepared.scaler.transform(train), train["session"].to_numpy(), spec.window, cfg.train.train_stride)
+    spec = replace(spec, error_scale=[float(v) for v in scale])
     save_network(net, spec, model_dir)
     (model_dir / HISTORY_FILE).write_text(json.dumps(history.epochs, indent=2))
     best = float(stopper.best_score) if stopper.best_score is not None else float("nan")
