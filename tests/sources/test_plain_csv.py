@@ -1,0 +1,75 @@
+"""Plain CSV reader: the SKAB benchmark files and synthetic edge cases."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.sources.errors import SourceFormatError
+from components.sources.plain_csv import read_plain_csv
+
+SKAB = Path(__file__).parents[2].parent / "shared" / "datasets" / "skab"
+SENSORS = ["Accelerometer1RMS", "Accelerometer2RMS", "Current", "Pressure", "Temperature", "Thermocouple", "Voltage",
+           "Volume Flow RateRMS"]
+SKAB_FILES = sorted(SKAB.glob("valve1/*.csv")) + [SKAB / "anomaly-free" / "anomaly-free.csv"]
+
+
+def read_skab(path: Path) -> pd.DataFrame:
+    return read_plain_csv(path, delimiter=";", timestamp_column="datetime", label_column="anomaly", drop_columns=("changepoint",))
+
+
+@pytest.mark.skipif(not SKAB.is_dir(), reason=f"SKAB data not found at {SKAB} (it lives beside the project, not in it)")
+@pytest.mark.parametrize("path", SKAB_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_skab_files_parse_with_labels(path):
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    frame = read_skab(path)
+    assert list(frame.columns) == ["timestamp", *SENSORS, "label", "source_file", "source_row"]
+    assert len(frame) == len(rows)
+    assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert frame["label"].dtype == np.int8
+    assert frame["source_row"].tolist() == list(range(2, len(rows) + 2))
+    assert frame["label"].sum() == sum(int(float(r.get("anomaly", 0))) for r in rows)
+    assert frame["timestamp"].iloc[0] == pd.Timestamp(rows[0]["datetime"], tz="UTC")
+    assert frame["Current"].iloc[-1] == float(rows[-1]["Current"])
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "plant.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_format_timezone_label_and_drop(tmp_path):
+    path = write(tmp_path, "when,temp,state,note\n01.07.2024 12:00,20.5,1,a\n01.07.2024 12:01,,0.0,b\n")
+    frame = read_plain_csv(path, timestamp_column="when", timestamp_format="%d.%m.%Y %H:%M", timezone="Europe/Berlin",
+                           label_column="state", drop_columns=("note", "absent"))
+    assert list(frame.columns) == ["timestamp", "temp", "label", "source_file", "source_row"]
+    assert frame["timestamp"].tolist() == [pd.Timestamp("2024-07-01 10:00", tz="UTC"), pd.Timestamp("2024-07-01 10:01", tz="UTC")]
+    np.testing.assert_array_equal(frame["temp"], [20.5, np.nan])
+    assert frame["label"].tolist() == [1, 0]
+
+
+def test_no_label_column_means_no_label(tmp_path):
+    frame = read_plain_csv(write(tmp_path, "timestamp,x\n2024-01-01T00:00:00Z,1\n"))
+    assert list(frame.columns) == ["timestamp", "x", "source_file", "source_row"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    [
+        ("time,x\n2024-01-01,1\n", {}, "no timestamp column 'timestamp'"),
+        ("timestamp,x,y\n2024-01-01,1,2\n2024-01-02,1,7\n", {"label_column": "y"}, "line 2, column 'y': label '2' is not 0 or 1"),
+        ("timestamp,x\n2024-01-01,1\n2024-13-01,1\n", {}, "line 3, column 'timestamp': '2024-13-01' is not a time stamp"),
+        ("timestamp,x\n2024-01-01,1\n2024-01-02,high\n", {}, "line 3, column 'x': 'high' is not a number"),
+    ],
+)
+def test_errors_name_file_line_and_column(tmp_path, text, kwargs, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(SourceFormatError, match=expected) as err:
+        read_plain_csv(path, **kwargs)
+    assert str(path) in str(err.value)
