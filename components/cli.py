@@ -170,7 +170,8 @@ def print_summary(registration: dict, metrics: dict | None = None) -> None:
         f"Serve the champion: {path_prefix}MLFLOW_TRACKING_URI={uri} mlflow models serve "
         f"-m models:/{registration['model_name']}@champion --env-manager local --port 5001\n"
         f"Then:               curl -s localhost:5001/invocations -H 'Content-Type: application/json' "
-        f"-d @reports/request_example.json"
+        f"-d @reports/request_example.json",
+        soft_wrap=True,
     )
 
 

@@ -16,12 +16,28 @@ import pandas as pd
 from components.frames import ASSET, LABEL, SESSION, TIMESTAMP, sensor_columns
 
 
+def fill_short_runs(values: pd.DataFrame, max_steps: int) -> pd.DataFrame:
+    """Linearly interpolate runs of at most ``max_steps`` missing values that have data
+    on both sides; longer runs stay missing entirely (no partial filling)."""
+    if max_steps <= 0:
+        return values
+    filled = values.interpolate(method="linear", limit_area="inside")
+    out = values.copy()
+    for column in values.columns:
+        missing = values[column].isna()
+        run_id = (missing != missing.shift()).cumsum()
+        run_length = missing.groupby(run_id).transform("sum")
+        short = missing & (run_length <= max_steps)
+        out.loc[short, column] = filled.loc[short, column]
+    return out
+
+
 def _resample_session(part: pd.DataFrame, sensors: list[str], interval: str, impute_steps: int) -> pd.DataFrame:
     indexed = part.set_index(TIMESTAMP)
     out = indexed[sensors].resample(interval).mean()
     if LABEL in part.columns:
         out[LABEL] = indexed[LABEL].resample(interval).max()
-    out[sensors] = out[sensors].interpolate(method="linear", limit=impute_steps, limit_area="inside") if impute_steps else out[sensors]
+    out[sensors] = fill_short_runs(out[sensors], impute_steps)
     return out.reset_index()
 
 

@@ -22,5 +22,5 @@ def test_model_that_is_not_better_becomes_challenger(trained_project):
     assert registration["alias"] == "challenger"
     assert registration["candidate_value"] == registration["champion_value"]
     client = mlflow.MlflowClient(trained_project["tracking_uri"])
-    assert client.get_model_version_by_alias("anomflow-detector", "champion").version == "1"
-    assert client.get_model_version_by_alias("anomflow-detector", "challenger").version == registration["version"]
+    assert str(client.get_model_version_by_alias("anomflow-detector", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("anomflow-detector", "challenger").version) == registration["version"]
