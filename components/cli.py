@@ -21,6 +21,13 @@ console = Console()
 ConfigOption = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file")
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors caused by input or configuration: reported in one line, no traceback."""
+    from components.quality.validate import DataQualityError
+
+    return (ValueError, OSError, DataQualityError)
+
+
 def _run_stage(name: str, config: str, fn: Callable) -> dict:
     from components.config import load_config
 
@@ -28,7 +35,7 @@ def _run_stage(name: str, config: str, fn: Callable) -> dict:
         cfg = load_config(config)
         with console.status(f"{name}…"):
             result = fn(cfg)
-    except (ValueError, FileNotFoundError, OSError) as err:
+    except _user_errors() as err:
         console.print(f"[bold red]{name} failed:[/] {err}")
         raise typer.Exit(1) from None
     console.print(f"[green]{name} done[/] {json.dumps(_brief(result), default=str)}")
@@ -116,7 +123,7 @@ def retrain(config: str = ConfigOption) -> None:
 
     try:
         result = retrain_flow(config_path=config)
-    except (ValueError, FileNotFoundError, OSError) as err:
+    except _user_errors() as err:
         console.print(f"[bold red]retrain failed:[/] {err}")
         raise typer.Exit(1) from None
     print_summary(result["registration"], result["metrics"])

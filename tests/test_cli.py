@@ -20,3 +20,21 @@ def test_stage_error_is_reported_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "--config", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 1
     assert "config file not found" in result.output and "Traceback" not in result.output
+
+
+def test_too_much_bad_data_stops_validate_with_a_one_line_reason(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from tests.tiny_project import make_tiny_project
+
+    root = make_tiny_project(tmp_path)
+    monkeypatch.chdir(root)
+    assert CliRunner().invoke(app, ["ingest"]).exit_code == 0
+    readings = pd.read_parquet("artifacts/readings.parquet")
+    readings.loc[readings.index[::10], "current"] = 9999.0  # 10 % out of range
+    readings.to_parquet("artifacts/readings.parquet", index=False)
+    result = CliRunner().invoke(app, ["validate"])
+    assert result.exit_code == 1
+    assert "current" in result.output and "quarantine_tolerance" in result.output
+    assert "Traceback" not in result.output
+    assert len(pd.read_parquet("artifacts/quarantine.parquet")) >= len(readings) // 10
