@@ -20,6 +20,10 @@ app = typer.Typer(help="anomflow: anomaly detection on industrial sensor time se
 console = Console()
 ConfigOption = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file")
 
+from components.benchmarks.cli import benchmark_app  # noqa: E402
+
+app.add_typer(benchmark_app, name="benchmark")
+
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors caused by input or configuration: reported in one line, no traceback."""
@@ -85,16 +89,19 @@ def prepare(config: str = ConfigOption) -> None:
 
 
 @app.command()
-def train(config: str = ConfigOption) -> None:
-    """Train the LSTM autoencoder (early stopping on validation loss), logged to MLflow."""
+def train(
+    config: str = ConfigOption,
+    model: str = typer.Option("lstm_ae", help="lstm_ae (served) or a teacher: anomaly_transformer, omnianomaly"),
+) -> None:
+    """Train one model (early stopping on validation loss), logged to a nested MLflow run."""
     from components.stages import run_train
 
-    _run_stage("train", config, run_train)
+    _run_stage(f"train {model}", config, lambda cfg: run_train(cfg, model))
 
 
 @app.command()
 def threshold(config: str = ConfigOption) -> None:
-    """Set warning/critical levels from validation scores (POT, percentile or best F1)."""
+    """Set every model's warning/critical levels from validation scores (POT, percentile or best F1)."""
     from components.stages import run_threshold
 
     _run_stage("threshold", config, run_threshold)
@@ -102,7 +109,7 @@ def threshold(config: str = ConfigOption) -> None:
 
 @app.command()
 def evaluate(config: str = ConfigOption) -> None:
-    """Score the test split: metrics (reports/metrics.json) and plots (reports/plots/)."""
+    """Score the test split with every model: metrics, leaderboard (reports/) and plots."""
     from components.stages import run_evaluate
 
     _run_stage("evaluate", config, run_evaluate)
@@ -155,17 +162,18 @@ def schedule(
 
 
 def print_summary(registration: dict, metrics: dict | None = None) -> None:
-    """What was registered, how good it is, and the commands to look at it."""
+    """What was registered, how every model did, and the commands to look at it."""
     if metrics is None:
         metrics_path = Path("reports/metrics.json")
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    table = Table(title="lstm_ae on the test split")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc", "vus_roc", "vus_pr", "pa_f1_point_adjusted", "n", "n_anomalous", "n_predicted"):
-        if key in metrics and metrics[key] is not None:
-            value = metrics[key]
-            table.add_row(key + (" (point-adjusted, papers only)" if key.startswith("pa_") else ""), f"{value:.4f}" if isinstance(value, float) else str(value))
+    columns = ("vus_pr", "pr_auc", "roc_auc", "precision", "recall", "f1", "f2", "pa_f1_point_adjusted", "rows_per_s", "train_s")
+    table = Table(title="test split (pa_f1 = point-adjusted, for comparison with papers only)")
+    table.add_column("model")
+    for column in columns:
+        table.add_column(column.replace("_point_adjusted", "").replace("rows_per_s", "rows/s"), justify="right")
+    for kind, values in metrics.items():
+        cells = [values.get(c) for c in columns]
+        table.add_row(kind, *("-" if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}" for v in cells))
     console.print(table)
     uri = registration["tracking_uri"]
     venv_bin = Path(sys.prefix) / "bin"

@@ -109,6 +109,17 @@ class TrainConfig(_Strict):
     num_threads: int = Field(2, ge=1)
 
 
+class TeachersConfig(_Strict):
+    """Teacher detectors trained beside the served model (profiles in conf/<model>.yaml)."""
+
+    models: list[Literal["anomaly_transformer", "omnianomaly"]] = ["anomaly_transformer", "omnianomaly"]
+    profile: Literal["fast", "paper"] = "fast"
+    train_stride: int = Field(4, ge=1, description="stride between training windows, steps")
+    patience: int = Field(2, ge=1)
+    max_epochs: int | None = Field(None, ge=1, description="cap on the profile's epochs (tiny runs)")
+    num_threads: int = Field(1, ge=1, description="torch threads per teacher (teachers train concurrently)")
+
+
 class EvaluateConfig(_Strict):
     alarm_level: Literal["warning", "critical"] = "warning"
     vus_window: int = 100
@@ -142,11 +153,14 @@ class PathsConfig(_Strict):
 
 
 class PipelineConfig(_Strict):
+    """The whole pipeline."""
+
     ingest: IngestConfig
     validate_: ValidationConfig = Field(alias="validate")
     prepare: PrepareConfig = PrepareConfig()
     model: LstmAeConfig = LstmAeConfig()
     train: TrainConfig = TrainConfig()
+    teachers: TeachersConfig = TeachersConfig()
     threshold: ThresholdConfig = ThresholdConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     register_: RegisterConfig = Field(RegisterConfig(), alias="register")
@@ -154,6 +168,10 @@ class PipelineConfig(_Strict):
     paths: PathsConfig = PathsConfig()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def models(self) -> list[str]:
+        """Every model the pipeline trains, the served one (``lstm_ae``) first."""
+        return ["lstm_ae", *self.teachers.models]
 
 
 def load_config(path: str | Path) -> PipelineConfig:

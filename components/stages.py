@@ -30,8 +30,8 @@ def prepared_dir(cfg: PipelineConfig) -> Path:
     return cfg.paths.artifacts_dir() / PREPARED
 
 
-def model_dir(cfg: PipelineConfig) -> Path:
-    return cfg.paths.models_dir() / LSTM_AE
+def model_dir(cfg: PipelineConfig, kind: str = LSTM_AE) -> Path:
+    return cfg.paths.models_dir() / kind
 
 
 def run_ingest(cfg: PipelineConfig) -> dict:
@@ -63,26 +63,28 @@ def run_prepare(cfg: PipelineConfig) -> dict:
     return json.loads((prepared_dir(cfg) / "summary.json").read_text())
 
 
-def run_train(cfg: PipelineConfig, parent_run_id: str | None = None) -> dict:
+def run_train(cfg: PipelineConfig, kind: str = LSTM_AE, parent_run_id: str | None = None) -> dict:
     from components.features.prepare import PreparedData
-    from components.training.train import train_lstm_ae
+    from components.training.train import train_model
 
-    result = train_lstm_ae(cfg, PreparedData.load(prepared_dir(cfg)), parent_run_id)
-    return {"epochs": result.epochs, "best_val_loss": result.best_val_loss, "run_id": result.run_ids.child}
+    result = train_model(cfg, PreparedData.load(prepared_dir(cfg)), kind, parent_run_id)
+    return {"model": kind, "epochs": result.epochs, "best_val_loss": result.best_val_loss, "train_s": result.train_s, "run_id": result.run_ids.child}
 
 
 def run_threshold(cfg: PipelineConfig) -> dict:
+    """Alarm levels for every trained model, from validation scores."""
     from components.features.prepare import PreparedData
     from components.scoring.threshold_stage import set_thresholds
 
-    return set_thresholds(cfg, PreparedData.load(prepared_dir(cfg)), model_dir(cfg))
+    prepared = PreparedData.load(prepared_dir(cfg))
+    return {kind: set_thresholds(cfg, prepared, model_dir(cfg, kind)) for kind in cfg.models()}
 
 
 def run_evaluate(cfg: PipelineConfig) -> dict:
     from components.features.prepare import PreparedData
-    from components.scoring.evaluate import evaluate_model
+    from components.scoring.evaluate import evaluate_models
 
-    return evaluate_model(cfg, PreparedData.load(prepared_dir(cfg)), model_dir(cfg))
+    return evaluate_models(cfg, PreparedData.load(prepared_dir(cfg)))
 
 
 def run_register(cfg: PipelineConfig) -> dict:

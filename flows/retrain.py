@@ -1,7 +1,15 @@
 """Prefect ``retrain`` flow: the pipeline's stages as tasks, with retries on I/O and
-artifacts (validation summary, metrics table, link to the MLflow run)."""
+artifacts (validation summary, leaderboard, link to the MLflow run).
+
+The models train concurrently, each in its own process (``anomflow train --model …``):
+torch's thread pool and random generator are process-wide, so separate processes keep
+every model's training seeded and deterministic while they share the cores.
+"""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -10,12 +18,22 @@ from prefect.runtime import flow_run
 
 from components import stages
 from components.config import load_config
-from components.registry.tracking import start_pipeline_run
+from components.registry.tracking import open_parent_run
 
 ingest_task = task(stages.run_ingest, name="ingest", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 validate_task = task(stages.run_validate, name="validate", cache_policy=NO_CACHE)
 prepare_task = task(stages.run_prepare, name="prepare", cache_policy=NO_CACHE)
-train_task = task(stages.run_train, name="train-lstm-ae", cache_policy=NO_CACHE)
+
+
+@task(name="train", cache_policy=NO_CACHE)
+def train_task(config_path: str, kind: str) -> str:
+    """Train one model in a child process; it nests under the recorded parent run."""
+    cmd = [sys.executable, "-m", "components.cli", "train", "--model", kind, "--config", config_path]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"training {kind} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    return kind
+
 threshold_task = task(stages.run_threshold, name="threshold", cache_policy=NO_CACHE)
 evaluate_task = task(stages.run_evaluate, name="evaluate", cache_policy=NO_CACHE)
 register_task = task(stages.run_register, name="register", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -36,20 +54,22 @@ def _validation_markdown(summary: dict) -> str:
 def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
     """Ingest → validate → prepare → train → threshold → evaluate → register."""
     cfg = load_config(config_path)
-    parent = start_pipeline_run(
-        cfg.mlflow, f"retrain-{flow_run.get_name() or 'local'}",
+    open_parent_run(
+        cfg.mlflow, cfg.paths.artifacts_dir(), f"retrain-{flow_run.get_name() or 'local'}",
         {"anomflow.entry": "prefect", "prefect.flow_run_id": str(flow_run.get_id() or "")},
     )
     ingest_task(cfg)
     validation = validate_task(cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
     prepare_task(cfg)
-    train_task(cfg, parent)
+    for future in [train_task.submit(config_path, kind) for kind in cfg.models()]:
+        future.result()
     thresholds = threshold_task(cfg)
     metrics = evaluate_task(cfg)
     registration = register_task(cfg)
-    table = [{"metric": k, "value": v} for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    create_table_artifact(table, key="metrics", description="lstm_ae on the test split")
+    columns = ("vus_pr", "pr_auc", "roc_auc", "f1", "rows_per_s", "train_s")
+    table = [{"model": kind, **{c: m.get(c) for c in columns}} for kind, m in metrics.items()]
+    create_table_artifact(table, key="leaderboard", description="every model on the test split")
     create_link_artifact(
         f"http://127.0.0.1:5000/#/experiments/{registration['experiment_id']}/runs/{registration['parent_run_id']}",
         link_text="MLflow run (start `mlflow ui` first)", key="mlflow-run",

@@ -16,6 +16,7 @@ TINY_OVERRIDES = {
     "prepare": {"window": 16},
     "model": {"hidden_size": 16, "latent_size": 8},
     "train": {"max_epochs": 3, "train_stride": 4, "batch_size": 128, "patience": 2},
+    "teachers": {"max_epochs": 1, "train_stride": 8},
 }
 
 
@@ -31,6 +32,8 @@ def make_tiny_project(root: Path, *, with_code: bool = False) -> Path:
     ``root``; with ``with_code``, also copy what ``dvc.yaml`` depends on."""
     (root / "conf").mkdir(parents=True, exist_ok=True)
     (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(tiny_config(), sort_keys=False))
+    for profiles in ("anomaly_transformer.yaml", "omnianomaly.yaml"):
+        shutil.copy2(REPO_ROOT / "conf" / profiles, root / "conf" / profiles)
     write_demo_plant(root / "data" / "demo", seed=7, days=4, assets=2)
     (root / "mlruns").mkdir(exist_ok=True)
     if with_code:

@@ -1,47 +1,63 @@
 """Save and load a trained network as plain files: ``weights.pt`` (a state dict, loaded
-with ``weights_only=True``) and ``model.json`` (architecture, window, sensor order)."""
+with ``weights_only=True``) and ``model.json`` (kind, hyper-parameters, window, sensor
+order, error scale)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-
-from components.models.lstm_autoencoder import LstmAutoencoder
+from torch import nn
 
 WEIGHTS_FILE = "weights.pt"
 SPEC_FILE = "model.json"
+KINDS = ("lstm_ae", "anomaly_transformer", "omnianomaly")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything needed to rebuild the network and feed it."""
+    """Everything needed to rebuild the network and feed it.
+
+    ``hparams`` are the keyword arguments of the kind's config (LstmAeConfig,
+    AnomalyTransformerConfig or OmniAnomalyConfig); ``error_scale`` (n_sensors,) is the
+    per-sensor training error used to normalise reconstruction scores (lstm_ae).
+    """
 
     kind: str
     sensors: list[str]
     window: int
-    hidden_size: int
-    latent_size: int
-    num_layers: int
-    error_scale: list[float] | None = None  # per-sensor training MSE, see scoring.series_scores
+    hparams: dict = field(default_factory=dict)
+    error_scale: list[float] | None = None
 
 
-def build_network(spec: ModelSpec) -> LstmAutoencoder:
-    if spec.kind != "lstm_ae":
-        raise ValueError(f"unknown model kind {spec.kind!r}")
-    return LstmAutoencoder(len(spec.sensors), spec.hidden_size, spec.latent_size, spec.num_layers)
+def build_network(spec: ModelSpec) -> nn.Module:
+    """A freshly initialised network for ``spec``."""
+    n = len(spec.sensors)
+    if spec.kind == "lstm_ae":
+        from components.models.lstm_autoencoder import LstmAutoencoder
+
+        return LstmAutoencoder(n, **spec.hparams)
+    if spec.kind == "anomaly_transformer":
+        from components.training.anomaly_transformer_module import AnomalyTransformerConfig
+
+        return AnomalyTransformerConfig(**spec.hparams).build_network(n)
+    if spec.kind == "omnianomaly":
+        from components.training.omnianomaly_module import OmniAnomalyConfig, build_network as build_omni
+
+        return build_omni(OmniAnomalyConfig(**spec.hparams), n)
+    raise ValueError(f"unknown model kind {spec.kind!r}; known: {KINDS}")
 
 
-def save_network(net: torch.nn.Module, spec: ModelSpec, directory: str | Path) -> None:
+def save_network(net: nn.Module, spec: ModelSpec, directory: str | Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), directory / WEIGHTS_FILE)
     (directory / SPEC_FILE).write_text(json.dumps(asdict(spec), indent=2))
 
 
-def load_network(directory: str | Path) -> tuple[LstmAutoencoder, ModelSpec]:
+def load_network(directory: str | Path) -> tuple[nn.Module, ModelSpec]:
     directory = Path(directory)
     spec = ModelSpec(**json.loads((directory / SPEC_FILE).read_text()))
     net = build_network(spec)

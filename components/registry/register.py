@@ -16,8 +16,8 @@ from components.frames import LABEL, SESSION
 from components.models.store import SPEC_FILE, WEIGHTS_FILE
 from components.registry.promotion import decide_and_alias
 from components.registry.served_detector import SERVING_FILE
-from components.registry.tracking import RunIds, configure_tracking, lineage_tags, tracking_uri
-from components.scoring.evaluate import LOSS_CSV, METRICS_FILE
+from components.registry.tracking import RunIds, configure_tracking, lineage_tags, tracking_uri, using_tracking_uri
+from components.scoring.evaluate import LEADERBOARD_FILE, LOSS_CSV, METRICS_FILE
 from components.scoring.threshold_stage import THRESHOLDS_FILE
 from components.training.train import RUN_FILE
 
@@ -54,6 +54,26 @@ def _numeric(metrics: dict) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None}
 
 
+def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: dict, tags: dict[str, str]) -> None:
+    """Test metrics and plots to each model's run; leaderboard, lineage and validation to the parent."""
+    reports = cfg.paths.reports_dir()
+    for run_id in {served.parent, *(m["run_id"] for m in all_metrics.values())}:
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+    for kind, metrics in all_metrics.items():
+        for key, value in _numeric(metrics).items():
+            client.log_metric(metrics["run_id"], f"test_{key}", value)
+            client.log_metric(served.parent, f"{kind}.test_{key}", value)
+        client.log_artifact(metrics["run_id"], str(reports / "plots" / f"loss_curves_{kind}.png"), artifact_path="evaluation")
+        client.log_artifact(metrics["run_id"], str(cfg.paths.models_dir() / kind / THRESHOLDS_FILE), artifact_path="evaluation")
+    client.log_artifact(served.child, str(reports / "plots" / "score_timeline.png"), artifact_path="evaluation")
+    for path in (reports / METRICS_FILE, reports / LEADERBOARD_FILE, reports / LOSS_CSV):
+        client.log_artifact(served.parent, str(path), artifact_path="evaluation")
+    validation_json = reports / "validation" / "validation.json"
+    if validation_json.exists():
+        client.log_artifact(served.parent, str(validation_json), artifact_path="validation")
+
+
 def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, model_dir: str | Path, validated: pd.DataFrame) -> dict:
     """Log metrics, plots and the model to the model's MLflow run, register a version and
     set its alias. Writes and returns ``reports/registration.json``."""
@@ -68,20 +88,9 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
     configure_tracking(cfg.mlflow)
     client = mlflow.MlflowClient(uri)
     runs = RunIds.load(model_dir / RUN_FILE)
-    metrics = json.loads((reports / METRICS_FILE).read_text())
+    all_metrics = json.loads((reports / METRICS_FILE).read_text())
     tags = lineage_tags(validated)
-
-    for run_id in (runs.parent, runs.child):
-        for key, value in tags.items():
-            client.set_tag(run_id, key, value)
-    for key, value in _numeric(metrics).items():
-        client.log_metric(runs.child, f"test_{key}", value)
-        client.log_metric(runs.parent, f"lstm_ae.test_{key}", value)
-    for path in [reports / "plots" / "score_timeline.png", reports / "plots" / "loss_curves.png", reports / METRICS_FILE, reports / LOSS_CSV, model_dir / THRESHOLDS_FILE]:
-        client.log_artifact(runs.child, str(path), artifact_path="evaluation")
-    validation_json = reports / "validation" / "validation.json"
-    if validation_json.exists():
-        client.log_artifact(runs.parent, str(validation_json), artifact_path="validation")
+    _log_evaluation(client, cfg, runs, all_metrics, tags)
 
     test = prepared.splits["test"]
     request = test.drop(columns=[c for c in (LABEL, SESSION) if c in test.columns])
@@ -96,7 +105,7 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
             ColSpec("string", "level"), ColSpec(Array("string"), "top_sensors"),
         ]),
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, using_tracking_uri(uri):
         bundle = build_bundle(cfg, model_dir, prepared_dir, Path(tmp) / "bundle")
         with mlflow.start_run(run_id=runs.child):
             info = mlflow.pyfunc.log_model(
@@ -105,7 +114,8 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
                 registered_model_name=cfg.register_.model_name,
             )
     version = str(info.registered_model_version)
-    decision = decide_and_alias(cfg.register_.model_name, version, test, cfg.register_.promotion_metric, uri)
+    with using_tracking_uri(uri):
+        decision = decide_and_alias(cfg.register_.model_name, version, test, cfg.register_.promotion_metric, uri)
     client.set_tag(runs.parent, "anomflow.registered_version", version)
     client.set_tag(runs.parent, "anomflow.alias", decision.alias)
     client.set_terminated(runs.parent)

@@ -6,8 +6,10 @@ import hashlib
 import json
 import os
 import subprocess
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import yaml
@@ -20,14 +22,37 @@ def tracking_uri(cfg: MlflowConfig) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
 
 
+@contextmanager
+def using_tracking_uri(uri: str) -> Iterator[None]:
+    """Make ``uri`` MLflow's global store (fluent API, ``models:/`` URIs) for a block.
+
+    ``mlflow.set_tracking_uri`` (also called by Lightning's MLFlowLogger) writes
+    ``MLFLOW_TRACKING_URI`` into the environment; restoring it afterwards keeps that
+    variable meaning what the user set, so a later config in the same process is honoured.
+    """
+    import mlflow
+    from mlflow.tracking._tracking_service import utils as tracking_state
+
+    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+    saved_uri = tracking_state._tracking_uri  # None unless someone set it explicitly
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        tracking_state._tracking_uri = saved_uri
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
+
+
 def configure_tracking(cfg: MlflowConfig) -> str:
-    """Point MLflow at the store, create the experiment if needed; return its id."""
+    """Create the store's folder and the experiment if needed; return the experiment id."""
     import mlflow
 
     uri = tracking_uri(cfg)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name(cfg.experiment)
     if experiment is not None:
@@ -59,6 +84,35 @@ def start_pipeline_run(cfg: MlflowConfig, name: str, tags: dict[str, str]) -> st
     experiment_id = configure_tracking(cfg)
     client = mlflow.MlflowClient(tracking_uri(cfg))
     return client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+
+
+PARENT_RUN_FILE = "mlflow_parent_run.json"
+
+
+def shared_parent_run(cfg: MlflowConfig, artifacts_dir: Path) -> str:
+    """The pipeline's parent run for stages run one by one (``dvc repro``, the CLI):
+    the run named in ``<artifacts>/mlflow_parent_run.json`` while it is still open,
+    else a new one (recorded there), so every model trained on the same prepared data
+    nests under one parent. The Prefect flow opens its own parent and records it here."""
+    import mlflow
+
+    record = Path(artifacts_dir) / PARENT_RUN_FILE
+    if record.exists():
+        run_id = json.loads(record.read_text())["run_id"]
+        try:
+            if mlflow.MlflowClient(tracking_uri(cfg)).get_run(run_id).info.status == "RUNNING":
+                return run_id
+        except mlflow.exceptions.MlflowException:
+            pass
+    return open_parent_run(cfg, artifacts_dir, "pipeline", {"anomflow.entry": "cli"})
+
+
+def open_parent_run(cfg: MlflowConfig, artifacts_dir: Path, name: str, tags: dict[str, str]) -> str:
+    """Start a new parent run and record it as the one later stages nest under."""
+    run_id = start_pipeline_run(cfg, name, tags)
+    Path(artifacts_dir).mkdir(parents=True, exist_ok=True)
+    (Path(artifacts_dir) / PARENT_RUN_FILE).write_text(json.dumps({"run_id": run_id}))
+    return run_id
 
 
 def start_model_run(cfg: MlflowConfig, parent_run_id: str, model_name: str) -> str:

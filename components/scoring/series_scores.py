@@ -1,14 +1,23 @@
 """Per-row anomaly scores for a regular, sessionised series.
 
-Every model scores the same way so thresholds, evaluation and serving agree: the score
-of row t is the model's squared reconstruction error over the window that ends at t
-(causal: only rows up to t are used), each sensor's error divided by that sensor's mean
-squared error on the training windows (so a noisy sensor does not drown a quiet one),
-averaged over the window's steps and the sensors. Rows with fewer than ``window − 1``
-earlier rows in their session get NaN (``insufficient_history`` when served).
+Every model scores causally so thresholds, evaluation and serving agree: row t is
+scored from the window of ``window`` rows that *ends* at t (only rows up to t are
+used). Rows with fewer than ``window − 1`` earlier rows in their session get NaN
+(``insufficient_history`` when served). What a window gives per kind:
 
-On the demo plant this normalised window mean lifted test ROC-AUC from 0.71 (raw error
-at the last step) to 0.90 and PR-AUC from 0.05 to 0.15 for the same LSTM autoencoder.
+- ``lstm_ae``: squared reconstruction error over the window, each sensor divided by
+  that sensor's mean squared error on the training windows (so a noisy sensor does
+  not drown a quiet one), averaged over steps and sensors (≈ 1 on normal training
+  data). On the demo plant this lifted test ROC-AUC from 0.71 (raw error at the last
+  step) to 0.90 and PR-AUC from 0.05 to 0.15 for the same network.
+- ``anomaly_transformer``: the paper's per-step score (softmax of −discrepancy ×
+  reconstruction error) at the window's last step.
+- ``omnianomaly``: −log p(x_t | z) at the window's last step, averaged over
+  ``n_samples`` posterior samples (the paper scores the last point of each window).
+
+Contributions (which sensors drive the score) come from per-sensor errors: the
+normalised window errors (lstm_ae) or the squared reconstruction error at the last step
+(teachers; OmniAnomaly's is its posterior-mean reconstruction).
 """
 
 from __future__ import annotations
@@ -18,66 +27,84 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from components.features.scaling import StandardScaler
 from components.features.windows import gather_windows, window_starts
 from components.frames import SESSION
-from components.models.lstm_autoencoder import LstmAutoencoder
 from components.models.store import ModelSpec
 
 
 @dataclass(frozen=True)
 class SeriesScores:
-    """``score``: (rows,) normalised squared error (dimensionless, ≈1 on normal training
-    data), NaN without full history. ``contributions``: (rows, n_sensors) each sensor's
-    share of that score (rows sum to 1)."""
+    """``score``: (rows,) higher = more anomalous, NaN without full history.
+    ``contributions``: (rows, n_sensors) each sensor's share of the error (rows sum to 1)."""
 
     score: np.ndarray
     contributions: np.ndarray
 
 
-def _window_errors(model: LstmAutoencoder, scaled: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-    """Mean squared error per sensor over each window, (len(starts), n_sensors)."""
-    windows = torch.from_numpy(gather_windows(scaled, starts, window))
-    return model.step_errors(windows).mean(dim=1).double().numpy()
+def _lstm_window_errors(model: nn.Module, windows: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per sensor over each window, (batch, n_sensors)."""
+    return model.step_errors(windows).mean(dim=1)
+
+
+def _last_step(model: nn.Module, spec: ModelSpec, windows: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(score (batch,), per-sensor error (batch, n_sensors)) of each window's last row."""
+    if spec.kind == "lstm_ae":
+        scale = np.ones(windows.shape[-1]) if spec.error_scale is None else np.asarray(spec.error_scale)
+        errors = _lstm_window_errors(model, windows).double().numpy() / scale
+        return errors.mean(axis=1), errors
+    if spec.kind == "anomaly_transformer":
+        from components.models.anomaly_transformer import anomaly_scores
+
+        score = anomaly_scores(model, windows, temperature=spec.hparams["temperature"])[:, -1]
+        reconstruction = model(windows)[0]
+    elif spec.kind == "omnianomaly":
+        from components.models.omnianomaly import anomaly_scores
+
+        n_samples = spec.hparams.get("n_samples", 1)
+        score = anomaly_scores(model, windows, n_samples=n_samples)[:, -1]
+        reconstruction = model(windows, 1).x_mean[0]
+    else:
+        raise ValueError(f"unknown model kind {spec.kind!r}")
+    errors = ((reconstruction[:, -1, :] - windows[:, -1, :]) ** 2).double().numpy()
+    return score.double().numpy(), errors
 
 
 def sensor_error_scale(
-    model: LstmAutoencoder, scaled: np.ndarray, sessions: np.ndarray, window: int, stride: int = 1, batch_size: int = 4096
+    model: nn.Module, scaled: np.ndarray, sessions: np.ndarray, window: int, stride: int = 1, batch_size: int = 4096
 ) -> np.ndarray:
     """Each sensor's mean squared reconstruction error on the given (training) windows,
     (n_sensors,), floored so that a perfectly reconstructed sensor cannot divide by 0."""
     starts = window_starts(sessions, window, stride)
     model.eval()
     with torch.inference_mode():
-        total = sum(_window_errors(model, scaled, starts[i : i + batch_size], window).sum(axis=0) for i in range(0, len(starts), batch_size))
+        total = sum(
+            _lstm_window_errors(model, torch.from_numpy(gather_windows(scaled, starts[i : i + batch_size], window))).double().numpy().sum(axis=0)
+            for i in range(0, len(starts), batch_size)
+        )
     scale = np.asarray(total) / max(len(starts), 1)
     return np.maximum(scale, 1e-6 * max(float(scale.max()), 1e-12))
 
 
-def score_series(
-    model: LstmAutoencoder, scaled: np.ndarray, sessions: np.ndarray, window: int, error_scale: np.ndarray | None = None,
-    batch_size: int = 4096,
-) -> SeriesScores:
-    """Score every row of ``scaled`` (rows, n_sensors) given its ``sessions`` ids;
-    ``error_scale`` (n_sensors,) from :func:`sensor_error_scale` (1 when omitted)."""
+def score_series(model: nn.Module, spec: ModelSpec, scaled: np.ndarray, sessions: np.ndarray, batch_size: int = 2048) -> SeriesScores:
+    """Score every row of ``scaled`` (rows, n_sensors) given its ``sessions`` ids."""
     n, f = scaled.shape
-    scale = np.ones(f) if error_scale is None else np.asarray(error_scale, dtype=np.float64)
     score = np.full(n, np.nan)
     contributions = np.full((n, f), np.nan)
-    starts = window_starts(sessions, window, 1)
+    starts = window_starts(sessions, spec.window, 1)
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(starts), batch_size):
             chunk = starts[i : i + batch_size]
-            errors = _window_errors(model, scaled, chunk, window) / scale
-            rows = chunk + window - 1
-            score[rows] = errors.mean(axis=1)
+            rows = chunk + spec.window - 1
+            score[rows], errors = _last_step(model, spec, torch.from_numpy(gather_windows(scaled, chunk, spec.window)))
             total = errors.sum(axis=1, keepdims=True)
             contributions[rows] = errors / np.where(total > 0, total, 1.0)
     return SeriesScores(score, contributions)
 
 
-def score_frame(model: LstmAutoencoder, spec: ModelSpec, scaler: StandardScaler, frame: pd.DataFrame) -> SeriesScores:
+def score_frame(model: nn.Module, spec: ModelSpec, scaler: StandardScaler, frame: pd.DataFrame) -> SeriesScores:
     """Score a regular, sessionised frame (columns ``session`` + the scaler's sensors)."""
-    return score_series(model, scaler.transform(frame), frame[SESSION].to_numpy(), spec.window, spec.error_scale)
+    return score_series(model, spec, scaler.transform(frame), frame[SESSION].to_numpy())

@@ -32,20 +32,27 @@ class _GatherWindows:
 
 
 class WindowDataModule(pl.LightningDataModule):
-    """Train and validation windows (scaled), shape (batch, window, n_sensors)."""
+    """Train and validation windows (scaled), shape (batch, window, n_sensors).
 
-    def __init__(self, prepared: PreparedData, window: int, batch_size: int, stride: int, exclude_labelled: bool, seed: int) -> None:
+    ``values[name]`` is a (rows, n_sensors) float32 array and ``starts[name]`` the start
+    rows of its windows (see :func:`fit_window_starts`), for ``name`` in train / val.
+    """
+
+    def __init__(self, values: dict[str, np.ndarray], starts: dict[str, np.ndarray], window: int, batch_size: int, seed: int) -> None:
         super().__init__()
+        for name in ("train", "val"):
+            if len(starts[name]) == 0:
+                raise ValueError(f"the {name} split has no full window of {window} steps; lower the window or add data")
+        self.values, self.starts = values, starts
         self.window = window
         self.batch_size = batch_size
         self.seed = seed
-        self.values = {name: prepared.scaler.transform(prepared.splits[name]) for name in ("train", "val")}
-        self.starts = {
-            name: fit_window_starts(prepared.splits[name], window, stride, exclude_labelled) for name in ("train", "val")
-        }
-        for name, starts in self.starts.items():
-            if len(starts) == 0:
-                raise ValueError(f"the {name} split has no full window of {window} steps; lower prepare.window or add data")
+
+    @classmethod
+    def from_prepared(cls, prepared: PreparedData, window: int, batch_size: int, stride: int, exclude_labelled: bool, seed: int) -> "WindowDataModule":
+        values = {name: prepared.scaler.transform(prepared.splits[name]) for name in ("train", "val")}
+        starts = {name: fit_window_starts(prepared.splits[name], window, stride, exclude_labelled) for name in ("train", "val")}
+        return cls(values, starts, window, batch_size, seed)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         dataset = TensorDataset(torch.from_numpy(self.starts[name]))

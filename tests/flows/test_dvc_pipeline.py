@@ -23,7 +23,7 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 
 def _stages_run(output: str) -> list[str]:
-    return re.findall(r"Running stage '([\w-]+)'", output)
+    return re.findall(r"Running stage '([\w@-]+)'", output)
 
 
 def test_dvc_repro_then_noop_then_only_downstream(tmp_path):
@@ -35,7 +35,8 @@ def test_dvc_repro_then_noop_then_only_downstream(tmp_path):
     _run(dvc + ["add", "-q", "data"], root)
 
     first = _run(dvc + ["repro"], root)
-    assert _stages_run(first) == ["ingest", "validate", "prepare", "train", "threshold", "evaluate", "register"]
+    trains = ["train@lstm_ae", "train@anomaly_transformer", "train@omnianomaly"]
+    assert _stages_run(first) == ["ingest", "validate", "prepare", *trains, "threshold", "evaluate", "register"]
     assert (root / "reports" / "metrics.json").exists() and (root / "dvc.lock").exists()
 
     second = _run(dvc + ["repro"], root)

@@ -23,14 +23,23 @@ def test_retrain_registers_a_champion(trained_project):
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert len(history) >= 1
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
-    assert {"evaluation/score_timeline.png", "evaluation/loss_curves.png", "evaluation/metrics.json"} <= artifacts
+    assert {"evaluation/score_timeline.png", "evaluation/loss_curves_lstm_ae.png", "evaluation/thresholds.json"} <= artifacts
+    parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "evaluation")}
+    assert {"evaluation/metrics.json", "evaluation/leaderboard.csv"} <= parent_artifacts
 
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
-    for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc"):
-        assert key in metrics
-    assert metrics["roc_auc"] > 0.6, metrics  # the demo faults are visible to the AE
-    thresholds = json.loads((root / "models" / "lstm_ae" / "thresholds.json").read_text())
-    assert thresholds["critical"] >= thresholds["warning"]
+    assert list(metrics) == ["lstm_ae", "anomaly_transformer", "omnianomaly"]
+    for kind, values in metrics.items():
+        for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc", "vus_pr", "rows_per_s", "train_s"):
+            assert values[key] is not None, (kind, key)
+        run = client.get_run(values["run_id"])
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id  # one parent for all models
+        assert "test_vus_pr" in run.data.metrics
+        thresholds = json.loads((root / "models" / kind / "thresholds.json").read_text())
+        assert thresholds["critical"] >= thresholds["warning"]
+    assert metrics["lstm_ae"]["roc_auc"] > 0.6, metrics  # the demo faults are visible to the AE
+    leaderboard = (root / "reports" / "leaderboard.csv").read_text().splitlines()
+    assert len(leaderboard) == 4 and leaderboard[0].startswith("model,vus_pr")
     assert (root / "reports" / "validation" / "data_docs" / "index.html").exists()
 
 
@@ -40,4 +49,4 @@ def test_flow_run_and_artifacts_are_recorded_by_prefect(trained_project):
         assert any(r.name and r.state and r.state.is_completed() for r in runs)
         artifacts = client.read_artifacts()
     keys = {a.key for a in artifacts}
-    assert {"validation-summary", "metrics", "mlflow-run"} <= keys
+    assert {"validation-summary", "leaderboard", "mlflow-run"} <= keys

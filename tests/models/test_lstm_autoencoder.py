@@ -12,7 +12,7 @@ def test_shapes_and_roundtrip(tmp_path):
     net = LstmAutoencoder(n_features=3, hidden_size=8, latent_size=4)
     x = torch.randn(5, 12, 3)
     assert net(x).shape == (5, 12, 3)
-    spec = ModelSpec("lstm_ae", ["a", "b", "c"], 12, 8, 4, 1)
+    spec = ModelSpec("lstm_ae", ["a", "b", "c"], 12, {"hidden_size": 8, "latent_size": 4, "num_layers": 1})
     save_network(net, spec, tmp_path)
     loaded, loaded_spec = load_network(tmp_path)
     assert loaded_spec == spec
@@ -36,7 +36,8 @@ def test_learns_a_sine_and_scores_a_spike_higher():
     assert loss.item() < first / 5
     spiked = series.copy()
     spiked[2500, 0] += 3.0
-    scores = score_series(net, spiked, np.zeros(len(t)), window=20)
+    spec = ModelSpec("lstm_ae", ["a", "b"], 20, {"hidden_size": 16, "latent_size": 8})
+    scores = score_series(net, spec, spiked, np.zeros(len(t)))
     assert np.isnan(scores.score[:19]).all()
     assert 2500 <= np.nanargmax(scores.score) < 2520  # a window holding the spike
     assert scores.score[2500] > 5 * np.nanmedian(scores.score)

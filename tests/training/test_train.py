@@ -8,7 +8,8 @@ import torch
 from components.config import PipelineConfig
 from components.features.prepare import prepare
 from components.sources.demo_plant import generate_plant
-from components.training.train import train_lstm_ae
+from components.models.store import load_network
+from components.training.train import train_model
 from tests.tiny_project import tiny_config
 
 
@@ -24,12 +25,13 @@ def test_same_seed_same_weights_and_metrics_logged(tmp_path):
     readings, _ = generate_plant(seed=3, days=2, assets=1)
     cfg = _cfg(tmp_path)
     prepared = prepare(readings, cfg.prepare, tmp_path / "prepared")
-    first = train_lstm_ae(cfg, prepared)
+    first = train_model(cfg, prepared, "lstm_ae")
     weights = torch.load(first.model_dir / "weights.pt", weights_only=True)
-    second = train_lstm_ae(cfg, prepared)
+    second = train_model(cfg, prepared, "lstm_ae")
     again = torch.load(second.model_dir / "weights.pt", weights_only=True)
     assert all(torch.equal(weights[k], again[k]) for k in weights)
     assert first.run_ids.child != second.run_ids.child
+    assert first.run_ids.parent == second.run_ids.parent  # same prepared data, one open pipeline run
 
     client = mlflow.MlflowClient(cfg.mlflow.tracking_uri)
     run = client.get_run(first.run_ids.child)
@@ -46,4 +48,17 @@ def test_early_stopping_stops_before_max_epochs(tmp_path):
     readings, _ = generate_plant(seed=3, days=2, assets=1)
     cfg = _cfg(tmp_path, max_epochs=50, patience=1, learning_rate=0.5)  # a step this large cannot keep improving
     prepared = prepare(readings, cfg.prepare, tmp_path / "prepared")
-    assert train_lstm_ae(cfg, prepared).epochs < 50
+    assert train_model(cfg, prepared, "lstm_ae").epochs < 50
+
+
+def test_teachers_train_through_the_same_stage(tmp_path):
+    readings, _ = generate_plant(seed=3, days=2, assets=1)
+    cfg = _cfg(tmp_path)
+    cfg = cfg.model_copy(update={"teachers": cfg.teachers.model_copy(update={"max_epochs": 1, "train_stride": 8})})
+    prepared = prepare(readings, cfg.prepare, tmp_path / "prepared")
+    for kind in ("anomaly_transformer", "omnianomaly"):
+        result = train_model(cfg, prepared, kind)
+        net, spec = load_network(result.model_dir)
+        assert spec.kind == kind and spec.window == 32 and result.epochs == 1
+        run = mlflow.MlflowClient(cfg.mlflow.tracking_uri).get_run(result.run_ids.child)
+        assert run.data.params["profile"] == "fast"
