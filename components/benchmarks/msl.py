@@ -388,7 +388,7 @@ def run_benchmark(
             pooled.append(arrays)
             say(
                 f"{kind} {channel.name} ({i}/{len(loaded)}): vus_pr {metrics['vus_pr']:.3f} f1 {metrics['f1']:.3f} "
-                f"epochs {metrics['epochs']} train {metrics['train_s']:.1f}s score {metrics['score_s']:.1f}s"
+                f"epochs {metrics['epochs']} train {metrics['train_s']:.1f}s score {metrics['score_s']:.2f}s"
             )
         results[kind] = aggregate(per_channel[kind], pooled)
 
@@ -436,6 +436,7 @@ def run_benchmark(
         "hardware": {
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "platform": platform.platform(),
             "processor": platform.machine(),
             "python": platform.python_version(),
