@@ -91,12 +91,34 @@ def prepare(config: str = ConfigOption) -> None:
 @app.command()
 def train(
     config: str = ConfigOption,
-    model: str = typer.Option("lstm_ae", help="lstm_ae (served) or a teacher: anomaly_transformer, omnianomaly"),
+    model: str = typer.Option("student", help="student (served; distils from the trained teachers), lstm_ae, a teacher (anomaly_transformer, omnianomaly) or a baseline (pca, iforest)"),
 ) -> None:
     """Train one model (early stopping on validation loss), logged to a nested MLflow run."""
     from components.stages import run_train
 
     _run_stage(f"train {model}", config, lambda cfg: run_train(cfg, model))
+
+
+@app.command()
+def ablate(config: str = ConfigOption) -> None:
+    """Distillation ablations side by side: the student without distillation, from each teacher alone, from all."""
+    from components.stages import run_ablation
+
+    rows = _run_stage("ablate", config, run_ablation)
+    columns = ("vus_pr", "pr_auc", "roc_auc", "f1", "events_detected", "rows_per_s", "train_s")
+    title = "student distillation ablations (test split; reports/ablations.csv)"
+    console.print(_metrics_table(title, "variant", {row["variant"]: row for row in rows}, columns))
+
+
+def _metrics_table(title: str, first: str, rows: dict[str, dict], columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    table.add_column(first)
+    for column in columns:
+        table.add_column(column.replace("_point_adjusted", "").replace("rows_per_s", "rows/s"), justify="right")
+    for name, values in rows.items():
+        cells = [values.get(c) for c in columns]
+        table.add_row(name, *("-" if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}" for v in cells))
+    return table
 
 
 @app.command()
@@ -167,14 +189,9 @@ def print_summary(registration: dict, metrics: dict | None = None) -> None:
         metrics_path = Path("reports/metrics.json")
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     columns = ("vus_pr", "pr_auc", "roc_auc", "precision", "recall", "f1", "f2", "pa_f1_point_adjusted", "rows_per_s", "train_s")
-    table = Table(title="test split (pa_f1 = point-adjusted, for comparison with papers only)")
-    table.add_column("model")
-    for column in columns:
-        table.add_column(column.replace("_point_adjusted", "").replace("rows_per_s", "rows/s"), justify="right")
-    for kind, values in metrics.items():
-        cells = [values.get(c) for c in columns]
-        table.add_row(kind, *("-" if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}" for v in cells))
-    console.print(table)
+    labels = next(iter(metrics.values()), {}).get("labels", "labelled")
+    title = f"test split, {labels} anomalies (pa_f1 = point-adjusted, for comparison with papers only)"
+    console.print(_metrics_table(title, "model", metrics, columns))
     uri = registration["tracking_uri"]
     venv_bin = Path(sys.prefix) / "bin"
     path_prefix = f"PATH={os.path.relpath(venv_bin)}:$PATH " if Path(sys.prefix) != Path(sys.base_prefix) else ""

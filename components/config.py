@@ -16,6 +16,9 @@ from components.quality.config import ValidationConfig
 from components.scoring.thresholds import ThresholdConfig
 
 
+SERVED_MODEL = "student"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -120,14 +123,57 @@ class TeachersConfig(_Strict):
     num_threads: int = Field(1, ge=1, description="torch threads per teacher (teachers train concurrently)")
 
 
+TeacherName = Literal["anomaly_transformer", "omnianomaly"]
+ScoreComponent = Literal["reconstruction", "forecast", "classification"]
+
+
+class DistillationConfig(_Strict):
+    """Soft targets for the student's classification head (DESIGN.md §3)."""
+
+    teacher_weights: dict[TeacherName, float] = Field(
+        {"anomaly_transformer": 0.5, "omnianomaly": 0.5},
+        description="weight of each teacher's rank-normalised score in the soft target; {} trains without distillation",
+    )
+    injected_copies: int = Field(2, ge=0, description="copies of the training split with injected anomalies")
+    events_per_1000: float = Field(3.0, gt=0, description="injected events per 1000 rows")
+    magnitude: float = Field(4.0, gt=0, description="injected anomaly size, standard deviations")
+    classification_loss_weight: float = Field(1.0, ge=0)
+
+
+class StudentConfig(_Strict):
+    """The multi-task student, the served model (components/models/student.py)."""
+
+    window: int = Field(30, ge=17, description="rows of history behind one score (15 feed the convolutions)")
+    channels: list[int] = [16, 32, 32]
+    kernel_size: int = 3
+    dilations: list[int] = [1, 2, 4]
+    bottleneck: int = 32
+    latent: int = 16
+    input_noise: float = Field(0.05, ge=0, le=0.5, description="std of the Gaussian denoising noise, scaled units")
+    score_weights: dict[ScoreComponent, float] = {"reconstruction": 0.4, "forecast": 0.3, "classification": 0.3}
+    distillation: DistillationConfig = DistillationConfig()
+
+    def network_hparams(self) -> dict:
+        return self.model_dump(include={"channels", "kernel_size", "dilations", "bottleneck", "latent"})
+
+
+class BaselinesConfig(_Strict):
+    """Classic detectors in every leaderboard (components/models/baselines.py)."""
+
+    models: list[Literal["pca", "iforest"]] = ["pca", "iforest"]
+    pca_variance: float = Field(0.95, gt=0, lt=1, description="variance the PCA components keep")
+    iforest_estimators: int = Field(100, ge=1)
+
+
 class EvaluateConfig(_Strict):
     alarm_level: Literal["warning", "critical"] = "warning"
     vus_window: int = 100
+    injection_seed: int = Field(11, description="seed of the synthetic anomalies injected when the test split has no labels")
 
 
 class RegisterConfig(_Strict):
     model_name: str = "anomflow-detector"
-    promotion_metric: Literal["pr_auc", "roc_auc", "f1", "f2"] = "pr_auc"
+    promotion_metric: Literal["vus_pr", "vus_roc", "pr_auc", "roc_auc", "f1", "f2"] = "vus_pr"
     top_k_sensors: int = 3
 
 
@@ -161,6 +207,8 @@ class PipelineConfig(_Strict):
     model: LstmAeConfig = LstmAeConfig()
     train: TrainConfig = TrainConfig()
     teachers: TeachersConfig = TeachersConfig()
+    student: StudentConfig = StudentConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
     threshold: ThresholdConfig = ThresholdConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     register_: RegisterConfig = Field(RegisterConfig(), alias="register")
@@ -170,8 +218,13 @@ class PipelineConfig(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def models(self) -> list[str]:
-        """Every model the pipeline trains, the served one (``lstm_ae``) first."""
-        return ["lstm_ae", *self.teachers.models]
+        """Every model the pipeline trains, the served one (the student) first."""
+        return [SERVED_MODEL, "lstm_ae", *self.teachers.models, *self.baselines.models]
+
+    def distilling_teachers(self) -> dict[str, float]:
+        """Teachers the student learns from (trained by this config, weight > 0)."""
+        weights = self.student.distillation.teacher_weights
+        return {t: w for t, w in weights.items() if w > 0 and t in self.teachers.models}
 
 
 def load_config(path: str | Path) -> PipelineConfig:

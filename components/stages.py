@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from components.config import PipelineConfig
+from components.config import SERVED_MODEL, PipelineConfig
 
 READINGS = "readings.parquet"
 VALIDATED = "validated.parquet"
 QUARANTINE = "quarantine.parquet"
 PREPARED = "prepared"
-LSTM_AE = "lstm_ae"
 
 
 def readings_path(cfg: PipelineConfig) -> Path:
@@ -30,7 +29,7 @@ def prepared_dir(cfg: PipelineConfig) -> Path:
     return cfg.paths.artifacts_dir() / PREPARED
 
 
-def model_dir(cfg: PipelineConfig, kind: str = LSTM_AE) -> Path:
+def model_dir(cfg: PipelineConfig, kind: str = SERVED_MODEL) -> Path:
     return cfg.paths.models_dir() / kind
 
 
@@ -63,7 +62,7 @@ def run_prepare(cfg: PipelineConfig) -> dict:
     return json.loads((prepared_dir(cfg) / "summary.json").read_text())
 
 
-def run_train(cfg: PipelineConfig, kind: str = LSTM_AE, parent_run_id: str | None = None) -> dict:
+def run_train(cfg: PipelineConfig, kind: str = SERVED_MODEL, parent_run_id: str | None = None) -> dict:
     from components.features.prepare import PreparedData
     from components.training.train import train_model
 
@@ -93,3 +92,11 @@ def run_register(cfg: PipelineConfig) -> dict:
 
     prepared = PreparedData.load(prepared_dir(cfg))
     return register_model(cfg, prepared, prepared_dir(cfg), model_dir(cfg), pd.read_parquet(validated_path(cfg)))
+
+
+def run_ablation(cfg: PipelineConfig) -> list[dict]:
+    """The student without distillation, with each teacher alone and with all (needs trained teachers)."""
+    from components.features.prepare import PreparedData
+    from components.training.ablation import run_ablation as ablate
+
+    return ablate(cfg, PreparedData.load(prepared_dir(cfg))).to_dict(orient="records")

@@ -3,7 +3,8 @@ artifacts (validation summary, leaderboard, link to the MLflow run).
 
 The models train concurrently, each in its own process (``anomflow train --model …``):
 torch's thread pool and random generator are process-wide, so separate processes keep
-every model's training seeded and deterministic while they share the cores.
+every model's training seeded and deterministic while they share the cores. The student
+starts as soon as the teachers it distils from are done.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from components import stages
-from components.config import load_config
+from components.config import SERVED_MODEL, load_config
 from components.registry.tracking import open_parent_run
 
 ingest_task = task(stages.run_ingest, name="ingest", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -62,7 +63,11 @@ def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
     validation = validate_task(cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
     prepare_task(cfg)
-    for future in [train_task.submit(config_path, kind) for kind in cfg.models()]:
+    others = {kind: train_task.submit(config_path, kind) for kind in cfg.models() if kind != SERVED_MODEL}
+    for teacher in cfg.distilling_teachers():
+        others[teacher].result()
+    student = train_task.submit(config_path, SERVED_MODEL)
+    for future in [*others.values(), student]:
         future.result()
     thresholds = threshold_task(cfg)
     metrics = evaluate_task(cfg)

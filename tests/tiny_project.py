@@ -17,6 +17,8 @@ TINY_OVERRIDES = {
     "model": {"hidden_size": 16, "latent_size": 8},
     "train": {"max_epochs": 3, "train_stride": 4, "batch_size": 128, "patience": 2},
     "teachers": {"max_epochs": 1, "train_stride": 8},
+    "student": {"window": 20},
+    "baselines": {"iforest_estimators": 10},
 }
 
 

@@ -33,6 +33,10 @@ class StandardScaler:
         values = frame[list(self.sensors)].to_numpy(dtype=np.float64)
         return ((values - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
 
+    def inverse_transform(self, scaled: np.ndarray) -> np.ndarray:
+        """Scaled values (rows, n_sensors) back to original units, float64."""
+        return np.asarray(scaled, dtype=np.float64) * np.asarray(self.std) + np.asarray(self.mean)
+
     def save(self, path: str | Path) -> None:
         payload = {"kind": "standard", "sensors": list(self.sensors), "mean": list(self.mean), "std": list(self.std)}
         Path(path).write_text(json.dumps(payload, indent=2))

@@ -9,15 +9,16 @@ import numpy as np
 import pandas as pd
 
 from components.frames import LABEL, SESSION
-from components.scoring.metrics import point_metrics, pr_auc, roc_auc
+from components.scoring.metrics import point_metrics, pr_auc, roc_auc, vus_pr, vus_roc
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
-def served_metric(model_uri: str, frame: pd.DataFrame, metric: str) -> float:
+def served_metric(model_uri: str, frame: pd.DataFrame, metric: str, vus_window: int = 100) -> float:
     """Score ``frame`` (original units, with ``label``) through the pyfunc at ``model_uri``
-    exactly as a client would, and compute ``metric`` on the rows it scored."""
+    exactly as a client would, and compute ``metric`` on the rows it scored
+    (``vus_window`` steps for VUS)."""
     import mlflow
 
     model = mlflow.pyfunc.load_model(model_uri)
@@ -30,6 +31,9 @@ def served_metric(model_uri: str, frame: pd.DataFrame, metric: str) -> float:
         return float(pr_auc(labels, scores[scored]))
     if metric == "roc_auc":
         return float(roc_auc(labels, scores[scored]))
+    if metric in ("vus_pr", "vus_roc"):
+        volume = vus_pr if metric == "vus_pr" else vus_roc
+        return float(volume(labels, scores[scored], window=vus_window))
     predicted = (out["level"].to_numpy()[scored] != "normal").astype(int)
     return float(point_metrics(labels, predicted)[metric])
 
@@ -48,7 +52,7 @@ class PromotionDecision:
         return asdict(self)
 
 
-def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, tracking_uri: str) -> PromotionDecision:
+def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, tracking_uri: str, vus_window: int = 100) -> PromotionDecision:
     """Compare version ``version`` of ``name`` with the current champion on ``frame``
     and set the alias. Without labels no comparison is possible: the first version
     becomes champion, later ones challengers."""
@@ -61,13 +65,13 @@ def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, 
     except MlflowException:
         champion = None
     labelled = LABEL in frame.columns and frame[LABEL].nunique() == 2
-    candidate_value = served_metric(f"models:/{name}/{version}", frame, metric) if labelled else None
+    candidate_value = served_metric(f"models:/{name}/{version}", frame, metric, vus_window) if labelled else None
     if champion is None:
         alias, champion_value, reason = CHAMPION, None, "no champion yet"
     elif not labelled:
         alias, champion_value, reason = CHALLENGER, None, "evaluation data has no labels: kept the current champion"
     else:
-        champion_value = served_metric(f"models:/{name}@{CHAMPION}", frame, metric)
+        champion_value = served_metric(f"models:/{name}@{CHAMPION}", frame, metric, vus_window)
         if np.isfinite(candidate_value) and (not np.isfinite(champion_value) or candidate_value > champion_value):
             alias, reason = CHAMPION, f"{metric} {candidate_value:.4f} > champion v{champion.version} {champion_value:.4f}"
         else:

@@ -1,5 +1,7 @@
-"""The register stage: log the run tree to MLflow, log the pyfunc model, register a
-version of ``anomflow-detector`` and pass it through the promotion gate."""
+"""The register stage: log the run tree to MLflow, log the served student as a pyfunc,
+register a version of ``anomflow-detector`` and pass it through the promotion gate.
+The teachers are logged as pyfunc models in their own runs, for comparison, and are
+never registered or served."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from components.models.store import SPEC_FILE, WEIGHTS_FILE
 from components.registry.promotion import decide_and_alias
 from components.registry.served_detector import SERVING_FILE
 from components.registry.tracking import RunIds, configure_tracking, lineage_tags, tracking_uri, using_tracking_uri
-from components.scoring.evaluate import LEADERBOARD_FILE, LOSS_CSV, METRICS_FILE
+from components.scoring.evaluate import LEADERBOARD_FILE, LEADERBOARD_PLOT, LOSS_CSV, METRICS_FILE, evaluation_set
 from components.scoring.threshold_stage import THRESHOLDS_FILE
 from components.training.train import RUN_FILE
 
@@ -64,14 +66,40 @@ def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: di
         for key, value in _numeric(metrics).items():
             client.log_metric(metrics["run_id"], f"test_{key}", value)
             client.log_metric(served.parent, f"{kind}.test_{key}", value)
-        client.log_artifact(metrics["run_id"], str(reports / "plots" / f"loss_curves_{kind}.png"), artifact_path="evaluation")
+        loss_plot = reports / "plots" / f"loss_curves_{kind}.png"
+        if loss_plot.exists():
+            client.log_artifact(metrics["run_id"], str(loss_plot), artifact_path="evaluation")
         client.log_artifact(metrics["run_id"], str(cfg.paths.models_dir() / kind / THRESHOLDS_FILE), artifact_path="evaluation")
     client.log_artifact(served.child, str(reports / "plots" / "score_timeline.png"), artifact_path="evaluation")
-    for path in (reports / METRICS_FILE, reports / LEADERBOARD_FILE, reports / LOSS_CSV):
+    for path in (reports / METRICS_FILE, reports / LEADERBOARD_FILE, reports / LOSS_CSV, reports / "plots" / LEADERBOARD_PLOT):
         client.log_artifact(served.parent, str(path), artifact_path="evaluation")
     validation_json = reports / "validation" / "validation.json"
     if validation_json.exists():
         client.log_artifact(served.parent, str(validation_json), artifact_path="validation")
+
+
+def promotion_frame(cfg: PipelineConfig, prepared: PreparedData) -> pd.DataFrame:
+    """The test split in original units with the labels the evaluate stage used: its own,
+    or (unlabelled data) the same seeded injected anomalies, mapped back to original units."""
+    data = evaluation_set(cfg, prepared)
+    frame = prepared.splits["test"].copy()
+    if data.labels_source == "synthetic":
+        frame[list(prepared.scaler.sensors)] = prepared.scaler.inverse_transform(data.scaled)
+        frame[LABEL] = data.labels
+    return frame
+
+
+def _log_pyfunc(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, run_id: str, signature, example: pd.DataFrame, registered_name: str | None):
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = build_bundle(cfg, model_dir, prepared_dir, Path(tmp) / "bundle")
+        with mlflow.start_run(run_id=run_id):
+            return mlflow.pyfunc.log_model(
+                name="model", python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
+                code_paths=[str(PACKAGE_DIR)], signature=signature, input_example=example,
+                registered_model_name=registered_name,
+            )
 
 
 def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, model_dir: str | Path, validated: pd.DataFrame) -> dict:
@@ -105,17 +133,16 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
             ColSpec("string", "level"), ColSpec(Array("string"), "top_sensors"),
         ]),
     )
-    with tempfile.TemporaryDirectory() as tmp, using_tracking_uri(uri):
-        bundle = build_bundle(cfg, model_dir, prepared_dir, Path(tmp) / "bundle")
-        with mlflow.start_run(run_id=runs.child):
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
-                code_paths=[str(PACKAGE_DIR)], signature=signature, input_example=example,
-                registered_model_name=cfg.register_.model_name,
-            )
+    with using_tracking_uri(uri):
+        info = _log_pyfunc(cfg, model_dir, prepared_dir, runs.child, signature, example, cfg.register_.model_name)
+        for teacher in cfg.teachers.models:
+            teacher_dir = cfg.paths.models_dir() / teacher
+            _log_pyfunc(cfg, teacher_dir, prepared_dir, RunIds.load(teacher_dir / RUN_FILE).child, signature, example, None)
     version = str(info.registered_model_version)
     with using_tracking_uri(uri):
-        decision = decide_and_alias(cfg.register_.model_name, version, test, cfg.register_.promotion_metric, uri)
+        decision = decide_and_alias(
+            cfg.register_.model_name, version, promotion_frame(cfg, prepared), cfg.register_.promotion_metric, uri, cfg.evaluate.vus_window,
+        )
     client.set_tag(runs.parent, "anomflow.registered_version", version)
     client.set_tag(runs.parent, "anomflow.alias", decision.alias)
     client.set_terminated(runs.parent)

@@ -101,6 +101,19 @@ def detection_delays(labels: np.ndarray, pred: np.ndarray) -> list[int | None]:
     return delays
 
 
+def delay_summary(labels: np.ndarray, pred: np.ndarray) -> dict:
+    """Events, how many were detected, and the mean / median detection delay (steps from an
+    event's start to its first alarm, over detected events; NaN when none was detected)."""
+    delays = detection_delays(labels, pred)
+    found = [d for d in delays if d is not None]
+    return {
+        "events": len(delays),
+        "events_detected": len(found),
+        "mean_delay_steps": float(np.mean(found)) if found else float("nan"),
+        "median_delay_steps": float(np.median(found)) if found else float("nan"),
+    }
+
+
 def _merged_buffers(spans: np.ndarray, half: int, n: int) -> np.ndarray:
     """TSB-AD ``new_sequence``: events widened by ``half`` steps on each side, merged where
     the widened spans overlap; ``(m, 2)`` inclusive ``[start, end]`` clipped to ``[0, n-1]``."""
@@ -184,7 +197,8 @@ def evaluate_scores(labels: np.ndarray, scores: np.ndarray, threshold: float, *,
 
     Rows with a NaN score (not enough history) are dropped first and counted as
     ``n_unscored``; ``n`` is the number of rows given, ``n_anomalous`` / ``n_predicted``
-    count the scored rows. ``pa_f1_point_adjusted`` is the point-adjusted F1 (inflated,
+    count the scored rows; ``events`` … ``median_delay_steps`` come from
+    :func:`delay_summary` on the scored rows. ``pa_f1_point_adjusted`` is the point-adjusted F1 (inflated,
     only meaningful beside ``f1``). Undefined values (one class only) are NaN.
     """
     y_all = _binary(labels)
@@ -200,6 +214,7 @@ def evaluate_scores(labels: np.ndarray, scores: np.ndarray, threshold: float, *,
         "vus_roc": volume_roc,
         "vus_pr": volume_pr,
         "pa_f1_point_adjusted": pa_f1_at(y, pred),
+        **delay_summary(y, pred),
         "n": int(y_all.size),
         "n_unscored": int((~scored).sum()),
         "n_anomalous": int(y.sum()),

@@ -1,4 +1,4 @@
-"""Report plots (PNG): score timeline with thresholds and labels, loss curves."""
+"""Report plots (PNG): score timeline with thresholds and labels, loss curves, leaderboard."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def plot_score_timeline(scored: pd.DataFrame, thresholds: dict, path: str | Path
                 part[TIMESTAMP], 0, 1, where=part[LABEL].to_numpy() > 0, color="red", alpha=0.15,
                 transform=ax.get_xaxis_transform(), label="labelled anomaly",
             )
-        ax.set_yscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)  # calibrated scores can be negative
         ax.set_title(asset, fontsize=9)
         ax.set_ylabel("score")
     axes[0, 0].legend(loc="upper left", fontsize=7, ncols=4)
@@ -38,15 +38,33 @@ def plot_score_timeline(scored: pd.DataFrame, thresholds: dict, path: str | Path
 
 
 def plot_loss_curves(history: list[dict], path: str | Path) -> None:
-    """Training and validation loss per epoch."""
+    """Training and validation loss per epoch (networks; the baselines have none)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     epochs = np.array([row["epoch"] for row in history])
     for key in ("train_loss", "val_loss"):
         ax.plot(epochs, [row.get(key, np.nan) for row in history], marker="o", label=key)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (scaled units²)")
+    ax.set_ylabel("loss")
     ax.set_yscale("log")
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_leaderboard(board: pd.DataFrame, path: str | Path) -> None:
+    """Quality (VUS-PR, PR-AUC) beside scoring speed (rows/s, log scale) for every model."""
+    board = board.sort_values("vus_pr", ascending=True)
+    fig, (quality, speed) = plt.subplots(1, 2, figsize=(10, 0.5 * len(board) + 1.5), sharey=True)
+    y = np.arange(len(board))
+    quality.barh(y - 0.2, board["vus_pr"], height=0.4, label="VUS-PR")
+    quality.barh(y + 0.2, board["pr_auc"], height=0.4, label="PR-AUC")
+    quality.set_yticks(y, board["model"])
+    quality.set_xlabel("test split")
+    quality.legend(fontsize=7)
+    speed.barh(y, board["rows_per_s"], color="tab:gray")
+    speed.set_xscale("log")
+    speed.set_xlabel("scoring rows/s (log)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

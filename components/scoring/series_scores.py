@@ -14,10 +14,15 @@ used). Rows with fewer than ``window − 1`` earlier rows in their session get N
   reconstruction error) at the window's last step.
 - ``omnianomaly``: −log p(x_t | z) at the window's last step, averaged over
   ``n_samples`` posterior samples (the paper scores the last point of each window).
+- ``student``: α·reconstruction + β·forecast + γ·classification, each component
+  calibrated on training windows (:mod:`components.models.student`); rows are encoded
+  once per chunk, not once per window.
+- ``pca`` / ``iforest``: the baseline's score of the flattened window.
 
 Contributions (which sensors drive the score) come from per-sensor errors: the
-normalised window errors (lstm_ae) or the squared reconstruction error at the last step
-(teachers; OmniAnomaly's is its posterior-mean reconstruction).
+normalised window errors (lstm_ae, student: reconstruction and forecast), the squared
+reconstruction error at the last step (teachers; OmniAnomaly's is its posterior-mean
+reconstruction), the window residual (pca) or the last row's deviation (iforest).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from torch import nn
 from components.features.scaling import StandardScaler
 from components.features.windows import gather_windows, window_starts
 from components.frames import SESSION
-from components.models.store import ModelSpec
+from components.models.store import BASELINES, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,16 @@ def _lstm_window_errors(model: nn.Module, windows: torch.Tensor) -> torch.Tensor
     return model.step_errors(windows).mean(dim=1)
 
 
-def _last_step(model: nn.Module, spec: ModelSpec, windows: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(score (batch,), per-sensor error (batch, n_sensors)) of each window's last row."""
+def _last_step(model, spec: ModelSpec, scaled: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(score (batch,), per-sensor error (batch, n_sensors)) of the windows of ``scaled``
+    starting at ``starts``, i.e. of the rows ending them."""
+    if spec.kind == "student":
+        from components.models.student import ScoreCalibration, component_errors_at, window_scores
+
+        return window_scores(component_errors_at(model, scaled, starts, spec.window), ScoreCalibration(**spec.calibration))
+    if spec.kind in BASELINES:
+        return model.score_windows(gather_windows(scaled, starts, spec.window))
+    windows = torch.from_numpy(gather_windows(scaled, starts, spec.window))
     if spec.kind == "lstm_ae":
         scale = np.ones(windows.shape[-1]) if spec.error_scale is None else np.asarray(spec.error_scale)
         errors = _lstm_window_errors(model, windows).double().numpy() / scale
@@ -88,7 +101,7 @@ def sensor_error_scale(
     return np.maximum(scale, 1e-6 * max(float(scale.max()), 1e-12))
 
 
-def score_series(model: nn.Module, spec: ModelSpec, scaled: np.ndarray, sessions: np.ndarray, batch_size: int = 2048) -> SeriesScores:
+def score_series(model, spec: ModelSpec, scaled: np.ndarray, sessions: np.ndarray, batch_size: int = 2048) -> SeriesScores:
     """Score every row of ``scaled`` (rows, n_sensors) given its ``sessions`` ids."""
     n, f = scaled.shape
     score = np.full(n, np.nan)
@@ -99,7 +112,7 @@ def score_series(model: nn.Module, spec: ModelSpec, scaled: np.ndarray, sessions
         for i in range(0, len(starts), batch_size):
             chunk = starts[i : i + batch_size]
             rows = chunk + spec.window - 1
-            score[rows], errors = _last_step(model, spec, torch.from_numpy(gather_windows(scaled, chunk, spec.window)))
+            score[rows], errors = _last_step(model, spec, scaled, chunk)
             total = errors.sum(axis=1, keepdims=True)
             contributions[rows] = errors / np.where(total > 0, total, 1.0)
     return SeriesScores(score, contributions)

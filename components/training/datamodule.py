@@ -22,13 +22,19 @@ def fit_window_starts(frame, window: int, stride: int, exclude_labelled: bool) -
 
 
 class _GatherWindows:
-    def __init__(self, values: np.ndarray, window: int) -> None:
+    """Collate start rows into windows (and, with ``targets``, their per-row targets)."""
+
+    def __init__(self, values: np.ndarray, window: int, targets: np.ndarray | None = None) -> None:
         self.values = values
         self.window = window
+        self.targets = targets
 
-    def __call__(self, batch: list[tuple[torch.Tensor]]) -> torch.Tensor:
+    def __call__(self, batch: list[tuple[torch.Tensor]]) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         starts = torch.stack([item[0] for item in batch]).numpy()
-        return torch.from_numpy(gather_windows(self.values, starts, self.window))
+        windows = torch.from_numpy(gather_windows(self.values, starts, self.window))
+        if self.targets is None:
+            return windows
+        return windows, torch.from_numpy(gather_windows(self.targets[:, None], starts, self.window)[..., 0])
 
 
 class WindowDataModule(pl.LightningDataModule):
@@ -36,14 +42,19 @@ class WindowDataModule(pl.LightningDataModule):
 
     ``values[name]`` is a (rows, n_sensors) float32 array and ``starts[name]`` the start
     rows of its windows (see :func:`fit_window_starts`), for ``name`` in train / val.
+    With ``targets[name]`` (rows,) float32, batches are ``(windows, targets)`` with
+    targets of shape (batch, window).
     """
 
-    def __init__(self, values: dict[str, np.ndarray], starts: dict[str, np.ndarray], window: int, batch_size: int, seed: int) -> None:
+    def __init__(
+        self, values: dict[str, np.ndarray], starts: dict[str, np.ndarray], window: int, batch_size: int, seed: int,
+        targets: dict[str, np.ndarray] | None = None,
+    ) -> None:
         super().__init__()
         for name in ("train", "val"):
             if len(starts[name]) == 0:
                 raise ValueError(f"the {name} split has no full window of {window} steps; lower the window or add data")
-        self.values, self.starts = values, starts
+        self.values, self.starts, self.targets = values, starts, targets
         self.window = window
         self.batch_size = batch_size
         self.seed = seed
@@ -59,7 +70,7 @@ class WindowDataModule(pl.LightningDataModule):
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             dataset, batch_size=self.batch_size, shuffle=shuffle, generator=generator,
-            collate_fn=_GatherWindows(self.values[name], self.window),
+            collate_fn=_GatherWindows(self.values[name], self.window, None if self.targets is None else self.targets[name]),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -1,6 +1,8 @@
-"""The train stage: fit one model (the served LSTM autoencoder or a teacher) with early
-stopping, logged to a nested MLflow run, saved as plain files under ``<models>/<kind>/``
-(weights.pt, model.json, history.json, fit_summary.json, mlflow_run.json)."""
+"""The train stage: fit one model (the served student, the LSTM autoencoder, a teacher or
+a classic baseline), logged to a nested MLflow run, saved as plain files under
+``<models>/<kind>/`` (model.json + weights or detector files, history.json,
+fit_summary.json, mlflow_run.json). Networks early-stop on validation loss; the student
+is distilled from the teachers already trained under ``<models>/``."""
 
 from __future__ import annotations
 
@@ -8,13 +10,18 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import MLFlowLogger
 
 from components.config import PipelineConfig
 from components.features.prepare import PreparedData
-from components.models.store import ModelSpec, build_network, save_network
+from components.features.windows import gather_windows
+from components.frames import LABEL, SESSION
+from components.models.student import ComponentErrors
+from components.models.store import BASELINES, ModelSpec, build_network, load_network, save_network
 from components.registry.tracking import RunIds, shared_parent_run, start_model_run, tracking_uri, using_tracking_uri
 from components.scoring.series_scores import sensor_error_scale
 from components.training.datamodule import WindowDataModule, fit_window_starts
@@ -70,19 +77,102 @@ def _fit_teacher(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger:
     return net, spec, result
 
 
-def train_model(cfg: PipelineConfig, prepared: PreparedData, kind: str = "lstm_ae", parent_run_id: str | None = None) -> TrainResult:
-    """Train ``kind`` on the prepared train windows, early-stop on validation loss."""
-    if kind != "lstm_ae" and kind not in TEACHERS:
-        raise ValueError(f"unknown model {kind!r}; choose lstm_ae or one of {TEACHERS}")
-    model_dir = cfg.paths.models_dir() / kind
+def _fit_baseline(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger: MLFlowLogger) -> tuple[object, ModelSpec, FitResult]:
+    import time
+
+    hparams = {"variance": cfg.baselines.pca_variance} if kind == "pca" else {"n_estimators": cfg.baselines.iforest_estimators}
+    spec = ModelSpec(kind, prepared.sensors, cfg.prepare.window, hparams)
+    train = prepared.splits["train"]
+    starts = fit_window_starts(train, spec.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)
+    logger.log_hyperparams({**hparams, "window": spec.window, "train_stride": cfg.train.train_stride, "sensors": ",".join(spec.sensors)})
+    start = time.perf_counter()
+    detector = build_network(spec).fit(gather_windows(prepared.scaler.transform(train), starts, spec.window), seed=cfg.train.seed)
+    return detector, spec, FitResult([], float("nan"), time.perf_counter() - start)
+
+
+def _teacher_networks(cfg: PipelineConfig, weights: dict[str, float]) -> dict[str, tuple[torch.nn.Module, ModelSpec]]:
+    teachers = {}
+    for kind in weights:
+        directory = cfg.paths.models_dir() / kind
+        if not (directory / "weights.pt").exists():
+            raise FileNotFoundError(f"the student distils from {kind} but {directory} has no trained model: run `anomflow train --model {kind}` first")
+        teachers[kind] = load_network(directory)
+    return teachers
+
+
+def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: MLFlowLogger) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
+    from components.models.student import calibrate, component_errors_at
+    from components.training.distillation import distillation_set
+    from components.training.student_module import StudentModule
+
+    torch.set_num_threads(cfg.train.num_threads)
+    scfg, dcfg = cfg.student, cfg.student.distillation
+    weights = cfg.distilling_teachers()
+    teachers = _teacher_networks(cfg, weights)
+    sets = {
+        name: distillation_set(prepared.splits[name], prepared.scaler, teachers, weights, dcfg, copies=copies, seed=cfg.train.seed + 100 * i)
+        for i, (name, copies) in enumerate((("train", dcfg.injected_copies), ("val", min(dcfg.injected_copies, 1))))
+    }
+    starts = {}
+    for name, data in sets.items():
+        frame = pd.DataFrame({SESSION: data.sessions, LABEL: data.labels})
+        starts[name] = fit_window_starts(frame, scfg.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)
+    pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    spec = ModelSpec("student", prepared.sensors, scfg.window, scfg.network_hparams())
+    net = build_network(spec)
+    targets = {name: data.targets for name, data in sets.items()} if teachers else None
+    data = WindowDataModule({n: d.values for n, d in sets.items()}, starts, scfg.window, cfg.train.batch_size, cfg.train.seed, targets)
+    logger.log_hyperparams({
+        **scfg.model_dump(exclude={"distillation", "score_weights"}), **{f"score_weight_{k}": v for k, v in scfg.score_weights.items()},
+        **{f"distil_{k}": v for k, v in dcfg.model_dump(exclude={"teacher_weights"}).items()},
+        "distil_teachers": ",".join(f"{t}:{w}" for t, w in weights.items()) or "none",
+        **{k: v for k, v in cfg.train.model_dump().items()}, "sensors": ",".join(spec.sensors),
+    })
+    module = StudentModule(net, cfg.train.learning_rate, scfg.input_noise, dcfg.classification_loss_weight)
+    result = fit(module, data, max_epochs=cfg.train.max_epochs, patience=cfg.train.patience, seed=cfg.train.seed, logger=logger)
+    net.eval()
+    clean = prepared.scaler.transform(prepared.splits["train"])
+    calib_starts = fit_window_starts(prepared.splits["train"], scfg.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)
+    with torch.inference_mode():
+        errors = [component_errors_at(net, clean, calib_starts[i : i + 2048], scfg.window) for i in range(0, len(calib_starts), 2048)]
+    score_weights = dict(scfg.score_weights)
+    if not teachers:  # an untrained classification head carries no information
+        score_weights["classification"] = 0.0
+    total = sum(score_weights.values())
+    calibration = calibrate(_concat_errors(errors), {k: v / total for k, v in score_weights.items()})
+    return net, replace(spec, calibration=calibration.as_dict()), result
+
+
+def _concat_errors(parts: list[ComponentErrors]) -> ComponentErrors:
+    return ComponentErrors(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("reconstruction", "forecast", "classification")))
+
+
+FITTERS = {"student": _fit_student, "lstm_ae": _fit_lstm_ae}
+
+
+def train_model(
+    cfg: PipelineConfig, prepared: PreparedData, kind: str = "student", parent_run_id: str | None = None,
+    out_dir: Path | None = None, run_name: str | None = None,
+) -> TrainResult:
+    """Train ``kind`` on the prepared train windows into ``out_dir`` (default
+    ``<models>/<kind>``), in an MLflow run ``run_name`` (default ``kind``) nested under
+    ``parent_run_id`` (default: the pipeline's parent run)."""
+    if kind not in FITTERS and kind not in TEACHERS and kind not in BASELINES:
+        raise ValueError(f"unknown model {kind!r}; choose one of {[*FITTERS, *TEACHERS, *BASELINES]}")
+    model_dir = out_dir or cfg.paths.models_dir() / kind
     model_dir.mkdir(parents=True, exist_ok=True)
     parent = parent_run_id or shared_parent_run(cfg.mlflow, cfg.paths.artifacts_dir())
-    run_ids = RunIds(parent=parent, child=start_model_run(cfg.mlflow, parent, kind))
+    run_ids = RunIds(parent=parent, child=start_model_run(cfg.mlflow, parent, run_name or kind))
     run_ids.save(model_dir / RUN_FILE)
     uri = tracking_uri(cfg.mlflow)
     with using_tracking_uri(uri):
         logger = MLFlowLogger(experiment_name=cfg.mlflow.experiment, tracking_uri=uri, run_id=run_ids.child)
-        fitter = _fit_lstm_ae if kind == "lstm_ae" else lambda c, p, lg: _fit_teacher(c, p, kind, lg)
+        if kind in FITTERS:
+            fitter = FITTERS[kind]
+        elif kind in BASELINES:
+            fitter = lambda c, p, lg: _fit_baseline(c, p, kind, lg)  # noqa: E731
+        else:
+            fitter = lambda c, p, lg: _fit_teacher(c, p, kind, lg)  # noqa: E731
         net, spec, result = fitter(cfg, prepared, logger)
     save_network(net, spec, model_dir)
     (model_dir / HISTORY_FILE).write_text(json.dumps(result.history, indent=2))

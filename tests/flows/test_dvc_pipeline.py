@@ -35,8 +35,8 @@ def test_dvc_repro_then_noop_then_only_downstream(tmp_path):
     _run(dvc + ["add", "-q", "data"], root)
 
     first = _run(dvc + ["repro"], root)
-    trains = ["train@lstm_ae", "train@anomaly_transformer", "train@omnianomaly"]
-    assert _stages_run(first) == ["ingest", "validate", "prepare", *trains, "threshold", "evaluate", "register"]
+    trains = [f"train@{m}" for m in ("lstm_ae", "anomaly_transformer", "omnianomaly", "pca", "iforest")]
+    assert _stages_run(first) == ["ingest", "validate", "prepare", *trains, "distil", "threshold", "evaluate", "register"]
     assert (root / "reports" / "metrics.json").exists() and (root / "dvc.lock").exists()
 
     second = _run(dvc + ["repro"], root)

@@ -23,14 +23,18 @@ def test_retrain_registers_a_champion(trained_project):
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert len(history) >= 1
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
-    assert {"evaluation/score_timeline.png", "evaluation/loss_curves_lstm_ae.png", "evaluation/thresholds.json"} <= artifacts
+    assert {"evaluation/score_timeline.png", "evaluation/loss_curves_student.png", "evaluation/thresholds.json"} <= artifacts
+    for name in ("train", "val"):  # every loss component per epoch
+        for part in ("reconstruction", "forecast", "classification", "loss"):
+            assert client.get_metric_history(child.info.run_id, f"{name}_{part}"), (name, part)
     parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "evaluation")}
-    assert {"evaluation/metrics.json", "evaluation/leaderboard.csv"} <= parent_artifacts
+    assert {"evaluation/metrics.json", "evaluation/leaderboard.csv", "evaluation/leaderboard.png"} <= parent_artifacts
 
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
-    assert list(metrics) == ["lstm_ae", "anomaly_transformer", "omnianomaly"]
+    assert list(metrics) == ["student", "lstm_ae", "anomaly_transformer", "omnianomaly", "pca", "iforest"]
     for kind, values in metrics.items():
-        for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc", "vus_pr", "rows_per_s", "train_s"):
+        assert values["labels"] == "labelled"
+        for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc", "vus_pr", "events", "rows_per_s", "train_s"):
             assert values[key] is not None, (kind, key)
         run = client.get_run(values["run_id"])
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id  # one parent for all models
@@ -38,9 +42,22 @@ def test_retrain_registers_a_champion(trained_project):
         thresholds = json.loads((root / "models" / kind / "thresholds.json").read_text())
         assert thresholds["critical"] >= thresholds["warning"]
     assert metrics["lstm_ae"]["roc_auc"] > 0.6, metrics  # the demo faults are visible to the AE
+    assert metrics["student"]["roc_auc"] > 0.6, metrics
     leaderboard = (root / "reports" / "leaderboard.csv").read_text().splitlines()
-    assert len(leaderboard) == 4 and leaderboard[0].startswith("model,vus_pr")
+    assert len(leaderboard) == 7 and leaderboard[0].startswith("model,vus_pr")
+    assert registration["metric"] == "vus_pr"
     assert (root / "reports" / "validation" / "data_docs" / "index.html").exists()
+
+
+def test_only_the_student_is_registered_and_teachers_are_logged_as_models(trained_project):
+    client = mlflow.MlflowClient(trained_project["tracking_uri"])
+    registration = trained_project["result"]["registration"]
+    assert client.get_run(registration["model_run_id"]).data.tags["anomflow.model"] == "student"
+    assert [m.name for m in client.search_registered_models()] == ["anomflow-detector"]
+    metrics = trained_project["result"]["metrics"]
+    for teacher in ("anomaly_transformer", "omnianomaly"):
+        logged = client.search_logged_models(experiment_ids=[client.get_run(metrics[teacher]["run_id"]).info.experiment_id])
+        assert any(m.source_run_id == metrics[teacher]["run_id"] for m in logged), teacher
 
 
 def test_flow_run_and_artifacts_are_recorded_by_prefect(trained_project):

@@ -1,0 +1,82 @@
+"""Distillation data for the student (DESIGN.md §3).
+
+For one split: the scaled rows plus ``copies`` copies with seeded synthetic anomalies
+(:mod:`components.features.injection`); every teacher scores every row causally (the
+window ending at the row, as in serving); each teacher's scores are rank-normalised to
+[0, 1] over all rows of the set, and the weighted mean over the teachers that scored a
+row is that row's soft target (NaN where none did, e.g. too little history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+from torch import nn
+
+from components.config import DistillationConfig
+from components.features.injection import inject_anomalies
+from components.features.scaling import StandardScaler
+from components.frames import LABEL, SESSION
+from components.models.store import ModelSpec
+from components.scoring.series_scores import score_series
+
+
+@dataclass(frozen=True)
+class DistillationSet:
+    """``values`` (rows, n_sensors) float32 scaled; ``sessions`` (rows,) ids, each copy's
+    sessions distinct; ``labels`` (rows,) the split's own labels repeated per copy (0 if
+    unlabelled); ``injected`` (rows,) 1 on injected anomalies; ``targets`` (rows,) float32
+    soft targets in [0, 1] or NaN, or None without teachers."""
+
+    values: np.ndarray
+    sessions: np.ndarray
+    labels: np.ndarray
+    injected: np.ndarray
+    targets: np.ndarray | None
+
+
+def rank_normalise(scores: np.ndarray) -> np.ndarray:
+    """Scores (rows,) → ranks in [0, 1] (ties averaged); NaN stays NaN."""
+    out = np.full(len(scores), np.nan)
+    finite = np.isfinite(scores)
+    n = int(finite.sum())
+    if n == 1:
+        out[finite] = 0.5
+    elif n > 1:
+        out[finite] = (rankdata(scores[finite]) - 1) / (n - 1)
+    return out
+
+
+def combine_targets(ranked: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """Weighted mean of rank-normalised teacher scores over the teachers with a value."""
+    stacked = np.stack([ranked[t] for t in weights])
+    w = np.asarray([weights[t] for t in weights])[:, None] * np.isfinite(stacked)
+    total = w.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        return np.where(total > 0, np.nansum(stacked * w, axis=0) / np.where(total > 0, total, 1), np.nan)
+
+
+def distillation_set(
+    frame: pd.DataFrame, scaler: StandardScaler, teachers: dict[str, tuple[nn.Module, ModelSpec]],
+    weights: dict[str, float], dcfg: DistillationConfig, *, copies: int, seed: int,
+) -> DistillationSet:
+    """The split ``frame`` (sessionised, ``session`` + sensors [+ ``label``]) and its
+    injected copies, with teacher soft targets when ``teachers`` is not empty."""
+    base = scaler.transform(frame).astype(np.float32)
+    sessions = frame[SESSION].astype(str).to_numpy()
+    labels = frame[LABEL].to_numpy(dtype=np.int8) if LABEL in frame.columns else np.zeros(len(frame), np.int8)
+    values, session_ids, injected = [base], [sessions], [np.zeros(len(frame), np.int8)]
+    for copy in range(1, copies + 1):
+        made = inject_anomalies(base, sessions, seed=seed + copy, events_per_1000=dcfg.events_per_1000, magnitude=dcfg.magnitude)
+        values.append(made.values.astype(np.float32))
+        session_ids.append(np.char.add(sessions, f"~injected{copy}"))
+        injected.append(made.labels.astype(np.int8))
+    all_values, all_sessions = np.concatenate(values), np.concatenate(session_ids)
+    targets = None
+    if teachers:
+        ranked = {name: rank_normalise(score_series(net, spec, all_values, all_sessions).score) for name, (net, spec) in teachers.items()}
+        targets = combine_targets(ranked, {t: weights[t] for t in teachers}).astype(np.float32)
+    return DistillationSet(all_values, all_sessions, np.tile(labels, copies + 1), np.concatenate(injected), targets)
