@@ -1,4 +1,4 @@
-"""``anomflow benchmark …``: the teacher detectors on public datasets."""
+"""``anomflow benchmark …``: every model on public datasets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 benchmark_app = typer.Typer(
-    help="Benchmark the teacher detectors (Anomaly Transformer, OmniAnomaly) on public datasets; "
+    help="Benchmark the teachers, the student and the baselines on public datasets; "
     "writes a JSON report and logs it to MLflow.",
     no_args_is_help=True,
     add_completion=False,
@@ -20,6 +20,8 @@ benchmark_app = typer.Typer(
 console = Console()
 
 _COLUMNS = ("vus_pr", "pr_auc", "roc_auc", "f1", "pa_f1", "rows_per_s", "train_s", "train_s_per_epoch", "epochs")
+_SKAB_COLUMNS = ("f1", "far", "mar", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s")
+_ALL = ("anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest")
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -33,13 +35,16 @@ def msl(
     profile: str = typer.Option("fast", "--profile", help="model profile: fast or paper"),
     out: Path = typer.Option(..., "--out", help="JSON report to write"),
     channels: str = typer.Option(None, "--channels", help="comma-separated channels (default: every labelled channel with data)"),
-    models: str = typer.Option("anomaly_transformer,omnianomaly", "--models", help="comma-separated teachers"),
+    models: str = typer.Option(
+        ",".join(_ALL), "--models",
+        help="comma-separated models: teachers (anomaly_transformer, omnianomaly) and the pipeline's (student, lstm_ae, pca, iforest)",
+    ),
     max_epochs: int = typer.Option(None, "--max-epochs", help="cap on each profile's max_epochs"),
     train_stride: int = typer.Option(1, "--train-stride", help="rows between training window starts"),
     tracking_uri: str = typer.Option("sqlite:///mlruns/mlflow.db", "--tracking-uri", help="MLflow tracking URI"),
 ) -> None:
     """NASA MSL (or SMAP, or any folder laid out the same way): train and score each
-    teacher per channel, thresholds from validation only; see components/benchmarks/msl.py."""
+    model per channel, thresholds from validation only; see components/benchmarks/msl.py."""
     # Idle OpenMP threads sleep instead of spinning: with 2 threads on 2 cores, any other
     # busy process made the spinning threads ~40x slower (Anomaly Transformer epochs of
     # 2 min instead of 3 s). Read when torch loads, so it only helps if torch is not yet
@@ -64,18 +69,47 @@ def msl(
     console.print(f"wall time {report['wall_s']:.0f} s", highlight=False)
 
 
-def print_aggregates(report: dict) -> None:
+@benchmark_app.command("skab")
+def skab(
+    data: Path = typer.Option(..., "--data", help="folder laid out like SKAB's data/: <folder>/<n>.csv with an anomaly column"),
+    out: Path = typer.Option(..., "--out", help="JSON report to write"),
+    profile: str = typer.Option("fast", "--profile", help="teacher profile: fast or paper"),
+    models: str = typer.Option(",".join(_ALL), "--models", help="comma-separated models"),
+    max_epochs: int = typer.Option(None, "--max-epochs", help="cap on every network's max_epochs"),
+    tracking_uri: str = typer.Option("sqlite:///mlruns/mlflow.db", "--tracking-uri", help="MLflow tracking URI"),
+) -> None:
+    """SKAB, public leaderboard protocol: per file fit on the first 400 rows, threshold
+    from training rows only, score the rest; pooled F1, FAR, MAR (see components/benchmarks/skab.py)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from components.benchmarks.msl import log_to_mlflow, write_report
+    from components.benchmarks.skab import run_benchmark
+
+    started = time.perf_counter()
+    try:
+        report = run_benchmark(
+            data, profile, models=_split(models), max_epochs=max_epochs,
+            progress=lambda message: console.print(message, highlight=False, soft_wrap=True),
+        )
+        report["wall_s"] = time.perf_counter() - started
+        path = write_report(report, out)
+        runs = log_to_mlflow(report, path, tracking_uri)
+    except (ValueError, OSError, KeyError) as err:
+        console.print(f"[bold red]benchmark skab failed:[/] {escape(str(err))}")
+        raise typer.Exit(1) from None
+    print_aggregates(report, _SKAB_COLUMNS, "far/mar in %; f1, far, mar pooled over files; vus_pr, pr_auc, roc_auc file means")
+    console.print(f"report: {path}   MLflow: {tracking_uri} (experiment benchmark-{report['dataset']['name']}, run {runs['parent']})", soft_wrap=True)
+
+
+def print_aggregates(report: dict, columns: tuple[str, ...] = None, note: str = "pa_f1 = point-adjusted at a test-optimised threshold: for comparison with papers only") -> None:
     """The per-model aggregates as a rich table."""
+    columns = columns or _COLUMNS
     dataset = report["dataset"]
-    table = Table(
-        title=f"{dataset['name']} ({len(dataset['channels'])} channels, profile {report['profile']}); "
-        "pa_f1 = point-adjusted at a test-optimised threshold: for comparison with papers only"
-    )
+    table = Table(title=f"{dataset['name']} ({len(dataset['channels'])} series, profile {report['profile']}); {note}")
     table.add_column("model")
-    for column in _COLUMNS:
+    for column in columns:
         table.add_column(column.replace("rows_per_s", "rows/s").replace("train_s_per_epoch", "s/epoch"), justify="right")
     for kind, values in report["models"].items():
-        cells = [values.get(c) for c in _COLUMNS]
+        cells = [values.get(c) for c in columns]
         table.add_row(kind, *("-" if v is None else f"{v:,.0f}" if abs(v) >= 100 or isinstance(v, int) else f"{v:.3f}" for v in cells))
     wide = console if console.width >= 150 else Console(width=150, file=console.file)  # pipes default to 80 columns
     wide.print(table)

@@ -1,4 +1,5 @@
-"""Benchmark the teacher detectors (Anomaly Transformer, OmniAnomaly) on NASA MSL-style data.
+"""Benchmark the teacher detectors (Anomaly Transformer, OmniAnomaly) and the pipeline's
+models (the student, LSTM-AE, PCA, Isolation Forest) on NASA MSL-style data.
 
 Data layout (``shared/datasets/msl``; any folder laid out the same way works, e.g. SMAP
 with 25 columns): ``train/<chan>.npy`` and ``test/<chan>.npy`` float arrays of shape
@@ -69,6 +70,7 @@ VUS_WINDOW = 100
 VAL_STRIDE = 1
 SCORE_BATCH = 1024
 QUALITY_METRICS = ("vus_pr", "pr_auc", "roc_auc", "f1", "pa_f1")
+ALL_MODELS = ("anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest")
 
 Progress = Callable[[str], None]
 
@@ -225,20 +227,25 @@ def score_rows(kind: str, net, cfg, values: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ one channel, one model
 
 
-def run_channel(kind: str, cfg, channel: Channel, *, train_stride: int = 1) -> tuple[dict, dict]:
-    """Train ``kind`` on ``channel`` and score its test rows.
+def run_channel(
+    kind: str, cfg, channel: Channel, *, train_stride: int = 1, teachers: dict | None = None, pipeline_cfg=None,
+) -> tuple[dict, dict]:
+    """Train ``kind`` on ``channel`` and score its test rows. Teachers use ``cfg`` (their
+    profile); the pipeline's models use ``pipeline_cfg``, and the student distils from
+    ``teachers`` ({kind: (net, spec)} trained on this channel).
 
     Returns (metrics dict for the report, pooled arrays: ``labels``, ``scores``, ``pred``,
-    ``units`` = scores in threshold units)."""
+    ``units`` = scores in threshold units, and ``model`` = (net, spec) for teachers)."""
     import torch
 
+    from components.benchmarks.pipeline_models import arrays_as_prepared, fit_and_score
     from components.features.scaling import StandardScaler
     from components.models.store import ModelSpec, build_network
     from components.scoring.metrics import best_pa_f1, point_metrics, pr_auc, roc_auc, vus_pr
     from components.scoring.thresholds import ThresholdConfig, set_levels
-    from components.training.teachers import fit_teacher
+    from components.training.teachers import TEACHERS, fit_teacher
 
-    window = cfg.window
+    window = _window(kind, cfg)
     sensors = [f"x{i}" for i in range(channel.train.shape[1])]
     n_val = validation_rows(len(channel.train), window)
     cut = len(channel.train) - n_val
@@ -248,22 +255,31 @@ def run_channel(kind: str, cfg, channel: Channel, *, train_stride: int = 1) -> t
             f"{n_val} validation rows, fewer than one window of {window}"
         )
     scaler = StandardScaler.fit(pd.DataFrame(channel.train, columns=sensors), sensors)
-    train = scaler.transform(pd.DataFrame(channel.train, columns=sensors))
-    test = scaler.transform(pd.DataFrame(channel.test, columns=sensors))
-    values = {"train": train[:cut], "val": train[cut:]}
-    starts = {"train": _all_starts(cut, window, train_stride), "val": _all_starts(n_val, window, VAL_STRIDE)}
+    model = None
+    if kind in TEACHERS:
+        train = scaler.transform(pd.DataFrame(channel.train, columns=sensors))
+        test = scaler.transform(pd.DataFrame(channel.test, columns=sensors))
+        values = {"train": train[:cut], "val": train[cut:]}
+        starts = {"train": _all_starts(cut, window, train_stride), "val": _all_starts(n_val, window, VAL_STRIDE)}
+        torch.manual_seed(SEED)
+        spec = ModelSpec(kind, sensors, window, hparams=cfg.model_dump())
+        net = build_network(spec)
+        fitted = fit_teacher(kind, cfg, net, values, starts, seed=SEED, patience=PATIENCE)
+        val_scores = score_rows(kind, net, cfg, values["val"])
+        begin = time.perf_counter()
+        scores = score_rows(kind, net, cfg, test)
+        score_s = time.perf_counter() - begin
+        epochs, best_val_loss, train_s, train_windows = len(fitted.history), fitted.best_val_loss, fitted.seconds, len(starts["train"])
+        model = (net, spec)
+    else:
+        prepared = arrays_as_prepared(channel.train[:cut], channel.train[cut:], channel.test, channel.labels, scaler)
+        torch.manual_seed(SEED)
+        result = fit_and_score(kind, pipeline_cfg, prepared, teachers or {})
+        val_scores, scores, score_s = result.val, result.test, result.score_s
+        epochs, best_val_loss, train_s, train_windows = result.epochs, result.best_val_loss, result.train_s, None
 
-    torch.manual_seed(SEED)
-    net = build_network(ModelSpec(kind, sensors, window, hparams=cfg.model_dump()))
-    fitted = fit_teacher(kind, cfg, net, values, starts, seed=SEED, patience=PATIENCE)
-
-    val_scores = score_rows(kind, net, cfg, values["val"])
     levels = set_levels(val_scores, ThresholdConfig())
     threshold = levels["warning"]
-    begin = time.perf_counter()
-    scores = score_rows(kind, net, cfg, test)
-    score_s = time.perf_counter() - begin
-
     labels = channel.labels
     pred = (scores > threshold).astype(np.int8)
     floor = min(0.0, float(np.min(val_scores)))
@@ -278,18 +294,18 @@ def run_channel(kind: str, cfg, channel: Channel, *, train_stride: int = 1) -> t
         "threshold": threshold,
         "threshold_method": levels["details"]["warning"]["method"],
         "threshold_floor": floor,
-        "epochs": len(fitted.history),
-        "best_val_loss": fitted.best_val_loss,
-        "train_s": fitted.seconds,
+        "epochs": epochs,
+        "best_val_loss": best_val_loss,
+        "train_s": train_s,
         "score_s": score_s,
         "train_rows": cut,
-        "train_windows": len(starts["train"]),
+        "train_windows": train_windows,
         "val_rows": n_val,
-        "test_rows": len(test),
+        "test_rows": len(channel.test),
         "test_anomalous": int(labels.sum()),
         "predicted": int(pred.sum()),
     }
-    return metrics, {"labels": labels, "scores": scores, "pred": pred, "units": units}
+    return metrics, {"labels": labels, "scores": scores, "pred": pred, "units": units, "model": model}
 
 
 def aggregate(per_channel: dict[str, dict], pooled: list[dict]) -> dict:
@@ -330,23 +346,54 @@ def _nanmean(values: list[float]) -> float:
 # ------------------------------------------------------------------------ the benchmark
 
 
-def benchmark_config(profile: str, models: Sequence[str], *, max_epochs: int | None = None) -> dict:
-    """Each model's profile config, its epochs capped at ``max_epochs`` when given."""
+def benchmark_config(profile: str, models: Sequence[str], *, max_epochs: int | None = None, train_stride: int = 1) -> dict:
+    """Each teacher's profile config (epochs capped at ``max_epochs`` when given) and, for
+    the pipeline's models, the repository pipeline config (``conf/pipeline.yaml``)."""
+    from components.benchmarks.pipeline_models import PIPELINE_MODELS, pipeline_config
     from components.training.teachers import TEACHERS, teacher_config
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {PROFILES}")
     if max_epochs is not None and max_epochs < 1:
         raise ValueError(f"--max-epochs must be at least 1, got {max_epochs}")
+    unknown = [kind for kind in models if kind not in TEACHERS and kind not in PIPELINE_MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; known: {[*TEACHERS, *PIPELINE_MODELS]}")
+    if "student" in models and not any(kind in TEACHERS for kind in models):
+        raise ValueError("the student distils from the teachers: list at least one of them with it")
     configs = {}
-    for kind in models:
-        if kind not in TEACHERS:
-            raise ValueError(f"unknown model {kind!r}; known: {TEACHERS}")
+    teachers = [kind for kind in models if kind in TEACHERS]
+    for kind in teachers:  # teachers first: the student learns from them
         cfg = teacher_config(kind, profile)
         if max_epochs is not None and max_epochs < cfg.max_epochs:
             cfg = cfg.model_copy(update={"max_epochs": max_epochs})
         configs[kind] = cfg
+    for kind in models:
+        if kind in PIPELINE_MODELS:
+            cfg = pipeline_config(teachers, TORCH_THREADS, SEED)
+            cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"train_stride": train_stride})})
+            if max_epochs is not None and max_epochs < cfg.train.max_epochs:
+                cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_epochs": max_epochs})})
+            configs[kind] = cfg
     return configs
+
+
+def _window(kind: str, cfg) -> int:
+    """Rows of one window of ``kind`` under its config."""
+    if hasattr(cfg, "window"):
+        return cfg.window
+    return cfg.student.window if kind == "student" else cfg.prepare.window
+
+
+def _config_record(kind: str, cfg) -> dict:
+    """What the report records of a model's config."""
+    if hasattr(cfg, "window"):
+        return cfg.model_dump()
+    if kind == "student":
+        return {**cfg.student.model_dump(), "train": cfg.train.model_dump()}
+    if kind == "lstm_ae":
+        return {**cfg.model.model_dump(), "window": cfg.prepare.window, "train": cfg.train.model_dump()}
+    return {**cfg.baselines.model_dump(), "window": cfg.prepare.window}
 
 
 def run_benchmark(
@@ -373,17 +420,22 @@ def run_benchmark(
     say = progress or (lambda message: None)
     data = Path(data)
     names = list_channels(data, channels)
-    configs = benchmark_config(profile, list(models or TEACHERS), max_epochs=max_epochs)
+    configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs, train_stride=train_stride)
     torch.set_num_threads(TORCH_THREADS)
 
     loaded = [load_channel(data, name) for name in names]
     per_channel: dict[str, dict] = {kind: {} for kind in configs}
     results: dict[str, dict] = {}
     started = time.perf_counter()
+    trained: dict[str, dict] = {channel.name: {} for channel in loaded}  # teachers, for the student
     for kind, cfg in configs.items():
         pooled = []
         for i, channel in enumerate(loaded, 1):
-            metrics, arrays = run_channel(kind, cfg, channel, train_stride=train_stride)
+            metrics, arrays = run_channel(
+                kind, cfg, channel, train_stride=train_stride, teachers=trained[channel.name], pipeline_cfg=cfg,
+            )
+            if arrays["model"] is not None and "student" in configs:
+                trained[channel.name][kind] = arrays["model"]
             per_channel[kind][channel.name] = metrics
             pooled.append(arrays)
             say(
@@ -396,7 +448,7 @@ def run_benchmark(
         "git_commit": git_commit(Path(__file__).resolve().parents[2]),
         "profile": profile,
         "config": {
-            **{kind: cfg.model_dump() for kind, cfg in configs.items()},
+            **{kind: _config_record(kind, cfg) for kind, cfg in configs.items()},
             "protocol": {
                 "scaler": "standard, fitted on each channel's train array",
                 "val_fraction": VAL_FRACTION,
@@ -410,7 +462,10 @@ def run_benchmark(
                 "test_scoring": {
                     "anomaly_transformer": "per-step scores of non-overlapping windows tiling the series; last partial tile from the window ending at the last row",
                     "omnianomaly": "last-step score of the stride-1 window ending at each row; rows before the first full window take its per-step scores",
+                    "student/lstm_ae/pca/iforest": "as served: the window ending at each row; rows before the first full window take its score",
                 },
+                "pipeline_models": "fitted by anomflow train's code with conf/pipeline.yaml (train stride, epochs, patience from its train section); "
+                "the student distils from the teachers trained on the same channel",
                 "threshold": {"source": "validation scores", "level": "warning", **ThresholdConfig().model_dump()},
                 "pred": "score > threshold",
                 "vus_window": VUS_WINDOW,
@@ -511,7 +566,7 @@ def log_to_mlflow(report: dict, report_path: str | Path, tracking_uri: str) -> d
     for kind, aggregates in report["models"].items():
         run = client.create_run(experiment_id, run_name=kind, tags={**tags, "mlflow.parentRunId": parent, "anomflow.model": kind}).info.run_id
         params = _flat_params("", report["config"][kind], {})
-        params.update({"train_stride": str(report["config"]["protocol"]["train_stride"]), "profile": report["profile"]})
+        params.update({"train_stride": str(report["config"]["protocol"].get("train_stride", 1)), "profile": report["profile"]})
         metrics = [Metric(k, float(v), now, 0) for k, v in aggregates.items() if isinstance(v, (int, float)) and v is not None]
         for chan, values in report["per_channel"][kind].items():
             metrics += [

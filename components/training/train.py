@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import MLFlowLogger
+from pytorch_lightning.loggers import Logger, MLFlowLogger
 
 from components.config import PipelineConfig
 from components.features.prepare import PreparedData
@@ -43,7 +43,12 @@ class TrainResult:
     train_s: float
 
 
-def _fit_lstm_ae(cfg: PipelineConfig, prepared: PreparedData, logger: MLFlowLogger) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
+def _log_params(logger: Logger | None, params: dict) -> None:
+    if logger is not None:
+        logger.log_hyperparams(params)
+
+
+def _fit_lstm_ae(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | None) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
     torch.set_num_threads(cfg.train.num_threads)
     pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
     spec = ModelSpec("lstm_ae", prepared.sensors, cfg.prepare.window, cfg.model.model_dump())
@@ -52,14 +57,14 @@ def _fit_lstm_ae(cfg: PipelineConfig, prepared: PreparedData, logger: MLFlowLogg
         prepared, cfg.prepare.window, cfg.train.batch_size, cfg.train.train_stride,
         cfg.prepare.exclude_labelled_from_fit, cfg.train.seed,
     )
-    logger.log_hyperparams({**cfg.model.model_dump(), **cfg.train.model_dump(), "window": cfg.prepare.window, "sensors": ",".join(spec.sensors)})
-    result = fit(LstmAeModule(net, cfg.train.learning_rate), data, max_epochs=cfg.train.max_epochs, patience=cfg.train.patience, seed=cfg.train.seed, logger=logger)
+    _log_params(logger, {**cfg.model.model_dump(), **cfg.train.model_dump(), "window": cfg.prepare.window, "sensors": ",".join(spec.sensors)})
+    result = fit(LstmAeModule(net, cfg.train.learning_rate), data, max_epochs=cfg.train.max_epochs, patience=cfg.train.patience, seed=cfg.train.seed, logger=logger or False)
     train = prepared.splits["train"]
     scale = sensor_error_scale(net, prepared.scaler.transform(train), train["session"].to_numpy(), spec.window, cfg.train.train_stride)
     return net, replace(spec, error_scale=[float(v) for v in scale]), result
 
 
-def _fit_teacher(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger: MLFlowLogger) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
+def _fit_teacher(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger: Logger | None) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
     torch.set_num_threads(cfg.teachers.num_threads)
     tcfg = teacher_config(kind, cfg.teachers.profile)
     if cfg.teachers.max_epochs is not None:
@@ -72,19 +77,19 @@ def _fit_teacher(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger:
         name: fit_window_starts(prepared.splits[name], tcfg.window, cfg.teachers.train_stride, cfg.prepare.exclude_labelled_from_fit)
         for name in ("train", "val")
     }
-    logger.log_hyperparams({**tcfg.model_dump(), "profile": cfg.teachers.profile, "train_stride": cfg.teachers.train_stride, "sensors": ",".join(spec.sensors)})
-    result = fit_teacher(kind, tcfg, net, values, starts, seed=cfg.train.seed, patience=cfg.teachers.patience, logger=logger)
+    _log_params(logger, {**tcfg.model_dump(), "profile": cfg.teachers.profile, "train_stride": cfg.teachers.train_stride, "sensors": ",".join(spec.sensors)})
+    result = fit_teacher(kind, tcfg, net, values, starts, seed=cfg.train.seed, patience=cfg.teachers.patience, logger=logger or False)
     return net, spec, result
 
 
-def _fit_baseline(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger: MLFlowLogger) -> tuple[object, ModelSpec, FitResult]:
+def _fit_baseline(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger: Logger | None) -> tuple[object, ModelSpec, FitResult]:
     import time
 
     hparams = {"variance": cfg.baselines.pca_variance} if kind == "pca" else {"n_estimators": cfg.baselines.iforest_estimators}
     spec = ModelSpec(kind, prepared.sensors, cfg.prepare.window, hparams)
     train = prepared.splits["train"]
     starts = fit_window_starts(train, spec.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)
-    logger.log_hyperparams({**hparams, "window": spec.window, "train_stride": cfg.train.train_stride, "sensors": ",".join(spec.sensors)})
+    _log_params(logger, {**hparams, "window": spec.window, "train_stride": cfg.train.train_stride, "sensors": ",".join(spec.sensors)})
     start = time.perf_counter()
     detector = build_network(spec).fit(gather_windows(prepared.scaler.transform(train), starts, spec.window), seed=cfg.train.seed)
     return detector, spec, FitResult([], float("nan"), time.perf_counter() - start)
@@ -100,7 +105,7 @@ def _teacher_networks(cfg: PipelineConfig, weights: dict[str, float]) -> dict[st
     return teachers
 
 
-def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: MLFlowLogger) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
+def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | None) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
     from components.models.student import calibrate, component_errors_at
     from components.training.distillation import distillation_set
     from components.training.student_module import StudentModule
@@ -122,14 +127,14 @@ def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: MLFlowLogg
     net = build_network(spec)
     targets = {name: data.targets for name, data in sets.items()} if teachers else None
     data = WindowDataModule({n: d.values for n, d in sets.items()}, starts, scfg.window, cfg.train.batch_size, cfg.train.seed, targets)
-    logger.log_hyperparams({
+    _log_params(logger, {
         **scfg.model_dump(exclude={"distillation", "score_weights"}), **{f"score_weight_{k}": v for k, v in scfg.score_weights.items()},
         **{f"distil_{k}": v for k, v in dcfg.model_dump(exclude={"teacher_weights"}).items()},
         "distil_teachers": ",".join(f"{t}:{w}" for t, w in weights.items()) or "none",
         **{k: v for k, v in cfg.train.model_dump().items()}, "sensors": ",".join(spec.sensors),
     })
     module = StudentModule(net, cfg.train.learning_rate, scfg.input_noise, dcfg.classification_loss_weight)
-    result = fit(module, data, max_epochs=cfg.train.max_epochs, patience=cfg.train.patience, seed=cfg.train.seed, logger=logger)
+    result = fit(module, data, max_epochs=cfg.train.max_epochs, patience=cfg.train.patience, seed=cfg.train.seed, logger=logger or False)
     net.eval()
     clean = prepared.scaler.transform(prepared.splits["train"])
     calib_starts = fit_window_starts(prepared.splits["train"], scfg.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)
@@ -150,6 +155,18 @@ def _concat_errors(parts: list[ComponentErrors]) -> ComponentErrors:
 FITTERS = {"student": _fit_student, "lstm_ae": _fit_lstm_ae}
 
 
+def fit_model(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger: Logger | None = None) -> tuple[object, ModelSpec, FitResult]:
+    """Fit ``kind`` on ``prepared`` (the student reads its teachers from ``<models>/``);
+    returns the fitted network or detector, its spec and the fit history."""
+    if kind in FITTERS:
+        return FITTERS[kind](cfg, prepared, logger)
+    if kind in BASELINES:
+        return _fit_baseline(cfg, prepared, kind, logger)
+    if kind in TEACHERS:
+        return _fit_teacher(cfg, prepared, kind, logger)
+    raise ValueError(f"unknown model {kind!r}; choose one of {[*FITTERS, *TEACHERS, *BASELINES]}")
+
+
 def train_model(
     cfg: PipelineConfig, prepared: PreparedData, kind: str = "student", parent_run_id: str | None = None,
     out_dir: Path | None = None, run_name: str | None = None,
@@ -167,13 +184,7 @@ def train_model(
     uri = tracking_uri(cfg.mlflow)
     with using_tracking_uri(uri):
         logger = MLFlowLogger(experiment_name=cfg.mlflow.experiment, tracking_uri=uri, run_id=run_ids.child)
-        if kind in FITTERS:
-            fitter = FITTERS[kind]
-        elif kind in BASELINES:
-            fitter = lambda c, p, lg: _fit_baseline(c, p, kind, lg)  # noqa: E731
-        else:
-            fitter = lambda c, p, lg: _fit_teacher(c, p, kind, lg)  # noqa: E731
-        net, spec, result = fitter(cfg, prepared, logger)
+        net, spec, result = fit_model(cfg, prepared, kind, logger)
     save_network(net, spec, model_dir)
     (model_dir / HISTORY_FILE).write_text(json.dumps(result.history, indent=2))
     summary = {"epochs": len(result.history), "best_val_loss": result.best_val_loss, "train_s": result.seconds}

@@ -64,14 +64,14 @@ def _post(url: str, frame: pd.DataFrame | None = None, body: str | None = None) 
     return requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=30)
 
 
-def test_good_request_gets_score_level_and_top_sensors(server, request_rows):
+def test_good_request_gets_score_level_and_top_sensors(server, request_rows, trained_project):
     assert len(request_rows) == 200
     response = _post(server, request_rows)
     assert response.status_code == 200, response.text
     predictions = pd.DataFrame(response.json()["predictions"])
     assert list(predictions.columns) == ["timestamp", "asset", "score", "level", "top_sensors"]
     assert len(predictions) == 200
-    window = 16
+    window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
     assert (predictions["level"].iloc[: window - 1] == "insufficient_history").all()
     scored = predictions.iloc[window - 1 :]
     assert scored["score"].notna().all()

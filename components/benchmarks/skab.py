@@ -1,0 +1,158 @@
+"""Benchmark every model on SKAB (Skoltech Anomaly Benchmark) with its public leaderboard
+protocol for outlier detection.
+
+Data layout (``shared/datasets/skab``; SKAB's ``data/`` folder has more experiment
+folders and works the same): ``<folder>/<n>.csv``, ``;``-separated, a ``datetime``
+column, sensor columns, and per-row ``anomaly`` (0/1) and ``changepoint`` columns.
+Files without an ``anomaly`` column (``anomaly-free/``) are not experiments.
+
+Protocol, per experiment file and per model:
+
+* Fit on the file's first 400 rows (anomaly-free by construction of the benchmark);
+  score the remaining rows. Inside those 400 rows the last 80 are held out for early
+  stopping and the alarm threshold, so the threshold comes from training rows only
+  (POT, warning level, as in :mod:`components.benchmarks.msl`, whose per-series
+  training and scoring code this reuses). Scaling is fitted on the 400 rows.
+* One binary F1 over the predictions of all files pooled, with FAR (% of normal rows
+  flagged) and MAR (% of anomalous rows missed), as the SKAB leaderboard reports them;
+  VUS-PR, PR-AUC and ROC-AUC are means over files (scores of different files are not on
+  one scale). ``rows_per_s`` = scored rows / scoring seconds; ``train_s`` = total fit time.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from components.benchmarks.msl import (
+    ALL_MODELS, SEED, TORCH_THREADS, VUS_WINDOW, Channel, Progress, _json_ready, benchmark_config, run_channel,
+)
+
+TRAIN_ROWS = 400
+LABEL_COLUMN = "anomaly"
+NON_SENSOR = ("datetime", "anomaly", "changepoint")
+
+
+def list_experiments(data: str | Path) -> list[Path]:
+    """Every ``<folder>/<file>.csv`` under ``data`` with an ``anomaly`` column, sorted."""
+    data = Path(data)
+    if not data.is_dir():
+        raise FileNotFoundError(f"benchmark data folder not found: {data} (expected <folder>/<n>.csv files laid out like SKAB's data/)")
+    found = []
+    for path in sorted(data.glob("*/*.csv"), key=lambda p: (p.parent.name, _natural(p.stem))):
+        header = path.open(encoding="utf-8").readline().strip().split(";")
+        if LABEL_COLUMN in header:
+            found.append(path)
+    if not found:
+        raise ValueError(f"no experiment file (CSV with an '{LABEL_COLUMN}' column) under {data}")
+    return found
+
+
+def _natural(stem: str) -> tuple:
+    return (0, int(stem), "") if stem.isdigit() else (1, 0, stem)
+
+
+def load_experiment(path: Path, data: Path) -> Channel:
+    """One experiment as a :class:`Channel`: first 400 rows train, the rest test."""
+    frame = pd.read_csv(path, sep=";")
+    sensors = [c for c in frame.columns if c not in NON_SENSOR]
+    values = frame[sensors].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        bad = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+        raise ValueError(f"{path}: row {bad + 2} has a missing or non-numeric sensor value")
+    if len(frame) <= TRAIN_ROWS:
+        raise ValueError(f"{path}: {len(frame)} rows, need more than the {TRAIN_ROWS} training rows")
+    labels = frame[LABEL_COLUMN].to_numpy(dtype=np.int8)
+    name = str(path.relative_to(data).with_suffix(""))
+    return Channel(name, values[:TRAIN_ROWS], values[TRAIN_ROWS:], labels[TRAIN_ROWS:])
+
+
+def pooled_rates(labels: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Pooled binary F1, FAR and MAR (both in %)."""
+    from components.scoring.metrics import point_metrics
+
+    labels, pred = labels.astype(bool), pred.astype(bool)
+    normal, anomalous = (~labels).sum(), labels.sum()
+    return {
+        **point_metrics(labels.astype(int), pred.astype(int)),
+        "far": float(100.0 * (pred & ~labels).sum() / normal) if normal else float("nan"),
+        "mar": float(100.0 * (~pred & labels).sum() / anomalous) if anomalous else float("nan"),
+    }
+
+
+def run_benchmark(
+    data: str | Path, profile: str = "fast", *, models: Sequence[str] | None = None,
+    max_epochs: int | None = None, progress: Progress | None = None,
+) -> dict:
+    """The SKAB protocol on ``data``; returns the report (JSON-ready)."""
+    import torch
+
+    from components.registry.tracking import git_commit
+
+    say = progress or (lambda message: None)
+    data = Path(data)
+    files = list_experiments(data)
+    experiments = [load_experiment(path, data) for path in files]
+    configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs)
+    torch.set_num_threads(TORCH_THREADS)
+    started = time.perf_counter()
+    per_file: dict[str, dict] = {kind: {} for kind in configs}
+    trained: dict[str, dict] = {e.name: {} for e in experiments}
+    results = {}
+    for kind, cfg in configs.items():
+        labels, preds = [], []
+        for i, experiment in enumerate(experiments, 1):
+            metrics, arrays = run_channel(kind, cfg, experiment, teachers=trained[experiment.name], pipeline_cfg=cfg)
+            if arrays["model"] is not None and "student" in configs:
+                trained[experiment.name][kind] = arrays["model"]
+            per_file[kind][experiment.name] = {**metrics, **pooled_rates(arrays["labels"], arrays["pred"])}
+            labels.append(arrays["labels"])
+            preds.append(arrays["pred"])
+            say(f"{kind} {experiment.name} ({i}/{len(experiments)}): f1 {per_file[kind][experiment.name]['f1']:.3f} vus_pr {metrics['vus_pr']:.3f}")
+        rows = list(per_file[kind].values())
+        score_s = sum(r["score_s"] for r in rows)
+        results[kind] = {
+            **pooled_rates(np.concatenate(labels), np.concatenate(preds)),
+            **{m: float(np.nanmean([r[m] for r in rows])) for m in ("vus_pr", "pr_auc", "roc_auc")},
+            "rows_per_s": sum(r["test_rows"] for r in rows) / score_s if score_s > 0 else float("nan"),
+            "train_s": float(sum(r["train_s"] for r in rows)),
+            "epochs": int(sum(r["epochs"] for r in rows)),
+            "files": len(rows),
+        }
+    from components.benchmarks.msl import _config_record
+
+    report = {
+        "git_commit": git_commit(Path(__file__).resolve().parents[2]),
+        "profile": profile,
+        "config": {
+            **{kind: _config_record(kind, cfg) for kind, cfg in configs.items()},
+            "protocol": {
+                "train_rows": TRAIN_ROWS,
+                "threshold": "POT warning level on the scores of the last 80 of the 400 training rows (held out from fitting)",
+                "f1_far_mar": "one binary F1, FAR and MAR (%) over all files' test rows pooled",
+                "vus_pr/pr_auc/roc_auc": "mean over files",
+                "vus_window": VUS_WINDOW,
+                "seed": SEED,
+                "torch_threads": TORCH_THREADS,
+                "max_epochs_cap": max_epochs,
+            },
+        },
+        "dataset": {
+            "path": str(data.resolve()),
+            "name": data.resolve().name,
+            "channels": [e.name for e in experiments],
+            "features": sorted({e.train.shape[1] for e in experiments}),
+            "rows": {"test": int(sum(len(e.test) for e in experiments)), "test_anomalous": int(sum(int(e.labels.sum()) for e in experiments))},
+        },
+        "hardware": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
+        "models": results,
+        "per_channel": per_file,
+        "wall_s": time.perf_counter() - started,
+    }
+    return _json_ready(report)
