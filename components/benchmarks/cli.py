@@ -100,6 +100,42 @@ def skab(
     console.print(f"report: {path}   MLflow: {tracking_uri} (experiment benchmark-{report['dataset']['name']}, run {runs['parent']})", soft_wrap=True)
 
 
+@benchmark_app.command("speed")
+def speed(
+    out: Path = typer.Option(..., "--out", help="JSON report to write"),
+    rows: int = typer.Option(200_000, "--rows", help="rows of the synthetic series each model scores (at most)"),
+    sensors: int = typer.Option(7, "--sensors", help="sensor columns"),
+    budget_s: float = typer.Option(10.0, "--budget-s", help="seconds of scoring per model (slow models score fewer rows)"),
+    profiles: str = typer.Option("fast,paper", "--profiles", help="teacher profiles to measure"),
+    max_rows: int = typer.Option(1_000_000, "--max-rows", help="largest series of the student's growth curve (10^4 … this)"),
+) -> None:
+    """Scoring rows/s and training seconds per epoch of every model (teachers in each
+    profile), the student's speed-up over each, and its scoring time vs rows."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import json
+
+    from components.benchmarks.speed import run_speed
+
+    growth = tuple(10**k for k in range(4, 12) if 10**k <= max_rows)
+    report = run_speed(
+        n_sensors=sensors, rows=rows, budget_s=budget_s, profiles=tuple(_split(profiles) or ()), growth=growth,
+        progress=lambda message: console.print(message, highlight=False),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    table = Table(title="scoring and training speed (2 threads); speed-up = student rows/s ÷ model rows/s")
+    for column in ("model", "rows/s", "student speed-up", "train s / 1000 windows"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for name, result in report["scoring"].items():
+        training = report["training"].get(name)
+        table.add_row(
+            name, f"{result['rows_per_s']:,.0f}", "-" if name == "student" else f"{report['student_speedup'][name]:,.1f}×",
+            "-" if training is None else f"{training['s_per_1000_windows']:.2f}",
+        )
+    console.print(table)
+    console.print(f"report: {out}")
+
+
 def print_aggregates(report: dict, columns: tuple[str, ...] = None, note: str = "pa_f1 = point-adjusted at a test-optimised threshold: for comparison with papers only") -> None:
     """The per-model aggregates as a rich table."""
     columns = columns or _COLUMNS

@@ -1,0 +1,102 @@
+"""`anomflow benchmark speed` and `anomflow benchmark skab` on tiny inputs (so the code
+cannot rot); the full runs are measured by hand and kept in reports/benchmarks/."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from components.benchmarks.skab import list_experiments, load_experiment, pooled_rates
+from components.cli import app
+
+SKAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "skab"
+
+
+def test_speed_command_measures_every_model(tmp_path):
+    out = tmp_path / "speed.json"
+    args = ["benchmark", "speed", "--out", str(out), "--rows", "3000", "--budget-s", "0.2", "--profiles", "fast", "--max-rows", "10000"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads(out.read_text())
+    names = {"student", "lstm_ae", "pca", "iforest", "anomaly_transformer_fast", "omnianomaly_fast"}
+    assert set(report["scoring"]) == names
+    assert all(r["rows_per_s"] > 0 and r["rows"] >= 1 for r in report["scoring"].values())
+    assert set(report["training"]) == names - {"pca", "iforest"}
+    assert all(t["s_per_1000_windows"] > 0 for t in report["training"].values())
+    assert set(report["student_speedup"]) == names - {"student"}
+    ratio = report["scoring"]["student"]["rows_per_s"] / report["scoring"]["lstm_ae"]["rows_per_s"]
+    assert report["student_speedup"]["lstm_ae"] == pytest.approx(ratio)
+    assert list(report["growth"]) == ["10000"]
+    assert report["git_commit"] and report["hardware"]["cpu_count"] >= 1
+
+
+def _fake_skab(root: Path) -> Path:
+    """Two experiments like SKAB's: 4 sensors, 400 normal rows, then a labelled fault."""
+    rng = np.random.default_rng(1)
+    for folder, name in (("valve9", "0"), ("other", "3")):
+        n = 700
+        t = np.arange(n)
+        frame = pd.DataFrame({
+            "datetime": pd.date_range("2020-03-09 10:00:00", periods=n, freq="s").strftime("%Y-%m-%d %H:%M:%S"),
+            **{f"s{k}": np.sin(t / (6 + k)) + 0.05 * rng.standard_normal(n) for k in range(4)},
+        })
+        frame["anomaly"] = 0.0
+        frame.loc[550:620, "anomaly"] = 1.0
+        frame.loc[550:620, "s1"] += 3.0
+        frame["changepoint"] = 0.0
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        frame.to_csv(root / folder / f"{name}.csv", sep=";", index=False)
+    (root / "anomaly-free").mkdir()
+    frame.drop(columns=["anomaly", "changepoint"]).to_csv(root / "anomaly-free" / "anomaly-free.csv", sep=";", index=False)
+    return root
+
+
+def test_skab_protocol_on_a_tiny_folder(tmp_path):
+    data = _fake_skab(tmp_path / "skab_like")
+    files = list_experiments(data)
+    assert [f.relative_to(data).as_posix() for f in files] == ["other/3.csv", "valve9/0.csv"]  # not anomaly-free
+    experiment = load_experiment(files[0], data)
+    assert experiment.train.shape == (400, 4) and experiment.test.shape == (300, 4) and experiment.labels.sum() == 71
+
+    out = tmp_path / "skab.json"
+    args = ["benchmark", "skab", "--data", str(data), "--out", str(out), "--max-epochs", "1", "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads(out.read_text())
+    assert set(report["models"]) == {"anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest"}
+    for name, values in report["models"].items():
+        for key in ("f1", "far", "mar", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"):
+            assert values[key] is not None and math.isfinite(values[key]), (name, key)
+        assert 0 <= values["far"] <= 100 and 0 <= values["mar"] <= 100
+    assert report["models"]["pca"]["roc_auc"] > 0.9  # a 3-sigma offset on one sensor
+    assert report["config"]["protocol"]["train_rows"] == 400
+
+
+def test_pooled_rates_are_percentages():
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    pred = np.array([1, 0, 0, 0, 1, 0])
+    rates = pooled_rates(labels, pred)
+    assert rates["far"] == pytest.approx(25.0) and rates["mar"] == pytest.approx(50.0)
+    assert rates["f1"] == pytest.approx(0.5)
+
+
+def test_skab_folder_errors(tmp_path):
+    result = CliRunner().invoke(app, ["benchmark", "skab", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 1 and "not found" in result.output
+    (tmp_path / "empty" / "x").mkdir(parents=True)
+    with pytest.raises(ValueError, match="no experiment file"):
+        list_experiments(tmp_path / "empty")
+
+
+@pytest.mark.skipif(not SKAB.is_dir(), reason=f"SKAB data not found at {SKAB}")
+def test_real_skab_files_load():
+    files = list_experiments(SKAB)
+    assert len(files) == 16 and all(f.parent.name == "valve1" for f in files)
+    experiment = load_experiment(files[0], SKAB)
+    assert experiment.train.shape == (400, 8) and experiment.labels.sum() > 0
