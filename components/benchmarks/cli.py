@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import typer
 from rich.console import Console
@@ -45,28 +45,31 @@ def msl(
 ) -> None:
     """NASA MSL (or SMAP, or any folder laid out the same way): train and score each
     model per channel, thresholds from validation only; see components/benchmarks/msl.py."""
-    # Idle OpenMP threads sleep instead of spinning: with 2 threads on 2 cores, any other
-    # busy process made the spinning threads ~40x slower (Anomaly Transformer epochs of
-    # 2 min instead of 3 s). Read when torch loads, so it only helps if torch is not yet
-    # imported (true for the `anomflow` command); an explicit setting is kept.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from components.benchmarks.msl import log_to_mlflow, run_benchmark, write_report
+    from components.benchmarks.msl import run_benchmark
+
+    report = _run_report("msl", out, tracking_uri, lambda progress: run_benchmark(
+        data, profile, models=_split(models), channels=_split(channels), max_epochs=max_epochs,
+        train_stride=train_stride, progress=progress,
+    ))
+    print_aggregates(report)
+
+
+def _run_report(name: str, out: Path, tracking_uri: str, make: Callable) -> dict:
+    """Run ``make(progress)``, write its report to ``out``, log it to MLflow; one-line errors."""
+    from components.benchmarks.msl import log_to_mlflow, write_report
 
     started = time.perf_counter()
     try:
-        report = run_benchmark(
-            data, profile, models=_split(models), channels=_split(channels), max_epochs=max_epochs,
-            train_stride=train_stride, progress=lambda message: console.print(message, highlight=False, soft_wrap=True),
-        )
+        report = make(lambda message: console.print(message, highlight=False, soft_wrap=True))
         report["wall_s"] = time.perf_counter() - started
         path = write_report(report, out)
         runs = log_to_mlflow(report, path, tracking_uri)
     except (ValueError, OSError, KeyError) as err:
-        console.print(f"[bold red]benchmark msl failed:[/] {escape(str(err))}")
+        console.print(f"[bold red]benchmark {name} failed:[/] {escape(str(err))}")
         raise typer.Exit(1) from None
-    print_aggregates(report)
     console.print(f"report: {path}   MLflow: {tracking_uri} (experiment benchmark-{report['dataset']['name']}, run {runs['parent']})", soft_wrap=True)
     console.print(f"wall time {report['wall_s']:.0f} s", highlight=False)
+    return report
 
 
 @benchmark_app.command("skab")
@@ -80,24 +83,12 @@ def skab(
 ) -> None:
     """SKAB, public leaderboard protocol: per file fit on the first 400 rows, threshold
     from training rows only, score the rest; pooled F1, FAR, MAR (see components/benchmarks/skab.py)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from components.benchmarks.msl import log_to_mlflow, write_report
     from components.benchmarks.skab import run_benchmark
 
-    started = time.perf_counter()
-    try:
-        report = run_benchmark(
-            data, profile, models=_split(models), max_epochs=max_epochs,
-            progress=lambda message: console.print(message, highlight=False, soft_wrap=True),
-        )
-        report["wall_s"] = time.perf_counter() - started
-        path = write_report(report, out)
-        runs = log_to_mlflow(report, path, tracking_uri)
-    except (ValueError, OSError, KeyError) as err:
-        console.print(f"[bold red]benchmark skab failed:[/] {escape(str(err))}")
-        raise typer.Exit(1) from None
+    report = _run_report("skab", out, tracking_uri, lambda progress: run_benchmark(
+        data, profile, models=_split(models), max_epochs=max_epochs, progress=progress,
+    ))
     print_aggregates(report, _SKAB_COLUMNS, "far/mar in %; f1, far, mar pooled over files; vus_pr, pr_auc, roc_auc file means")
-    console.print(f"report: {path}   MLflow: {tracking_uri} (experiment benchmark-{report['dataset']['name']}, run {runs['parent']})", soft_wrap=True)
 
 
 @benchmark_app.command("speed")
@@ -111,7 +102,6 @@ def speed(
 ) -> None:
     """Scoring rows/s and training seconds per epoch of every model (teachers in each
     profile), the student's speed-up over each, and its scoring time vs rows."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import json
 
     from components.benchmarks.speed import run_speed
