@@ -197,7 +197,8 @@ def print_summary(registration: dict, metrics: dict | None = None) -> None:
     columns = ("vus_pr", "pr_auc", "roc_auc", "precision", "recall", "f1", "f2", "pa_f1_point_adjusted", "rows_per_s", "train_s")
     labels = next(iter(metrics.values()), {}).get("labels", "labelled")
     title = f"test split, {labels} anomalies (pa_f1 = point-adjusted, for comparison with papers only)"
-    console.print(_metrics_table(title, "model", metrics, columns))
+    wide = console if console.width >= 150 else Console(width=150, file=console.file)  # pipes default to 80 columns
+    wide.print(_metrics_table(title, "model", metrics, columns))
     uri = registration["tracking_uri"]
     venv_bin = Path(sys.prefix) / "bin"
     path_prefix = f"PATH={os.path.relpath(venv_bin)}:$PATH " if Path(sys.prefix) != Path(sys.base_prefix) else ""

@@ -40,6 +40,9 @@ from components.frames import SESSION
 from components.models.store import BASELINES, ModelSpec
 
 
+SCORING_SEED = 0
+
+
 @dataclass(frozen=True)
 class SeriesScores:
     """``score``: (rows,) higher = more anomalous, NaN without full history.
@@ -102,13 +105,19 @@ def sensor_error_scale(
 
 
 def score_series(model, spec: ModelSpec, scaled: np.ndarray, sessions: np.ndarray, batch_size: int = 2048) -> SeriesScores:
-    """Score every row of ``scaled`` (rows, n_sensors) given its ``sessions`` ids."""
+    """Score every row of ``scaled`` (rows, n_sensors) given its ``sessions`` ids.
+
+    Stochastic scores (OmniAnomaly's posterior samples) are drawn from a generator seeded
+    with :data:`SCORING_SEED` inside this call, so the same input gives the same scores in
+    every process (thresholds, evaluation and distillation targets are reproducible) and
+    the caller's random state is left untouched."""
     n, f = scaled.shape
     score = np.full(n, np.nan)
     contributions = np.full((n, f), np.nan)
     starts = window_starts(sessions, spec.window, 1)
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SCORING_SEED)
         for i in range(0, len(starts), batch_size):
             chunk = starts[i : i + batch_size]
             rows = chunk + spec.window - 1

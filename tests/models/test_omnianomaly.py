@@ -186,3 +186,25 @@ def test_score_is_highest_at_an_injected_spike(trained):
     assert (scores.argmax(dim=1) == spike_at).all()
     clean_scores = anomaly_scores(net, clean, n_samples=4)
     assert (scores[:, spike_at] > clean_scores[:, spike_at] + 3.0).all()
+
+
+def test_series_scores_are_reproducible_and_leave_the_global_rng_alone():
+    from components.models.store import ModelSpec, build_network
+    from components.scoring.series_scores import score_series
+    from components.training.omnianomaly_module import load_profile
+
+    cfg = load_profile("fast").model_copy(update={"window": 8, "n_samples": 2})
+    spec = ModelSpec("omnianomaly", ["a", "b"], 8, cfg.model_dump())
+    torch.manual_seed(0)
+    net = build_network(spec)
+    values = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    sessions = np.zeros(50)
+    torch.manual_seed(123)
+    first = score_series(net, spec, values, sessions).score
+    after = torch.rand(1)
+    torch.manual_seed(123)
+    torch.rand(5)  # a different global state must not change the scores
+    second = score_series(net, spec, values, sessions).score
+    np.testing.assert_array_equal(first, second)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(1), after)  # scoring consumed nothing from the global generator
