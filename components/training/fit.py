@@ -38,6 +38,8 @@ def fit(module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs:
     """Train ``module`` on ``data`` until ``val_loss`` stops improving for ``patience`` epochs."""
     import time
 
+    for name in ("pytorch_lightning", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     pl.seed_everything(seed, workers=True, verbose=False)
     history = _History()
     stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min")
@@ -46,8 +48,6 @@ def fit(module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs:
         callbacks=[stopper, history], enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0,
     )
-    for name in ("pytorch_lightning", "lightning.pytorch"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     start = time.perf_counter()
     with warnings.catch_warnings():
         for noise in _NOISE:
