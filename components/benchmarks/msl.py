@@ -413,7 +413,6 @@ def run_benchmark(
 
     from components.registry.tracking import git_commit
     from components.scoring.thresholds import ThresholdConfig
-    from components.training.teachers import TEACHERS
 
     if train_stride < 1:
         raise ValueError(f"--train-stride must be at least 1, got {train_stride}")

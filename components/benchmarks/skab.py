@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from components.benchmarks.msl import (
-    ALL_MODELS, SEED, TORCH_THREADS, VUS_WINDOW, Channel, Progress, _json_ready, benchmark_config, run_channel,
+    ALL_MODELS, SEED, TORCH_THREADS, VUS_WINDOW, Channel, Progress, _config_record, _json_ready, benchmark_config, run_channel,
 )
 
 TRAIN_ROWS = 400
@@ -125,8 +125,6 @@ def run_benchmark(
             "epochs": int(sum(r["epochs"] for r in rows)),
             "files": len(rows),
         }
-    from components.benchmarks.msl import _config_record
-
     report = {
         "git_commit": git_commit(Path(__file__).resolve().parents[2]),
         "profile": profile,
