@@ -137,6 +137,9 @@ class DistillationConfig(_Strict):
     injected_copies: int = Field(2, ge=0, description="copies of the training split with injected anomalies")
     events_per_1000: float = Field(3.0, gt=0, description="injected events per 1000 rows")
     magnitude: float = Field(4.0, gt=0, description="injected anomaly size, standard deviations")
+    clean_targets: bool = Field(
+        True, description="reconstruct/forecast the rows as they were before injection (else the injected rows themselves)",
+    )
     classification_loss_weight: float = Field(1.0, ge=0)
 
 

@@ -21,20 +21,28 @@ def fit_window_starts(frame, window: int, stride: int, exclude_labelled: bool) -
     return starts
 
 
-class _GatherWindows:
-    """Collate start rows into windows (and, with ``targets``, their per-row targets)."""
+def _gather(array: np.ndarray, starts: np.ndarray, window: int) -> torch.Tensor:
+    """Windows of a (rows,) or (rows, n) array: (batch, window) or (batch, window, n)."""
+    if array.ndim == 1:
+        return torch.from_numpy(gather_windows(array[:, None], starts, window)[..., 0])
+    return torch.from_numpy(gather_windows(array, starts, window))
 
-    def __init__(self, values: np.ndarray, window: int, targets: np.ndarray | None = None) -> None:
+
+class _GatherWindows:
+    """Collate start rows into windows of ``values`` and, with ``extras``, a dict
+    ``{"windows": …, name: windows of extras[name]}``."""
+
+    def __init__(self, values: np.ndarray, window: int, extras: dict[str, np.ndarray] | None = None) -> None:
         self.values = values
         self.window = window
-        self.targets = targets
+        self.extras = extras or {}
 
-    def __call__(self, batch: list[tuple[torch.Tensor]]) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, batch: list[tuple[torch.Tensor]]) -> torch.Tensor | dict[str, torch.Tensor]:
         starts = torch.stack([item[0] for item in batch]).numpy()
-        windows = torch.from_numpy(gather_windows(self.values, starts, self.window))
-        if self.targets is None:
+        windows = _gather(self.values, starts, self.window)
+        if not self.extras:
             return windows
-        return windows, torch.from_numpy(gather_windows(self.targets[:, None], starts, self.window)[..., 0])
+        return {"windows": windows, **{name: _gather(array, starts, self.window) for name, array in self.extras.items()}}
 
 
 class WindowDataModule(pl.LightningDataModule):
@@ -42,19 +50,20 @@ class WindowDataModule(pl.LightningDataModule):
 
     ``values[name]`` is a (rows, n_sensors) float32 array and ``starts[name]`` the start
     rows of its windows (see :func:`fit_window_starts`), for ``name`` in train / val.
-    With ``targets[name]`` (rows,) float32, batches are ``(windows, targets)`` with
-    targets of shape (batch, window).
+    With ``extras[name]`` = {key: array of (rows,) or (rows, n)} (e.g. the student's
+    ``targets`` and ``clean`` rows), batches are dicts ``{"windows": …, key: …}`` whose
+    entries are the same windows of each array, (batch, window[, n]).
     """
 
     def __init__(
         self, values: dict[str, np.ndarray], starts: dict[str, np.ndarray], window: int, batch_size: int, seed: int,
-        targets: dict[str, np.ndarray] | None = None,
+        extras: dict[str, dict[str, np.ndarray]] | None = None,
     ) -> None:
         super().__init__()
         for name in ("train", "val"):
             if len(starts[name]) == 0:
                 raise ValueError(f"the {name} split has no full window of {window} steps; lower the window or add data")
-        self.values, self.starts, self.targets = values, starts, targets
+        self.values, self.starts, self.extras = values, starts, extras
         self.window = window
         self.batch_size = batch_size
         self.seed = seed
@@ -70,7 +79,7 @@ class WindowDataModule(pl.LightningDataModule):
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             dataset, batch_size=self.batch_size, shuffle=shuffle, generator=generator,
-            collate_fn=_GatherWindows(self.values[name], self.window, None if self.targets is None else self.targets[name]),
+            collate_fn=_GatherWindows(self.values[name], self.window, None if self.extras is None else self.extras[name]),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -26,12 +26,14 @@ from components.scoring.series_scores import score_series
 
 @dataclass(frozen=True)
 class DistillationSet:
-    """``values`` (rows, n_sensors) float32 scaled; ``sessions`` (rows,) ids, each copy's
+    """``values`` (rows, n_sensors) float32 scaled; ``clean`` the same rows before
+    injection (the split's rows repeated per copy); ``sessions`` (rows,) ids, each copy's
     sessions distinct; ``labels`` (rows,) the split's own labels repeated per copy (0 if
     unlabelled); ``injected`` (rows,) 1 on injected anomalies; ``targets`` (rows,) float32
     soft targets in [0, 1] or NaN, or None without teachers."""
 
     values: np.ndarray
+    clean: np.ndarray
     sessions: np.ndarray
     labels: np.ndarray
     injected: np.ndarray
@@ -79,4 +81,4 @@ def distillation_set(
     if teachers:
         ranked = {name: rank_normalise(score_series(net, spec, all_values, all_sessions).score) for name, (net, spec) in teachers.items()}
         targets = combine_targets(ranked, {t: weights[t] for t in teachers}).astype(np.float32)
-    return DistillationSet(all_values, all_sessions, np.tile(labels, copies + 1), np.concatenate(injected), targets)
+    return DistillationSet(all_values, np.tile(base, (copies + 1, 1)), all_sessions, np.tile(labels, copies + 1), np.concatenate(injected), targets)

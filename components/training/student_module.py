@@ -1,11 +1,16 @@
 """Training recipe for the multi-task student: denoising reconstruction + next-step
 forecast + (with distillation) soft-target classification, Adam.
 
-Per batch of windows ``x`` (batch, window, n_sensors) and, when distilling, soft
-targets (batch, window) in [0, 1] (NaN where no teacher scored the row):
+A batch is the windows ``x`` (batch, window, n_sensors), or a dict with ``windows`` and
+optionally ``clean`` (batch, window, n_sensors): the same rows before anomalies were
+injected (default: ``x`` itself), and ``targets`` (batch, window): soft targets in
+[0, 1] (NaN where no teacher scored the row).
 
 - the network sees ``x + ε``, ε ~ N(0, input_noise²) during training only;
-- ``reconstruction`` = MSE of the reconstructed last ``steps`` rows against the *clean* rows;
+- ``reconstruction`` = MSE of the reconstructed last ``steps`` rows against the *clean*
+  rows: without the Gaussian noise and without injected anomalies, so the network
+  learns to reconstruct normal behaviour even from an anomalous input (a denoising
+  autoencoder whose corruption includes the injected anomalies);
 - ``forecast`` = MSE of the next-step forecasts against the clean rows 1 … steps−1;
 - ``classification`` = binary cross-entropy of the step logits against the soft targets
   (rows with a target only);
@@ -15,6 +20,8 @@ Every component is logged per epoch as ``train_<name>`` / ``val_<name>``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pytorch_lightning as pl
 import torch
@@ -31,10 +38,11 @@ class StudentModule(pl.LightningModule):
         self.input_noise = input_noise
         self.classification_weight = classification_weight
 
-    def losses(self, batch: torch.Tensor | tuple[torch.Tensor, torch.Tensor], noisy: bool) -> dict[str, torch.Tensor]:
-        windows, targets = batch if isinstance(batch, (tuple, list)) else (batch, None)
+    def losses(self, batch: torch.Tensor | Mapping[str, torch.Tensor], noisy: bool) -> dict[str, torch.Tensor]:
+        windows, extras = (batch["windows"], batch) if isinstance(batch, Mapping) else (batch, {})
+        targets = extras.get("targets")
         first = self.net.receptive_field - 1
-        clean = windows[:, first:]
+        clean = extras.get("clean", windows)[:, first:]
         inputs = windows + self.input_noise * torch.randn_like(windows) if noisy and self.input_noise > 0 else windows
         out = self.net(inputs)
         parts = {
@@ -68,4 +76,4 @@ class StudentModule(pl.LightningModule):
 
 
 def _batch_size(batch) -> int:
-    return (batch[0] if isinstance(batch, (tuple, list)) else batch).shape[0]
+    return (batch["windows"] if isinstance(batch, Mapping) else batch).shape[0]

@@ -25,6 +25,7 @@ from components.models.store import BASELINES, ModelSpec, build_network, load_ne
 from components.registry.tracking import RunIds, shared_parent_run, start_model_run, tracking_uri, using_tracking_uri
 from components.scoring.series_scores import sensor_error_scale
 from components.training.datamodule import WindowDataModule, fit_window_starts
+from components.training.distillation import DistillationSet, distillation_set
 from components.training.fit import FitResult, fit
 from components.training.lstm_ae_module import LstmAeModule
 from components.training.teachers import TEACHERS, fit_teacher, teacher_config
@@ -107,7 +108,6 @@ def _teacher_networks(cfg: PipelineConfig, weights: dict[str, float]) -> dict[st
 
 def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | None) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
     from components.models.student import calibrate, component_errors_at
-    from components.training.distillation import distillation_set
     from components.training.student_module import StudentModule
 
     torch.set_num_threads(cfg.train.num_threads)
@@ -125,8 +125,8 @@ def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | N
     pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
     spec = ModelSpec("student", prepared.sensors, scfg.window, scfg.network_hparams())
     net = build_network(spec)
-    targets = {name: data.targets for name, data in sets.items()} if teachers else None
-    data = WindowDataModule({n: d.values for n, d in sets.items()}, starts, scfg.window, cfg.train.batch_size, cfg.train.seed, targets)
+    extras = {name: _student_extras(data, dcfg.clean_targets) for name, data in sets.items()}
+    data = WindowDataModule({n: d.values for n, d in sets.items()}, starts, scfg.window, cfg.train.batch_size, cfg.train.seed, extras)
     _log_params(logger, {
         **scfg.model_dump(exclude={"distillation", "score_weights"}), **{f"score_weight_{k}": v for k, v in scfg.score_weights.items()},
         **{f"distil_{k}": v for k, v in dcfg.model_dump(exclude={"teacher_weights"}).items()},
@@ -146,6 +146,16 @@ def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | N
     total = sum(score_weights.values())
     calibration = calibrate(_concat_errors(errors), {k: v / total for k, v in score_weights.items()})
     return net, replace(spec, calibration=calibration.as_dict()), result
+
+
+def _student_extras(data: DistillationSet, clean_targets: bool) -> dict[str, np.ndarray]:
+    """Per-row arrays the student's batches carry beside the windows."""
+    extras = {}
+    if data.targets is not None:
+        extras["targets"] = data.targets
+    if clean_targets and data.injected.any():
+        extras["clean"] = data.clean
+    return extras
 
 
 def _concat_errors(parts: list[ComponentErrors]) -> ComponentErrors:

@@ -169,6 +169,22 @@ def test_score_is_the_discrepancy_weighted_error_which_peaks_at_a_spike(sine_mod
     assert int(error.argmax()) == step and error[step] > 20 * error.median()  # the network learnt the sine
 
 
+def test_paper_score_is_higher_on_an_injected_spike_than_on_the_clean_window(sine_model):
+    """The paper's eq. 8 has no temperature: softmax(−AssDis) with AssDis the mean over
+    layers, i.e. ``temperature = 1 / e_layers`` here. At the spiked step the spiked window
+    scores above the same window without the spike (17 of 19 positions when written;
+    with the official code's temperature 50 only 5 of 19, see the xfail below)."""
+    module, _ = sine_model
+    paper_temperature = 1.0 / len(module.net.layers)
+    higher = []
+    for start in range(100, 1900, 97):
+        x, step = spiked(start)
+        clean = sine_windows(range(start, start + 1), x.shape[1])
+        scores = [anomaly_scores(module.net, w, temperature=paper_temperature)[0, step] for w in (x, clean)]
+        higher.append(bool(scores[0] > scores[1]))
+    assert sum(higher) >= 15
+
+
 @pytest.mark.xfail(strict=True, reason="faithful finding: with the official temperature 50 the softmax is one-hot "
                    "on the smallest-discrepancy step, which is seldom the spike (1 of 19 here)")
 def test_score_ranks_a_spike_first_in_its_window_with_the_official_temperature(sine_model):

@@ -73,13 +73,29 @@ def test_distillation_gradient_reaches_the_encoder_and_not_without_targets():
     module = StudentModule(MtlStudent(SENSORS), 1e-3, input_noise=0.0, classification_weight=1.0)
     windows = torch.randn(8, WINDOW, SENSORS)
     targets = torch.rand(8, WINDOW)
-    parts = module.losses((windows, targets), noisy=False)
+    parts = module.losses({"windows": windows, "targets": targets}, noisy=False)
     grads = torch.autograd.grad(parts["classification"], [module.net.convs[0].weight, module.net.classify.weight, module.net.reconstruct.weight], allow_unused=True)
     assert grads[0].abs().sum() > 0 and grads[1].abs().sum() > 0
     assert grads[2] is None  # the classification loss does not train the reconstruction head
     unsupervised = module.losses(windows, noisy=False)
     assert set(unsupervised) == {"reconstruction", "forecast", "loss"}
     torch.testing.assert_close(unsupervised["loss"], unsupervised["reconstruction"] + unsupervised["forecast"])
+
+
+def test_reconstruction_and_forecast_targets_are_the_clean_rows_when_given():
+    torch.manual_seed(0)
+    module = StudentModule(MtlStudent(SENSORS), 1e-3, input_noise=0.0, classification_weight=1.0)
+    clean = torch.randn(4, WINDOW, SENSORS)
+    injected = clean.clone()
+    injected[:, -5:, 0] += 8.0  # an injected level shift on the last rows
+    out = module.net(injected)
+    first = module.net.receptive_field - 1
+    parts = module.losses({"windows": injected, "clean": clean}, noisy=False)
+    torch.testing.assert_close(parts["reconstruction"], torch.nn.functional.mse_loss(out.reconstruction, clean[:, first:]))
+    torch.testing.assert_close(parts["forecast"], torch.nn.functional.mse_loss(out.forecast, clean[:, first + 1 :]))
+    self_targets = module.losses(injected, noisy=False)  # without ``clean`` the injected rows are the targets
+    torch.testing.assert_close(self_targets["reconstruction"], torch.nn.functional.mse_loss(out.reconstruction, injected[:, first:]))
+    assert not torch.isclose(self_targets["reconstruction"], parts["reconstruction"])
 
 
 def test_targets_before_the_receptive_field_and_nan_targets_are_ignored():
@@ -90,8 +106,8 @@ def test_targets_before_the_receptive_field_and_nan_targets_are_ignored():
     changed = targets.clone()
     changed[:, :14] = 1.0 - changed[:, :14]  # rows no step is aligned with
     changed[0, 20] = float("nan")
-    a = module.losses((windows, targets), noisy=False)["classification"]
-    b = module.losses((windows, changed), noisy=False)["classification"]
+    a = module.losses({"windows": windows, "targets": targets}, noisy=False)["classification"]
+    b = module.losses({"windows": windows, "targets": changed}, noisy=False)["classification"]
     assert torch.isfinite(b)
     assert abs(a.item() - b.item()) < 0.05  # one of 64 targets dropped, the cropped rows unused
 

@@ -55,6 +55,9 @@ def test_distillation_set_adds_injected_copies_with_soft_targets(split):
     assert np.nanmean(targets[injected]) > np.nanmean(targets[~made.injected.astype(bool)]) + 0.1
     again = distillation_set(frame, scaler, {"omnianomaly": teacher}, {"omnianomaly": 1.0}, DistillationConfig(events_per_1000=5), copies=2, seed=3)
     np.testing.assert_array_equal(again.values, made.values)
+    np.testing.assert_array_equal(made.clean, np.tile(made.values[:1200], (3, 1)))  # the rows before injection
+    changed = np.any(made.values != made.clean, axis=1)
+    assert changed[made.injected.astype(bool)].mean() > 0.9 and not changed[~made.injected.astype(bool)].any()
 
 
 def test_distillation_set_without_teachers_has_no_targets(split):
