@@ -3,11 +3,12 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PEERS_VENV ?= .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_LOGGING_LEVEL ?= WARNING
-export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test test-slow install clean
+.PHONY: demo test test-slow install peers clean
 
 install: $(STAMP)
 
@@ -20,6 +21,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+# PyOD's detectors for `anomflow benchmark msl|skab --peers .venv-peers/bin/python`, in a
+# virtual environment of their own (numba, llvmlite, PyOD stay out of .venv); every
+# version pinned in benchmarks/peers/requirements.txt, torch the CPU wheel as above.
+peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): benchmarks/peers/requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH, or run: make PYTHON=python3 ..."; exit 1; }
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/peers/requirements.txt
+	$(PEERS_VENV)/bin/python -c "import torch, pyod; assert torch.version.cuda is None, 'want the CPU torch wheel, got CUDA ' + str(torch.version.cuda); print('peers:', '$(PEERS_VENV)', 'pyod', pyod.__version__, 'torch', torch.__version__)"
+	touch $(PEERS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/anomflow demo-data --out data/demo

@@ -3,6 +3,9 @@
 Usage (from the project root): .venv/bin/python benchmarks/readme_tables.py [--write]
 Prints the markdown; with --write, replaces what lies between the
 ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` markers of README.md.
+Reports that are missing are left out. With scale.json, it also draws
+reports/benchmarks/costs.png (training seconds per epoch and scoring seconds vs rows,
+and training vs sensors), linked from the markdown.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 REPORTS = Path("reports/benchmarks")
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 ORDER = ("student", "anomaly_transformer", "omnianomaly", "lstm_ae", "pca", "iforest")
+PEER_PREFIX = "pyod_"  # PyOD's detectors (`--peers`), listed after ours
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -28,7 +32,28 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _models(report: dict) -> list[str]:
-    return [m for m in ORDER if m in report["models"]] + [m for m in report["models"] if m not in ORDER]
+    """Ours in ORDER, then anything else, then the peers (pyod_*)."""
+    ours = [m for m in ORDER if m in report["models"]] + [m for m in report["models"] if m not in ORDER and not _is_peer(m)]
+    return ours + [m for m in report["models"] if _is_peer(m)]
+
+
+def _is_peer(model: str) -> bool:
+    return model.startswith(PEER_PREFIX)
+
+
+def peers_note(report: dict) -> str:
+    """A sentence on the peer rows (versions, environment), or "" without peers."""
+    peers = report.get("peers")
+    if not peers or not any(_is_peer(m) for m in report["models"]):
+        return ""
+    v = peers["versions"]
+    stack = ", ".join(f"{name} {v[key]}" for name, key in (("numpy", "numpy"), ("scikit-learn", "scikit-learn"), ("numba", "numba"), ("torch", "torch")) if v.get(key))
+    failed = f"; left out (failed): {', '.join(peers['failed'])}" if peers.get("failed") else ""
+    return (
+        f"\n\n`pyod_*` rows: PyOD {v.get('pyod')} ({stack}; Python {v.get('python')}) in its own virtual environment "
+        f"(`make peers`, pins in {peers.get('requirements', 'benchmarks/peers/requirements.txt')}), run in the same benchmark on the same "
+        f"scaled splits and {peers.get('window')}-row windows as our models, thresholded and scored by our code{failed}."
+    )
 
 
 def msl_table(report: dict) -> str:
@@ -41,7 +66,7 @@ def msl_table(report: dict) -> str:
         f"commit {report['git_commit'][:8]}, {report.get('wall_s', 0) / 60:.0f} min wall; VUS-PR/PR-AUC/ROC-AUC channel means, "
         "F1 pooled at the validation-set POT threshold, PA-F1 point-adjusted at a test-optimised threshold: papers only)"
     )
-    return title + "\n\n" + _table(["model", "VUS-PR", "PR-AUC", "ROC-AUC", "F1", "PA-F1", "rows/s", "train s"], rows)
+    return title + "\n\n" + _table(["model", "VUS-PR", "PR-AUC", "ROC-AUC", "F1", "PA-F1", "rows/s", "train s"], rows) + peers_note(report)
 
 
 def skab_table(report: dict) -> str:
@@ -53,7 +78,7 @@ def skab_table(report: dict) -> str:
         f"**SKAB** ({len(report['dataset']['channels'])} experiments, leaderboard protocol: fit on each file's first 400 rows, "
         f"threshold from training rows only; F1/FAR/MAR pooled, FAR and MAR in %; commit {report['git_commit'][:8]})"
     )
-    return title + "\n\n" + _table(["model", "F1", "FAR %", "MAR %", "VUS-PR", "PR-AUC", "ROC-AUC", "rows/s", "train s"], rows)
+    return title + "\n\n" + _table(["model", "F1", "FAR %", "MAR %", "VUS-PR", "PR-AUC", "ROC-AUC", "rows/s", "train s"], rows) + peers_note(report)
 
 
 def speed_table(report: dict) -> str:
@@ -70,12 +95,151 @@ def speed_table(report: dict) -> str:
     return title + "\n\n" + _table(["model", "scoring rows/s", "student speed-up", "train s / 1000 windows (1 epoch)"], rows) + f"\n\nStudent scoring time vs rows: {growth}."
 
 
+def _load(report: dict) -> str:
+    load = report.get("hardware", {}).get("load_average_1_5_15")
+    return f"load average {load[0]:.1f} on {report.get('hardware', {}).get('cpu_count', '?')} cores at the start" if load else "load not recorded"
+
+
+def _commit(report: dict) -> str:
+    return str(report.get("git_commit", "unknown"))[:8] + ("+dirty" if str(report.get("git_commit", "")).endswith("+dirty") else "")
+
+
+def _epoch(result: dict) -> str:
+    return f"{_fmt(result['epoch_s'], 1)}{'*' if result.get('capped') else ''}"
+
+
+def scale_table(report: dict) -> str:
+    """Training cost vs rows and sensors, the 5M-row run, and scoring vs rows."""
+    rows = []
+    for section in ("training_vs_rows", "training_big", "training_vs_sensors"):
+        for r in report.get(section, []):
+            rows.append([
+                r["kind"], f"{r['rows']:,}", str(r["sensors"]), f"{int(r['train_windows']):,}", _epoch(r), f"{r['s_per_1000_windows']:.2f}",
+                _fmt(r["prep_s"] + r["post_s"], 1), _fmt(r["peak_rss_mb"]),
+            ])
+    config = report.get("config", {})
+    title = (
+        f"**Scale: training** (`anomflow benchmark scale`, one epoch of the pipeline's own `fit_model` with conf/pipeline.yaml, "
+        f"2 threads; the student with its 2 injected copies but without teachers; * = extrapolated from {config.get('max_steps')} "
+        f"training and {config.get('max_val_steps')} validation batches; prep + post = data preparation and the post-training "
+        f"pass (calibration / error scale), run in full; peak RSS of the measuring process; commit {_commit(report)}, {_load(report)})"
+    )
+    table = _table(["model", "export rows", "sensors", "train windows", "s / epoch", "s / 1000 windows", "prep + post s", "peak RSS MiB"], rows)
+    scoring = report.get("scoring_vs_rows", [])
+    score_rows = [[f"{r['rows']:,}", _fmt(r["seconds"], 2), _fmt(r["rows_per_s"]), _fmt(r["peak_rss_mb"])] for r in scoring]
+    growth = report.get("growth_exponents", {})
+    exponents = ", ".join(f"`{k}` {v:.2f}" for k, v in growth.items() if v is not None)
+    parts = [title, table]
+    if score_rows:
+        parts += [
+            (
+                "**Scale: scoring** (the student, 7 sensors, `score_series` on the whole series in memory, as evaluate does; "
+                "`anomflow score` streams instead: see batch scoring below)"
+            ),
+            _table(["rows", "seconds", "rows/s", "peak RSS MiB"], score_rows),
+        ]
+    if exponents:
+        parts.append(f"Growth exponents (log-log slope; 1 = linear): {exponents}.")
+    if (REPORTS / "costs.png").exists():
+        parts.append("![training and scoring cost vs rows and sensors](reports/benchmarks/costs.png)")
+    return "\n\n".join(parts)
+
+
+def score_memory_table(report: dict) -> str:
+    """Peak RSS and speed of `anomflow score` on a long export."""
+    rows = [[
+        f"{report['rows']:,}", _fmt(report.get("export_mb")), _fmt(report["wall_s"]), _fmt(report.get("marginal_rows_per_s")),
+        _fmt(report["peak_rss_mb"]), _fmt(report.get("peak_tree_rss_mb")), f"{_fmt(report['target_mb'])} ({'met' if report['within_target'] else 'MISSED'})",
+    ]]
+    title = (
+        f"**Batch scoring a long export** (`benchmarks/score_memory.py`: the real `anomflow score` CLI, Prefect `score` flow, "
+        f"export streamed in chunks of {report.get('config', {}).get('chunk_rows', 200_000):,} rows; rows/s without the fixed start-up cost; "
+        f"peak RSS of the scoring process, and with the temporary Prefect server it starts; commit {_commit(report)}, {_load(report)})"
+    )
+    return title + "\n\n" + _table(["rows", "export MB", "wall s", "rows/s", "peak RSS MiB", "with Prefect server MiB", "target MiB"], rows)
+
+
+def retrain_table(report: dict) -> str:
+    """Wall time of the `retrain` flow per dataset, with its stages."""
+    rows = []
+    for name, run in report.get("runs", {}).items():
+        stages: dict[str, float] = {}
+        for stage in run.get("stages", []):
+            task = stage["task"].rsplit("-", 1)[0]
+            if stage.get("seconds") is not None:
+                stages[task] = stages.get(task, 0.0) + stage["seconds"]
+        train_span = [s for s in run.get("stages", []) if s["task"].startswith("train") and s.get("end_s") is not None]
+        span = max(s["end_s"] for s in train_span) - min(s["start_s"] for s in train_span) if train_span else None
+        rows.append([
+            name, f"{run.get('validated_rows') or 0:,}", _fmt(run["wall_s"]), _fmt(run.get("flow_s")),
+            *(_fmt(stages.get(k), 1) for k in ("ingest", "validate", "prepare")), _fmt(span, 1),
+            *(_fmt(stages.get(k), 1) for k in ("threshold", "evaluate", "register")), _fmt(run.get("peak_tree_rss_mb")), _commit(run), _load(run),
+        ])
+    title = (
+        "**Retrain wall time** (`benchmarks/retrain_time.py`: the real `anomflow retrain` in a fresh project, ephemeral Prefect API, "
+        "fresh PREFECT_HOME; wall = the whole process, flow = the flow run; train = from the first model's start to the last one's end "
+        "(they train concurrently); peak RSS summed over the process tree)"
+    )
+    header = ["data", "rows", "wall s", "flow s", "ingest s", "validate s", "prepare s", "train s", "threshold s", "evaluate s", "register s", "peak RSS MiB", "commit", "machine"]
+    notes = []
+    for name, run in report.get("runs", {}).items():
+        fits = run.get("models", {})
+        tasks = {s["task"].split("-", 1)[1]: s["seconds"] for s in run.get("stages", []) if s["task"].startswith("train-") and s.get("seconds") is not None}
+        per_model = [f"{kind} {_fmt(tasks[kind], 1)} s ({_fmt(fits.get(kind, {}).get('train_s'), 1)} s fitting)" for kind in tasks if kind in fits]
+        if per_model:
+            notes.append(f"{name}, train tasks (process incl. start-up and data loading; of it fitting): " + ", ".join(per_model) + ".")
+    return "\n\n".join([title, _table(header, rows), *notes])
+
+
+def plot_costs(report: dict, path: Path) -> Path:
+    """Log-log plots: seconds per epoch and scoring seconds vs rows; seconds per epoch vs sensors."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (by_rows, by_sensors) = plt.subplots(1, 2, figsize=(11, 4.2))
+    training = report.get("training_vs_rows", []) + report.get("training_big", [])
+    for kind in dict.fromkeys(r["kind"] for r in training):
+        points = sorted((r["rows"], r["epoch_s"], r.get("capped")) for r in training if r["kind"] == kind)
+        by_rows.plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"train {kind}, s / epoch")
+        capped = [p for p in points if p[2]]
+        if capped:
+            by_rows.plot([p[0] for p in capped], [p[1] for p in capped], "o", mfc="none", mec="k", ms=10)
+    scoring = sorted((r["rows"], r["seconds"]) for r in report.get("scoring_vs_rows", []))
+    if scoring:
+        by_rows.plot([p[0] for p in scoring], [p[1] for p in scoring], "s--", label="score student, s")
+    by_rows.set(xscale="log", yscale="log", xlabel="rows (export rows for training)", ylabel="seconds", title="cost vs rows (7 sensors; ringed: extrapolated)")
+    by_rows.grid(True, which="both", alpha=0.3)
+    by_rows.legend(fontsize=8)
+    sensors = report.get("training_vs_sensors", [])
+    for kind in dict.fromkeys(r["kind"] for r in sensors):
+        points = sorted((r["sensors"], r["epoch_s"]) for r in sensors if r["kind"] == kind)
+        by_sensors.plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"train {kind}, s / epoch")
+    rows = {r["rows"] for r in sensors}
+    by_sensors.set(xscale="log", yscale="log", xlabel="sensors", ylabel="seconds per epoch", title=f"training vs sensors ({', '.join(f'{n:,}' for n in rows)} rows)")
+    by_sensors.grid(True, which="both", alpha=0.3)
+    if sensors:
+        by_sensors.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     parts = []
-    for name, render in (("msl_fast.json", msl_table), ("skab.json", skab_table), ("speed.json", speed_table)):
+    if (REPORTS / "scale.json").exists():
+        plot_costs(json.loads((REPORTS / "scale.json").read_text()), REPORTS / "costs.png")
+    renderers = (
+        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("speed.json", speed_table), ("scale.json", scale_table),
+        ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
+    )
+    for name, render in renderers:
         path = REPORTS / name
         if path.exists():
             parts.append(render(json.loads(path.read_text())))

@@ -16,12 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-# Idle OpenMP threads sleep instead of spinning. torch trains with 2 threads on 2 cores,
-# and the flow runs several models at once: with spinning threads any other busy
-# process made training 5-40x slower (measured). Read when torch loads; every command
-# imports torch lazily, after this line. An explicit setting is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 app = typer.Typer(help="anomflow: anomaly detection on industrial sensor time series, from export to served model.", no_args_is_help=True, add_completion=False)
 console = Console()
 ConfigOption = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file")

@@ -9,6 +9,7 @@ starts as soon as the teachers it distils from are done.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -26,11 +27,18 @@ validate_task = task(stages.run_validate, name="validate", cache_policy=NO_CACHE
 prepare_task = task(stages.run_prepare, name="prepare", cache_policy=NO_CACHE)
 
 
-@task(name="train", cache_policy=NO_CACHE)
-def train_task(config_path: str, kind: str) -> str:
-    """Train one model in a child process; it nests under the recorded parent run."""
+@task(name="train", cache_policy=NO_CACHE, task_run_name="train-{kind}")  # the run names the model (per-stage timings)
+def train_task(config_path: str, kind: str, concurrent: bool) -> str:
+    """Train one model in a child process; it nests under the recorded parent run.
+
+    A ``concurrent`` child's idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``, unless
+    set already): with spinning threads, models training side by side on 2 cores were
+    5-40x slower. A model training alone keeps the default, which is faster alone (the
+    student's demo epoch: 3.7 s default vs 10.9 s passive, measured).
+    """
     cmd = [sys.executable, "-m", "components.cli", "train", "--model", kind, "--config", config_path]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ} if concurrent else None
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"training {kind} failed:\n{(done.stdout + done.stderr)[-3000:]}")
     return kind
@@ -63,12 +71,10 @@ def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
     validation = validate_task(cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
     prepare_task(cfg)
-    others = {kind: train_task.submit(config_path, kind) for kind in cfg.models() if kind != SERVED_MODEL}
-    for teacher in cfg.distilling_teachers():
-        others[teacher].result()
-    student = train_task.submit(config_path, SERVED_MODEL)
-    for future in [*others.values(), student]:
+    others = [train_task.submit(config_path, kind, concurrent=True) for kind in cfg.models() if kind != SERVED_MODEL]
+    for future in others:  # the teachers it distils from, and the rest: the student then trains alone
         future.result()
+    train_task(config_path, SERVED_MODEL, concurrent=False)
     thresholds = threshold_task(cfg)
     metrics = evaluate_task(cfg)
     registration = register_task(cfg)

@@ -22,6 +22,11 @@ console = Console()
 _COLUMNS = ("vus_pr", "pr_auc", "roc_auc", "f1", "pa_f1", "rows_per_s", "train_s", "train_s_per_epoch", "epochs")
 _SKAB_COLUMNS = ("f1", "far", "mar", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s")
 _ALL = ("anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest")
+_PEERS_HELP = (
+    "python of the PyOD peers environment (`make peers` creates .venv-peers/bin/python): PyOD's detectors run on "
+    "the same splits and join the report as pyod_<name>; default: no peers"
+)
+_PEER_MODELS_HELP = "comma-separated PyOD detectors with --peers: iforest, pca, ecod, copod, knn, autoencoder, lstm (default: all)"
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -42,6 +47,8 @@ def msl(
     max_epochs: int = typer.Option(None, "--max-epochs", help="cap on each profile's max_epochs"),
     train_stride: int = typer.Option(1, "--train-stride", help="rows between training window starts"),
     tracking_uri: str = typer.Option("sqlite:///mlruns/mlflow.db", "--tracking-uri", help="MLflow tracking URI"),
+    peers: str = typer.Option(None, "--peers", help=_PEERS_HELP),
+    peer_models: str = typer.Option(None, "--peer-models", help=_PEER_MODELS_HELP),
 ) -> None:
     """NASA MSL (or SMAP, or any folder laid out the same way): train and score each
     model per channel, thresholds from validation only; see components/benchmarks/msl.py."""
@@ -49,9 +56,10 @@ def msl(
 
     report = _run_report("msl", out, tracking_uri, lambda progress: run_benchmark(
         data, profile, models=_split(models), channels=_split(channels), max_epochs=max_epochs,
-        train_stride=train_stride, progress=progress,
+        train_stride=train_stride, progress=progress, peers=peers, peer_models=_split(peer_models),
     ))
     print_aggregates(report)
+    print_peers(report)
 
 
 def _run_report(name: str, out: Path, tracking_uri: str, make: Callable) -> dict:
@@ -80,6 +88,8 @@ def skab(
     models: str = typer.Option(",".join(_ALL), "--models", help="comma-separated models"),
     max_epochs: int = typer.Option(None, "--max-epochs", help="cap on every network's max_epochs"),
     tracking_uri: str = typer.Option("sqlite:///mlruns/mlflow.db", "--tracking-uri", help="MLflow tracking URI"),
+    peers: str = typer.Option(None, "--peers", help=_PEERS_HELP),
+    peer_models: str = typer.Option(None, "--peer-models", help=_PEER_MODELS_HELP),
 ) -> None:
     """SKAB, public leaderboard protocol: per file fit on the first 400 rows, threshold
     from training rows only, score the rest; pooled F1, FAR, MAR (see components/benchmarks/skab.py)."""
@@ -87,8 +97,10 @@ def skab(
 
     report = _run_report("skab", out, tracking_uri, lambda progress: run_benchmark(
         data, profile, models=_split(models), max_epochs=max_epochs, progress=progress,
+        peers=peers, peer_models=_split(peer_models),
     ))
     print_aggregates(report, _SKAB_COLUMNS, "far/mar in %; f1, far, mar pooled over files; vus_pr, pr_auc, roc_auc file means")
+    print_peers(report)
 
 
 @benchmark_app.command("speed")
@@ -98,7 +110,7 @@ def speed(
     sensors: int = typer.Option(7, "--sensors", help="sensor columns"),
     budget_s: float = typer.Option(10.0, "--budget-s", help="seconds of scoring per model (slow models score fewer rows)"),
     profiles: str = typer.Option("fast,paper", "--profiles", help="teacher profiles to measure"),
-    max_rows: int = typer.Option(1_000_000, "--max-rows", help="largest series of the student's growth curve (10^4 … this)"),
+    max_rows: int = typer.Option(10_000_000, "--max-rows", help="largest series of the student's growth curve (10^4 … this)"),
 ) -> None:
     """Scoring rows/s and training seconds per epoch of every model (teachers in each
     profile), the student's speed-up over each, and its scoring time vs rows."""
@@ -124,6 +136,66 @@ def speed(
         )
     console.print(table)
     console.print(f"report: {out}")
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    return tuple(int(float(v)) for v in _split(value) or ())
+
+
+@benchmark_app.command("scale")
+def scale(
+    out: Path = typer.Option(..., "--out", help="JSON report to write"),
+    rows: str = typer.Option("1e4,1e5,1e6", "--rows", help="export rows of the training-vs-rows curve (at --base-sensors)"),
+    sensors: str = typer.Option("7,25,55,100", "--sensors", help="sensor counts of the training-vs-sensors curve (at --sensor-rows)"),
+    sensor_rows: int = typer.Option(100_000, "--sensor-rows", help="export rows of the training-vs-sensors curve"),
+    base_sensors: int = typer.Option(7, "--base-sensors", help="sensors of the rows curves"),
+    big_rows: int = typer.Option(5_000_000, "--big-rows", help="export rows of the student's large training run (0: skip)"),
+    score_rows: str = typer.Option("1e4,1e5,1e6,1e7", "--score-rows", help="rows of the student's scoring curve"),
+    max_steps: int = typer.Option(200, "--max-steps", help="training batches run per epoch at most; the epoch time is extrapolated above"),
+    max_val_steps: int = typer.Option(50, "--max-val-steps", help="validation batches run at most (extrapolated above)"),
+    models: str = typer.Option("student,lstm_ae", "--models", help="models whose training cost is measured"),
+) -> None:
+    """Training seconds per epoch and peak RSS vs rows and vs sensors (student, LSTM-AE),
+    the student on a 5-million-row export, and the student's scoring time vs rows; each
+    measurement in its own process (see components/benchmarks/scale.py)."""
+    import json
+
+    from components.benchmarks.scale import run_scale
+
+    started = time.perf_counter()
+    report = run_scale(
+        rows=_ints(rows), sensors=_ints(sensors), sensor_rows=sensor_rows, base_sensors=base_sensors, big_rows=big_rows,
+        score_rows=_ints(score_rows), max_steps=max_steps, max_val_steps=max_val_steps, models=tuple(_split(models) or ()),
+        progress=lambda message: console.print(message, highlight=False, soft_wrap=True),
+    )
+    report["wall_s"] = time.perf_counter() - started
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    table = Table(title="training cost, one epoch (extrapolated above --max-steps batches); peak RSS of the process")
+    for column in ("model", "rows", "sensors", "train windows", "s / epoch", "s / 1000 windows", "prep + post s", "peak RSS MiB"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for result in report["training_vs_rows"] + report["training_vs_sensors"] + report["training_big"]:
+        table.add_row(
+            result["kind"], f"{result['rows']:,}", str(result["sensors"]), f"{result['train_windows']:,}",
+            f"{result['epoch_s']:,.1f}{'*' if result['capped'] else ''}", f"{result['s_per_1000_windows']:.2f}",
+            f"{result['prep_s'] + result['post_s']:.1f}", f"{result['peak_rss_mb']:,.0f}",
+        )
+    console.print(table)
+    growth = ", ".join(f"{r['rows']:,} rows {r['seconds']:.2f} s ({r['peak_rss_mb']:,.0f} MiB)" for r in report["scoring_vs_rows"])
+    console.print(f"student scoring: {growth}", highlight=False)
+    console.print(f"report: {out}   wall time {report['wall_s']:.0f} s", highlight=False)
+
+
+def print_peers(report: dict) -> None:
+    """One line on the peers (versions, environment, failures) when the report has them."""
+    peers = report.get("peers")
+    if not peers:
+        return
+    versions = peers["versions"]
+    line = ", ".join(f"{k} {versions[k]}" for k in ("pyod", "numpy", "scikit-learn", "scipy", "numba", "torch") if versions.get(k))
+    console.print(f"peers (pyod_*): {line}; environment {peers['venv']}", highlight=False, soft_wrap=True)
+    for model, series in peers.get("failed", {}).items():
+        console.print(f"[yellow]{model} left out[/]: failed on {', '.join(series)}: {escape(next(iter(series.values()), ''))}", soft_wrap=True)
 
 
 def print_aggregates(report: dict, columns: tuple[str, ...] = None, note: str = "pa_f1 = point-adjusted at a test-optimised threshold: for comparison with papers only") -> None:

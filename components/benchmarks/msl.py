@@ -241,8 +241,6 @@ def run_channel(
     from components.benchmarks.pipeline_models import arrays_as_prepared, fit_and_score
     from components.features.scaling import StandardScaler
     from components.models.store import ModelSpec, build_network
-    from components.scoring.metrics import best_pa_f1, point_metrics, pr_auc, roc_auc, vus_pr
-    from components.scoring.thresholds import ThresholdConfig, set_levels
     from components.training.teachers import TEACHERS, fit_teacher
 
     window = _window(kind, cfg)
@@ -278,9 +276,38 @@ def run_channel(
         val_scores, scores, score_s = result.val, result.test, result.score_s
         epochs, best_val_loss, train_s, train_windows = result.epochs, result.best_val_loss, result.train_s, None
 
+    metrics, arrays = evaluate_scores(val_scores, scores, channel.labels)
+    metrics.update({
+        "epochs": epochs,
+        "best_val_loss": best_val_loss,
+        "train_s": train_s,
+        "score_s": score_s,
+        "train_rows": cut,
+        "train_windows": train_windows,
+        "val_rows": n_val,
+        "test_rows": len(channel.test),
+        "test_anomalous": int(channel.labels.sum()),
+        "predicted": int(arrays["pred"].sum()),
+    })
+    return metrics, {**arrays, "model": model}
+
+
+def evaluate_scores(val_scores: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> tuple[dict, dict]:
+    """Threshold and metrics of one series, the same for every model (ours and the peers'):
+    POT warning level on ``val_scores``, ``pred = scores > threshold``, and the test metrics
+    of the module docstring. Returns (metrics, arrays ``labels``, ``scores``, ``pred``,
+    ``units`` = scores in threshold units)."""
+    from components.scoring.metrics import (
+        best_pa_f1,
+        point_metrics,
+        pr_auc,
+        roc_auc,
+        vus_pr,
+    )
+    from components.scoring.thresholds import ThresholdConfig, set_levels
+
     levels = set_levels(val_scores, ThresholdConfig())
     threshold = levels["warning"]
-    labels = channel.labels
     pred = (scores > threshold).astype(np.int8)
     floor = min(0.0, float(np.min(val_scores)))
     scale = threshold - floor
@@ -294,18 +321,8 @@ def run_channel(
         "threshold": threshold,
         "threshold_method": levels["details"]["warning"]["method"],
         "threshold_floor": floor,
-        "epochs": epochs,
-        "best_val_loss": best_val_loss,
-        "train_s": train_s,
-        "score_s": score_s,
-        "train_rows": cut,
-        "train_windows": train_windows,
-        "val_rows": n_val,
-        "test_rows": len(channel.test),
-        "test_anomalous": int(labels.sum()),
-        "predicted": int(pred.sum()),
     }
-    return metrics, {"labels": labels, "scores": scores, "pred": pred, "units": units, "model": model}
+    return metrics, {"labels": labels, "scores": scores, "pred": pred, "units": units}
 
 
 def aggregate(per_channel: dict[str, dict], pooled: list[dict]) -> dict:
@@ -405,10 +422,15 @@ def run_benchmark(
     max_epochs: int | None = None,
     train_stride: int = 1,
     progress: Progress | None = None,
+    peers: str | Path | None = None,
+    peer_models: Sequence[str] | None = None,
 ) -> dict:
     """Run the protocol of this module on ``data``; returns the report (JSON-ready, NaN
     as None): ``git_commit``, ``profile``, ``config``, ``dataset``, ``hardware``,
-    ``models`` (aggregates per model) and ``per_channel`` (model → channel → metrics)."""
+    ``models`` (aggregates per model) and ``per_channel`` (model → channel → metrics).
+    With ``peers`` (the python of ``make peers``' environment), PyOD's ``peer_models``
+    (default: all) run on the same splits and join the report as ``pyod_<name>``, with a
+    ``peers`` section (:mod:`components.benchmarks.peers`)."""
     import torch
 
     from components.registry.tracking import git_commit
@@ -420,9 +442,21 @@ def run_benchmark(
     data = Path(data)
     names = list_channels(data, channels)
     configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs, train_stride=train_stride)
+    if peers is not None:
+        from components.benchmarks.peers import (
+            check_detectors,
+            check_python,
+            score_peers,
+        )
+
+        check_python(peers)
+        check_detectors(peer_models)
     torch.set_num_threads(TORCH_THREADS)
 
     loaded = [load_channel(data, name) for name in names]
+    peer_run = None
+    if peers is not None:  # first: a broken peers environment fails before the long part
+        peer_run = score_peers(loaded, peers, detectors=peer_models, train_stride=train_stride, max_epochs=max_epochs, progress=say)
     per_channel: dict[str, dict] = {kind: {} for kind in configs}
     results: dict[str, dict] = {}
     started = time.perf_counter()
@@ -442,12 +476,17 @@ def run_benchmark(
                 f"epochs {metrics['epochs']} train {metrics['train_s']:.1f}s score {metrics['score_s']:.2f}s"
             )
         results[kind] = aggregate(per_channel[kind], pooled)
+    if peer_run is not None:
+        for kind, metrics in peer_run.metrics.items():
+            per_channel[kind] = metrics
+            results[kind] = aggregate(metrics, peer_run.pooled[kind])
 
     report = {
         "git_commit": git_commit(Path(__file__).resolve().parents[2]),
         "profile": profile,
         "config": {
             **{kind: _config_record(kind, cfg) for kind, cfg in configs.items()},
+            **(peer_run.config if peer_run is not None else {}),
             "protocol": {
                 "scaler": "standard, fitted on each channel's train array",
                 "val_fraction": VAL_FRACTION,
@@ -500,6 +539,8 @@ def run_benchmark(
         "per_channel": per_channel,
         "wall_s": time.perf_counter() - started,
     }
+    if peer_run is not None:
+        report["peers"] = peer_run.section
     return _json_ready(report)
 
 

@@ -86,11 +86,27 @@ def pooled_rates(labels: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
+def aggregate_files(rows: list[dict], labels: list[np.ndarray], preds: list[np.ndarray]) -> dict:
+    """One model's SKAB aggregates from its per-file metrics and test labels/predictions."""
+    score_s = sum(r["score_s"] for r in rows)
+    return {
+        **pooled_rates(np.concatenate(labels), np.concatenate(preds)),
+        **{m: float(np.nanmean([r[m] for r in rows])) for m in ("vus_pr", "pr_auc", "roc_auc")},
+        "rows_per_s": sum(r["test_rows"] for r in rows) / score_s if score_s > 0 else float("nan"),
+        "train_s": float(sum(r["train_s"] for r in rows)),
+        "epochs": int(sum(r["epochs"] for r in rows)),
+        "files": len(rows),
+    }
+
+
 def run_benchmark(
     data: str | Path, profile: str = "fast", *, models: Sequence[str] | None = None,
     max_epochs: int | None = None, progress: Progress | None = None,
+    peers: str | Path | None = None, peer_models: Sequence[str] | None = None,
 ) -> dict:
-    """The SKAB protocol on ``data``; returns the report (JSON-ready)."""
+    """The SKAB protocol on ``data``; returns the report (JSON-ready). With ``peers`` (the
+    python of ``make peers``' environment), PyOD's ``peer_models`` (default: all) run on the
+    same splits and join the report as ``pyod_<name>`` (:mod:`components.benchmarks.peers`)."""
     import torch
 
     from components.registry.tracking import git_commit
@@ -100,6 +116,11 @@ def run_benchmark(
     files = list_experiments(data)
     experiments = [load_experiment(path, data) for path in files]
     configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs)
+    peer_run = None
+    if peers is not None:  # first: a broken peers environment fails before the long part
+        from components.benchmarks.peers import score_peers
+
+        peer_run = score_peers(experiments, peers, detectors=peer_models, max_epochs=max_epochs, progress=say)
     torch.set_num_threads(TORCH_THREADS)
     started = time.perf_counter()
     per_file: dict[str, dict] = {kind: {} for kind in configs}
@@ -115,21 +136,18 @@ def run_benchmark(
             labels.append(arrays["labels"])
             preds.append(arrays["pred"])
             say(f"{kind} {experiment.name} ({i}/{len(experiments)}): f1 {per_file[kind][experiment.name]['f1']:.3f} vus_pr {metrics['vus_pr']:.3f}")
-        rows = list(per_file[kind].values())
-        score_s = sum(r["score_s"] for r in rows)
-        results[kind] = {
-            **pooled_rates(np.concatenate(labels), np.concatenate(preds)),
-            **{m: float(np.nanmean([r[m] for r in rows])) for m in ("vus_pr", "pr_auc", "roc_auc")},
-            "rows_per_s": sum(r["test_rows"] for r in rows) / score_s if score_s > 0 else float("nan"),
-            "train_s": float(sum(r["train_s"] for r in rows)),
-            "epochs": int(sum(r["epochs"] for r in rows)),
-            "files": len(rows),
-        }
+        results[kind] = aggregate_files(list(per_file[kind].values()), labels, preds)
+    if peer_run is not None:
+        for kind, metrics in peer_run.metrics.items():
+            pooled = peer_run.pooled[kind]
+            per_file[kind] = {name: {**values, **pooled_rates(arrays["labels"], arrays["pred"])} for (name, values), arrays in zip(metrics.items(), pooled)}
+            results[kind] = aggregate_files(list(per_file[kind].values()), [a["labels"] for a in pooled], [a["pred"] for a in pooled])
     report = {
         "git_commit": git_commit(Path(__file__).resolve().parents[2]),
         "profile": profile,
         "config": {
             **{kind: _config_record(kind, cfg) for kind, cfg in configs.items()},
+            **(peer_run.config if peer_run is not None else {}),
             "protocol": {
                 "train_rows": TRAIN_ROWS,
                 "threshold": "POT warning level on the scores of the last 80 of the 400 training rows (held out from fitting)",
@@ -153,4 +171,6 @@ def run_benchmark(
         "per_channel": per_file,
         "wall_s": time.perf_counter() - started,
     }
+    if peer_run is not None:
+        report["peers"] = peer_run.section
     return _json_ready(report)
