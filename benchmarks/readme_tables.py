@@ -191,6 +191,9 @@ def retrain_table(report: dict) -> str:
     return "\n\n".join([title, _table(header, rows), *notes])
 
 
+_COLORS = {"student": "C0", "lstm_ae": "C2"}
+
+
 def plot_costs(report: dict, path: Path) -> Path:
     """Log-log plots: seconds per epoch and scoring seconds vs rows; seconds per epoch vs sensors."""
     import matplotlib
@@ -202,20 +205,20 @@ def plot_costs(report: dict, path: Path) -> Path:
     training = report.get("training_vs_rows", []) + report.get("training_big", [])
     for kind in dict.fromkeys(r["kind"] for r in training):
         points = sorted((r["rows"], r["epoch_s"], r.get("capped")) for r in training if r["kind"] == kind)
-        by_rows.plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"train {kind}, s / epoch")
+        by_rows.plot([p[0] for p in points], [p[1] for p in points], "o-", color=_COLORS.get(kind), label=f"train {kind}, s / epoch")
         capped = [p for p in points if p[2]]
         if capped:
             by_rows.plot([p[0] for p in capped], [p[1] for p in capped], "o", mfc="none", mec="k", ms=10)
     scoring = sorted((r["rows"], r["seconds"]) for r in report.get("scoring_vs_rows", []))
     if scoring:
-        by_rows.plot([p[0] for p in scoring], [p[1] for p in scoring], "s--", label="score student, s")
+        by_rows.plot([p[0] for p in scoring], [p[1] for p in scoring], "s--", color=_COLORS["student"], alpha=0.6, label="score student, s")
     by_rows.set(xscale="log", yscale="log", xlabel="rows (export rows for training)", ylabel="seconds", title="cost vs rows (7 sensors; ringed: extrapolated)")
     by_rows.grid(True, which="both", alpha=0.3)
     by_rows.legend(fontsize=8)
     sensors = report.get("training_vs_sensors", [])
     for kind in dict.fromkeys(r["kind"] for r in sensors):
         points = sorted((r["sensors"], r["epoch_s"]) for r in sensors if r["kind"] == kind)
-        by_sensors.plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"train {kind}, s / epoch")
+        by_sensors.plot([p[0] for p in points], [p[1] for p in points], "o-", color=_COLORS.get(kind), label=f"train {kind}, s / epoch")
     rows = {r["rows"] for r in sensors}
     by_sensors.set(xscale="log", yscale="log", xlabel="sensors", ylabel="seconds per epoch", title=f"training vs sensors ({', '.join(f'{n:,}' for n in rows)} rows)")
     by_sensors.grid(True, which="both", alpha=0.3)

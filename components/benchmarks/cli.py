@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from components.benchmarks.model_names import ALL_MODELS
+
 benchmark_app = typer.Typer(
     help="Benchmark the teachers, the student and the baselines on public datasets; "
     "writes a JSON report and logs it to MLflow.",
@@ -21,7 +23,6 @@ console = Console()
 
 _COLUMNS = ("vus_pr", "pr_auc", "roc_auc", "f1", "pa_f1", "rows_per_s", "train_s", "train_s_per_epoch", "epochs")
 _SKAB_COLUMNS = ("f1", "far", "mar", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s")
-_ALL = ("anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest")
 _PEERS_HELP = (
     "python of the PyOD peers environment (`make peers` creates .venv-peers/bin/python): PyOD's detectors run on "
     "the same splits and join the report as pyod_<name>; default: no peers"
@@ -41,7 +42,7 @@ def msl(
     out: Path = typer.Option(..., "--out", help="JSON report to write"),
     channels: str = typer.Option(None, "--channels", help="comma-separated channels (default: every labelled channel with data)"),
     models: str = typer.Option(
-        ",".join(_ALL), "--models",
+        ",".join(ALL_MODELS), "--models",
         help="comma-separated models: teachers (anomaly_transformer, omnianomaly) and the pipeline's (student, lstm_ae, pca, iforest)",
     ),
     max_epochs: int = typer.Option(None, "--max-epochs", help="cap on each profile's max_epochs"),
@@ -85,7 +86,7 @@ def skab(
     data: Path = typer.Option(..., "--data", help="folder laid out like SKAB's data/: <folder>/<n>.csv with an anomaly column"),
     out: Path = typer.Option(..., "--out", help="JSON report to write"),
     profile: str = typer.Option("fast", "--profile", help="teacher profile: fast or paper"),
-    models: str = typer.Option(",".join(_ALL), "--models", help="comma-separated models"),
+    models: str = typer.Option(",".join(ALL_MODELS), "--models", help="comma-separated models"),
     max_epochs: int = typer.Option(None, "--max-epochs", help="cap on every network's max_epochs"),
     tracking_uri: str = typer.Option("sqlite:///mlruns/mlflow.db", "--tracking-uri", help="MLflow tracking URI"),
     peers: str = typer.Option(None, "--peers", help=_PEERS_HELP),

@@ -60,6 +60,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from components.benchmarks.model_names import ALL_MODELS
+
 LABELS_FILE = "labeled_anomalies.csv"
 PROFILES = ("fast", "paper")
 VAL_FRACTION = 0.2
@@ -70,7 +72,6 @@ VUS_WINDOW = 100
 VAL_STRIDE = 1
 SCORE_BATCH = 1024
 QUALITY_METRICS = ("vus_pr", "pr_auc", "roc_auc", "f1", "pa_f1")
-ALL_MODELS = ("anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest")
 
 Progress = Callable[[str], None]
 
