@@ -153,6 +153,19 @@ def validation_rows(n_rows: int, window: int) -> int:
     return max(math.ceil(VAL_FRACTION * n_rows), window)
 
 
+def training_cut(channel: Channel, window: int) -> int:
+    """Index of the first validation row of ``channel.train``: the rows before it fit the
+    model, those after it (:func:`validation_rows`) set early stopping and the threshold.
+    Raises when fewer than one ``window`` of rows is left to fit on."""
+    cut = len(channel.train) - validation_rows(len(channel.train), window)
+    if cut < window:
+        raise ValueError(
+            f"channel {channel.name}: {len(channel.train)} train rows leave {cut} for training after "
+            f"{len(channel.train) - cut} validation rows, fewer than one window of {window}"
+        )
+    return cut
+
+
 # -------------------------------------------------------------------------- scoring
 
 
@@ -246,13 +259,8 @@ def run_channel(
 
     window = _window(kind, cfg)
     sensors = [f"x{i}" for i in range(channel.train.shape[1])]
-    n_val = validation_rows(len(channel.train), window)
-    cut = len(channel.train) - n_val
-    if cut < window:
-        raise ValueError(
-            f"channel {channel.name}: {len(channel.train)} train rows leave {cut} for training after "
-            f"{n_val} validation rows, fewer than one window of {window}"
-        )
+    cut = training_cut(channel, window)
+    n_val = len(channel.train) - cut
     scaler = StandardScaler.fit(pd.DataFrame(channel.train, columns=sensors), sensors)
     model = None
     if kind in TEACHERS:

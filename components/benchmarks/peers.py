@@ -53,7 +53,7 @@ from components.benchmarks.msl import (
     TORCH_THREADS,
     Channel,
     evaluate_scores,
-    validation_rows,
+    training_cut,
 )
 from components.benchmarks.pyod_worker import DETECTORS
 
@@ -141,13 +141,7 @@ def series_splits(channel: Channel, window: int) -> SeriesSplits:
     from components.features.scaling import StandardScaler
 
     sensors = [f"x{i}" for i in range(channel.train.shape[1])]
-    n_val = validation_rows(len(channel.train), window)
-    cut = len(channel.train) - n_val
-    if cut < window:
-        raise ValueError(
-            f"channel {channel.name}: {len(channel.train)} train rows leave {cut} for training after "
-            f"{n_val} validation rows, fewer than one window of {window}"
-        )
+    cut = training_cut(channel, window)
     if len(channel.test) < window:
         raise ValueError(f"channel {channel.name}: {len(channel.test)} test rows are fewer than one window of {window}")
     scaler = StandardScaler.fit(pd.DataFrame(channel.train, columns=sensors), sensors)
