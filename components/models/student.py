@@ -22,9 +22,10 @@ per window, which is what makes causal per-row scoring fast (tested equal to
 ``forward`` on gathered windows).
 
 The window score of row ``t`` (the window ending at ``t``) combines three components,
-each normalised on training data (:class:`ScoreCalibration`) so the weights α, β, γ
-mean what they say: reconstruction error (each sensor's squared error divided by its
-mean on training windows, averaged over steps and sensors), forecast error (same, over
+each normalised on the normal data held out of the test (:class:`ScoreCalibration`,
+fitted by the train stage on the training and validation windows) so the weights α, β,
+γ mean what they say: reconstruction error (each sensor's squared error divided by its
+mean on those windows, averaged over steps and sensors), forecast error (same, over
 the window's forecast steps) and the classification probability at the last step.
 """
 
@@ -172,12 +173,13 @@ def component_errors_at(model: MtlStudent, values: np.ndarray, starts: np.ndarra
 
 @dataclass(frozen=True)
 class ScoreCalibration:
-    """How raw components become one score, all fitted on training windows.
+    """How raw components become one score, all fitted on calibration windows (the train
+    stage uses the training and validation splits' windows).
 
     ``reconstruction_scale`` / ``forecast_scale`` (n_sensors,): each sensor's mean squared
     error; ``location`` / ``spread`` per component: the median and the 99th-percentile
-    minus median of the component on training windows, so a normalised component is 0
-    at the typical training window and 1 at its 99th percentile; ``weights``: α, β, γ.
+    minus median of the component on calibration windows, so a normalised component is
+    0 at the typical calibration window and 1 at its 99th percentile; ``weights``: α, β, γ.
     """
 
     reconstruction_scale: list[float]
@@ -204,7 +206,8 @@ def raw_components(errors: ComponentErrors, reconstruction_scale: list[float], f
 
 
 def calibrate(errors: ComponentErrors, weights: dict[str, float], floor: float = 1e-6) -> ScoreCalibration:
-    """Fit the calibration on the component errors of training windows."""
+    """Fit the calibration on the component errors of calibration windows (normal data
+    outside the test split)."""
     unknown = set(weights) - set(COMPONENTS)
     if unknown:
         raise ValueError(f"unknown score components {sorted(unknown)}; known: {COMPONENTS}")

@@ -33,6 +33,11 @@ from components.training.teachers import TEACHERS, fit_teacher, teacher_config
 RUN_FILE = "mlflow_run.json"
 HISTORY_FILE = "history.json"
 FIT_SUMMARY_FILE = "fit_summary.json"
+# The student's score calibration sees every normal window the pipeline holds out of the
+# test: on the training windows alone, a rare pattern the network memorised (MSL's
+# command channels that fire a few times) gets an error scale far below its error on
+# unseen data, and every later occurrence then swamps the score.
+CALIBRATION_SPLITS = ("train", "val")
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def _teacher_networks(cfg: PipelineConfig, weights: dict[str, float]) -> dict[st
 
 
 def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | None) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
-    from components.models.student import calibrate, component_errors_at
+    from components.models.student import calibrate
     from components.training.student_module import StudentModule
 
     torch.set_num_threads(cfg.train.num_threads)
@@ -136,16 +141,30 @@ def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | N
     module = StudentModule(net, cfg.train.learning_rate, scfg.input_noise, dcfg.classification_loss_weight)
     result = fit(module, data, max_epochs=cfg.train.max_epochs, patience=cfg.train.patience, seed=cfg.train.seed, logger=logger or False)
     net.eval()
-    clean = prepared.scaler.transform(prepared.splits["train"])
-    calib_starts = fit_window_starts(prepared.splits["train"], scfg.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)
-    with torch.inference_mode():
-        errors = [component_errors_at(net, clean, calib_starts[i : i + 2048], scfg.window) for i in range(0, len(calib_starts), 2048)]
+    errors = [
+        part
+        for name in CALIBRATION_SPLITS
+        for part in _split_component_errors(net, prepared, name, scfg.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)
+    ]
     score_weights = dict(scfg.score_weights)
     if not teachers:  # an untrained classification head carries no information
         score_weights["classification"] = 0.0
     total = sum(score_weights.values())
     calibration = calibrate(_concat_errors(errors), {k: v / total for k, v in score_weights.items()})
     return net, replace(spec, calibration=calibration.as_dict()), result
+
+
+def _split_component_errors(
+    net: torch.nn.Module, prepared: PreparedData, split: str, window: int, stride: int, exclude_labelled: bool, batch: int = 2048,
+) -> list[ComponentErrors]:
+    """The student's raw score components on the clean windows of one split, in batches."""
+    from components.models.student import component_errors_at
+
+    frame = prepared.splits[split]
+    values = prepared.scaler.transform(frame)
+    starts = fit_window_starts(frame, window, stride, exclude_labelled)
+    with torch.inference_mode():
+        return [component_errors_at(net, values, starts[i : i + batch], window) for i in range(0, len(starts), batch)]
 
 
 def _student_extras(data: DistillationSet, clean_targets: bool) -> dict[str, np.ndarray]:

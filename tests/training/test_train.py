@@ -62,3 +62,29 @@ def test_teachers_train_through_the_same_stage(tmp_path):
         assert spec.kind == kind and spec.window == 32 and result.epochs == 1
         run = mlflow.MlflowClient(cfg.mlflow.tracking_uri).get_run(result.run_ids.child)
         assert run.data.params["profile"] == "fast"
+
+
+
+def test_student_calibration_covers_training_and_validation_windows(tmp_path):
+    """Per-sensor error scales are the mean over the train *and* validation windows, so a
+    pattern memorised in training cannot set a scale below its held-out error."""
+    import numpy as np
+
+    from components.training.train import _split_component_errors
+
+    readings, _ = generate_plant(seed=3, days=2, assets=1)
+    cfg = _cfg(tmp_path, max_epochs=1)
+    cfg = cfg.model_copy(update={"student": cfg.student.model_copy(update={
+        "distillation": cfg.student.distillation.model_copy(update={"teacher_weights": {}}),
+    })})
+    prepared = prepare(readings, cfg.prepare, tmp_path / "prepared")
+    net, spec = load_network(train_model(cfg, prepared, "student").model_dir)
+    per_split = {
+        name: np.concatenate([e.reconstruction for e in _split_component_errors(
+            net, prepared, name, spec.window, cfg.train.train_stride, cfg.prepare.exclude_labelled_from_fit)])
+        for name in ("train", "val")
+    }
+    assert len(per_split["val"]) > 0
+    expected = np.concatenate([per_split["train"], per_split["val"]]).mean(axis=0)
+    np.testing.assert_allclose(spec.calibration["reconstruction_scale"], expected, rtol=1e-6)
+    assert not np.allclose(spec.calibration["reconstruction_scale"], per_split["train"].mean(axis=0), rtol=1e-3)
