@@ -64,7 +64,6 @@ def test_teachers_train_through_the_same_stage(tmp_path):
         assert run.data.params["profile"] == "fast"
 
 
-
 def test_student_calibration_covers_training_and_validation_windows(tmp_path):
     """Per-sensor error scales are the mean over the train *and* validation windows, so a
     pattern memorised in training cannot set a scale below its held-out error."""
