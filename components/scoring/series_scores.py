@@ -15,8 +15,8 @@ used). Rows with fewer than ``window − 1`` earlier rows in their session get N
 - ``omnianomaly``: −log p(x_t | z) at the window's last step, averaged over
   ``n_samples`` posterior samples (the paper scores the last point of each window).
 - ``student``: α·reconstruction + β·forecast + γ·classification, each component
-  calibrated on training windows (:mod:`components.models.student`); rows are encoded
-  once per chunk, not once per window.
+  calibrated on the training and validation windows (:mod:`components.models.student`);
+  rows are encoded once per chunk, not once per window.
 - ``pca`` / ``iforest``: the baseline's score of the flattened window.
 
 Contributions (which sensors drive the score) come from per-sensor errors: the
