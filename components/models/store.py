@@ -43,7 +43,7 @@ def build_network(spec: ModelSpec):
     if spec.kind == "student":
         from components.models.student import MtlStudent
 
-        return MtlStudent(n, spec.window, **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.hparams.items()})
+        return MtlStudent(n, **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.hparams.items()})
     if spec.kind in BASELINES:
         from components.models.baselines import build_baseline
 
