@@ -56,14 +56,24 @@ def peers_note(report: dict) -> str:
     )
 
 
+def _with_sd(values: dict, key: str) -> str:
+    """``mean ± sd`` over seeds when the report has several, else the value."""
+    sd = values.get(f"{key}_sd")
+    return _fmt(values.get(key)) + (f" ± {sd:.3f}" if sd is not None else "")
+
+
 def msl_table(report: dict) -> str:
     rows = [
-        [m, *(_fmt(report["models"][m].get(k)) for k in ("vus_pr", "pr_auc", "roc_auc", "f1", "pa_f1", "rows_per_s", "train_s"))]
+        [m, _with_sd(report["models"][m], "vus_pr"), *(_fmt(report["models"][m].get(k)) for k in ("pr_auc", "roc_auc", "f1", "pa_f1", "rows_per_s", "train_s"))]
         for m in _models(report)
     ]
+    seeds = report["config"]["protocol"].get("seed")
+    several = isinstance(seeds, list) and len(seeds) > 1
     title = (
         f"**{report['dataset']['name'].upper()}** ({len(report['dataset']['channels'])} channels, profile {report['profile']}, "
-        f"commit {report['git_commit'][:8]}, {report.get('wall_s', 0) / 60:.0f} min wall; VUS-PR/PR-AUC/ROC-AUC channel means, "
+        f"commit {report['git_commit'][:8]}, {report.get('wall_s', 0) / 60:.0f} min wall; "
+        + (f"our models: means over seeds {', '.join(map(str, seeds))} (VUS-PR ± standard deviation over seeds; train s per seed), peers: one run; " if several else "")
+        + "VUS-PR/PR-AUC/ROC-AUC channel means, "
         "F1 pooled at the validation-set POT threshold, PA-F1 point-adjusted at a test-optimised threshold: papers only)"
     )
     return title + "\n\n" + _table(["model", "VUS-PR", "PR-AUC", "ROC-AUC", "F1", "PA-F1", "rows/s", "train s"], rows) + peers_note(report)

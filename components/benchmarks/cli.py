@@ -35,6 +35,13 @@ def _split(value: str | None) -> list[str] | None:
     return items or None
 
 
+def _seeds(value: str) -> list[int]:
+    try:
+        return [int(v) for v in _split(value) or []]
+    except ValueError:
+        raise typer.BadParameter(f"--seeds takes comma-separated integers, got {value!r}") from None
+
+
 @benchmark_app.command("msl")
 def msl(
     data: Path = typer.Option(..., "--data", help="folder laid out like shared/datasets/msl: train/, test/, labeled_anomalies.csv"),
@@ -50,6 +57,10 @@ def msl(
     tracking_uri: str = typer.Option("sqlite:///mlruns/mlflow.db", "--tracking-uri", help="MLflow tracking URI"),
     peers: str = typer.Option(None, "--peers", help=_PEERS_HELP),
     peer_models: str = typer.Option(None, "--peer-models", help=_PEER_MODELS_HELP),
+    seeds: str = typer.Option(
+        "7", "--seeds",
+        help="comma-separated seeds: our models are trained and scored once per seed and reported as means with a standard deviation",
+    ),
 ) -> None:
     """NASA MSL (or SMAP, or any folder laid out the same way): train and score each
     model per channel, thresholds from validation only; see components/benchmarks/msl.py."""
@@ -57,7 +68,7 @@ def msl(
 
     report = _run_report("msl", out, tracking_uri, lambda progress: run_benchmark(
         data, profile, models=_split(models), channels=_split(channels), max_epochs=max_epochs,
-        train_stride=train_stride, progress=progress, peers=peers, peer_models=_split(peer_models),
+        train_stride=train_stride, progress=progress, peers=peers, peer_models=_split(peer_models), seeds=_seeds(seeds),
     ))
     print_aggregates(report)
     print_peers(report)
@@ -202,6 +213,8 @@ def print_peers(report: dict) -> None:
 def print_aggregates(report: dict, columns: tuple[str, ...] = None, note: str = "pa_f1 = point-adjusted at a test-optimised threshold: for comparison with papers only") -> None:
     """The per-model aggregates as a rich table."""
     columns = columns or _COLUMNS
+    if any("vus_pr_sd" in values for values in report["models"].values()):  # several seeds
+        columns = tuple(c for column in columns for c in ((column, "vus_pr_sd") if column == "vus_pr" else (column,)))
     dataset = report["dataset"]
     table = Table(title=f"{dataset['name']} ({len(dataset['channels'])} series, profile {report['profile']}); {note}")
     table.add_column("model")

@@ -14,8 +14,10 @@ Protocol, per channel and per model (one model per channel, as in the papers):
 * Split: the last 20 % of the train array (at least one window) is validation, used for
   early stopping (``val_loss``, patience 3) and for the alarm threshold; the rest trains.
   Training windows start every ``train_stride`` rows (default 1), validation windows
-  every row. Seed 7 (network initialisation, Lightning, posterior sampling),
-  ``torch.set_num_threads(2)``. ``max_epochs`` is the profile's, optionally capped.
+  every row. Seed 7 (network initialisation, Lightning, posterior sampling, injected
+  anomalies), ``torch.set_num_threads(2)``. ``max_epochs`` is the profile's, optionally
+  capped. With several ``seeds`` every model of ours is trained and scored once per
+  seed (teachers too: the student of seed s distils from the teachers of seed s).
 * Test scores, as the papers do:
 
   - Anomaly Transformer: the per-step scores of non-overlapping windows tiling the
@@ -40,6 +42,11 @@ Protocol, per channel and per model (one model per channel, as in the papers):
   score; either way the threshold maps to 1 and the score order is kept.
   ``rows_per_s`` = test rows scored / seconds spent scoring them; ``train_s`` = total
   training seconds, ``epochs`` = total epochs run, ``train_s_per_epoch`` = their ratio.
+* Several seeds: every number of a model (aggregate and per channel) is the mean over
+  the seeds, with ``<metric>_sd`` (sample standard deviation over seeds) and
+  ``<metric>_by_seed`` for the quality metrics, and ``seeds`` = the seeds. On MSL one
+  seed's mean VUS-PR moves by a few hundredths with the initialisation alone, so
+  comparisons between neural models need more than one seed.
 
 :func:`run_benchmark` returns the report (also what ``--out`` holds) and
 :func:`log_to_mlflow` records it: one parent run per benchmark and one nested run per
@@ -228,11 +235,11 @@ def last_step_scores(kind: str, net, cfg, values: np.ndarray) -> np.ndarray:
     return np.concatenate([per_step[0, : window - 1], per_step[:, -1]])
 
 
-def score_rows(kind: str, net, cfg, values: np.ndarray) -> np.ndarray:
+def score_rows(kind: str, net, cfg, values: np.ndarray, seed: int = SEED) -> np.ndarray:
     """One score per row of ``values`` (scaled, float32), the way ``kind``'s paper scores."""
     import torch
 
-    torch.manual_seed(SEED)  # OmniAnomaly samples the posterior
+    torch.manual_seed(seed)  # OmniAnomaly samples the posterior
     if kind == "anomaly_transformer":
         return tiled_scores(kind, net, cfg, values)
     return last_step_scores(kind, net, cfg, values)
@@ -242,11 +249,12 @@ def score_rows(kind: str, net, cfg, values: np.ndarray) -> np.ndarray:
 
 
 def run_channel(
-    kind: str, cfg, channel: Channel, *, train_stride: int = 1, teachers: dict | None = None, pipeline_cfg=None,
+    kind: str, cfg, channel: Channel, *, train_stride: int = 1, teachers: dict | None = None, pipeline_cfg=None, seed: int = SEED,
 ) -> tuple[dict, dict]:
     """Train ``kind`` on ``channel`` and score its test rows. Teachers use ``cfg`` (their
-    profile); the pipeline's models use ``pipeline_cfg``, and the student distils from
-    ``teachers`` ({kind: (net, spec)} trained on this channel).
+    profile) and ``seed``; the pipeline's models use ``pipeline_cfg`` (whose train seed is
+    theirs), and the student distils from ``teachers`` ({kind: (net, spec)} trained on
+    this channel).
 
     Returns (metrics dict for the report, pooled arrays: ``labels``, ``scores``, ``pred``,
     ``units`` = scores in threshold units, and ``model`` = (net, spec) for teachers)."""
@@ -268,19 +276,19 @@ def run_channel(
         test = scaler.transform(pd.DataFrame(channel.test, columns=sensors))
         values = {"train": train[:cut], "val": train[cut:]}
         starts = {"train": _all_starts(cut, window, train_stride), "val": _all_starts(n_val, window, VAL_STRIDE)}
-        torch.manual_seed(SEED)
+        torch.manual_seed(seed)
         spec = ModelSpec(kind, sensors, window, hparams=cfg.model_dump())
         net = build_network(spec)
-        fitted = fit_teacher(kind, cfg, net, values, starts, seed=SEED, patience=PATIENCE)
-        val_scores = score_rows(kind, net, cfg, values["val"])
+        fitted = fit_teacher(kind, cfg, net, values, starts, seed=seed, patience=PATIENCE)
+        val_scores = score_rows(kind, net, cfg, values["val"], seed)
         begin = time.perf_counter()
-        scores = score_rows(kind, net, cfg, test)
+        scores = score_rows(kind, net, cfg, test, seed)
         score_s = time.perf_counter() - begin
         epochs, best_val_loss, train_s, train_windows = len(fitted.history), fitted.best_val_loss, fitted.seconds, len(starts["train"])
         model = (net, spec)
     else:
         prepared = arrays_as_prepared(channel.train[:cut], channel.train[cut:], channel.test, channel.labels, scaler)
-        torch.manual_seed(SEED)
+        torch.manual_seed(pipeline_cfg.train.seed)
         result = fit_and_score(kind, pipeline_cfg, prepared, teachers or {})
         val_scores, scores, score_s = result.val, result.test, result.score_s
         epochs, best_val_loss, train_s, train_windows = result.epochs, result.best_val_loss, result.train_s, None
@@ -372,9 +380,12 @@ def _nanmean(values: list[float]) -> float:
 # ------------------------------------------------------------------------ the benchmark
 
 
-def benchmark_config(profile: str, models: Sequence[str], *, max_epochs: int | None = None, train_stride: int = 1) -> dict:
+def benchmark_config(
+    profile: str, models: Sequence[str], *, max_epochs: int | None = None, train_stride: int = 1, seed: int = SEED,
+) -> dict:
     """Each teacher's profile config (epochs capped at ``max_epochs`` when given) and, for
-    the pipeline's models, the repository pipeline config (``conf/pipeline.yaml``)."""
+    the pipeline's models, the repository pipeline config (``conf/pipeline.yaml``) with
+    ``seed`` as its train seed."""
     from components.benchmarks.pipeline_models import PIPELINE_MODELS, pipeline_config
     from components.training.teachers import TEACHERS, teacher_config
 
@@ -396,7 +407,7 @@ def benchmark_config(profile: str, models: Sequence[str], *, max_epochs: int | N
         configs[kind] = cfg
     for kind in models:
         if kind in PIPELINE_MODELS:
-            cfg = pipeline_config(teachers, TORCH_THREADS, SEED)
+            cfg = pipeline_config(teachers, TORCH_THREADS, seed)
             cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"train_stride": train_stride})})
             if max_epochs is not None and max_epochs < cfg.train.max_epochs:
                 cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_epochs": max_epochs})})
@@ -433,10 +444,12 @@ def run_benchmark(
     progress: Progress | None = None,
     peers: str | Path | None = None,
     peer_models: Sequence[str] | None = None,
+    seeds: Sequence[int] = (SEED,),
 ) -> dict:
     """Run the protocol of this module on ``data``; returns the report (JSON-ready, NaN
     as None): ``git_commit``, ``profile``, ``config``, ``dataset``, ``hardware``,
-    ``models`` (aggregates per model) and ``per_channel`` (model → channel → metrics).
+    ``models`` (aggregates per model) and ``per_channel`` (model → channel → metrics),
+    means over ``seeds`` when there are several (see the module docstring).
     With ``peers`` (the python of ``make peers``' environment), PyOD's ``peer_models``
     (default: all) run on the same splits and join the report as ``pyod_<name>``, with a
     ``peers`` section (:mod:`components.benchmarks.peers`)."""
@@ -447,10 +460,13 @@ def run_benchmark(
 
     if train_stride < 1:
         raise ValueError(f"--train-stride must be at least 1, got {train_stride}")
+    seeds = list(dict.fromkeys(int(s) for s in seeds))
+    if not seeds:
+        raise ValueError("--seeds needs at least one seed")
     say = progress or (lambda message: None)
     data = Path(data)
     names = list_channels(data, channels)
-    configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs, train_stride=train_stride)
+    seed_configs = {seed: benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs, train_stride=train_stride, seed=seed) for seed in seeds}
     if peers is not None:
         from components.benchmarks.peers import (
             check_detectors,
@@ -466,25 +482,14 @@ def run_benchmark(
     peer_run = None
     if peers is not None:  # first: a broken peers environment fails before the long part
         peer_run = score_peers(loaded, peers, detectors=peer_models, train_stride=train_stride, max_epochs=max_epochs, progress=say)
-    per_channel: dict[str, dict] = {kind: {} for kind in configs}
-    results: dict[str, dict] = {}
     started = time.perf_counter()
-    trained: dict[str, dict] = {channel.name: {} for channel in loaded}  # teachers, for the student
-    for kind, cfg in configs.items():
-        pooled = []
-        for i, channel in enumerate(loaded, 1):
-            metrics, arrays = run_channel(
-                kind, cfg, channel, train_stride=train_stride, teachers=trained[channel.name], pipeline_cfg=cfg,
-            )
-            if arrays["model"] is not None and "student" in configs:
-                trained[channel.name][kind] = arrays["model"]
-            per_channel[kind][channel.name] = metrics
-            pooled.append(arrays)
-            say(
-                f"{kind} {channel.name} ({i}/{len(loaded)}): vus_pr {metrics['vus_pr']:.3f} f1 {metrics['f1']:.3f} "
-                f"epochs {metrics['epochs']} train {metrics['train_s']:.1f}s score {metrics['score_s']:.2f}s"
-            )
-        results[kind] = aggregate(per_channel[kind], pooled)
+    runs = [_run_seed(seed_configs[seed], loaded, train_stride, seed, say if len(seeds) == 1 else (lambda m, s=seed: say(f"seed {s}: {m}"))) for seed in seeds]
+    results = {kind: mean_over_seeds([aggregates for aggregates, _ in runs], kind, seeds) for kind in runs[0][0]}
+    per_channel = {
+        kind: {name: mean_over_seeds([channels[kind] for _, channels in runs], name, seeds) for name in runs[0][1][kind]}
+        for kind in runs[0][1]
+    }
+    configs = seed_configs[seeds[0]]
     if peer_run is not None:
         for kind, metrics in peer_run.metrics.items():
             per_channel[kind] = metrics
@@ -504,7 +509,7 @@ def run_benchmark(
                 "max_epochs_cap": max_epochs,
                 "train_stride": train_stride,
                 "val_stride": VAL_STRIDE,
-                "seed": SEED,
+                "seed": seeds[0] if len(seeds) == 1 else seeds,
                 "torch_threads": TORCH_THREADS,
                 "test_scoring": {
                     "anomaly_transformer": "per-step scores of non-overlapping windows tiling the series; last partial tile from the window ending at the last row",
@@ -551,6 +556,51 @@ def run_benchmark(
     if peer_run is not None:
         report["peers"] = peer_run.section
     return _json_ready(report)
+
+
+def _run_seed(configs: dict, loaded: list[Channel], train_stride: int, seed: int, say: Progress) -> tuple[dict, dict]:
+    """Every model of ``configs`` on every channel with one seed: (aggregates per model,
+    model → channel → metrics)."""
+    per_channel: dict[str, dict] = {kind: {} for kind in configs}
+    results: dict[str, dict] = {}
+    trained: dict[str, dict] = {channel.name: {} for channel in loaded}  # teachers, for the student
+    for kind, cfg in configs.items():
+        pooled = []
+        for i, channel in enumerate(loaded, 1):
+            metrics, arrays = run_channel(
+                kind, cfg, channel, train_stride=train_stride, teachers=trained[channel.name], pipeline_cfg=cfg, seed=seed,
+            )
+            if arrays["model"] is not None and "student" in configs:
+                trained[channel.name][kind] = arrays["model"]
+            per_channel[kind][channel.name] = metrics
+            pooled.append(arrays)
+            say(
+                f"{kind} {channel.name} ({i}/{len(loaded)}): vus_pr {metrics['vus_pr']:.3f} f1 {metrics['f1']:.3f} "
+                f"epochs {metrics['epochs']} train {metrics['train_s']:.1f}s score {metrics['score_s']:.2f}s"
+            )
+        results[kind] = aggregate(per_channel[kind], pooled)
+    return results, per_channel
+
+
+def mean_over_seeds(runs: list[dict], key: str, seeds: Sequence[int]) -> dict:
+    """``runs[i][key]`` (one metrics dict per seed) as one dict: numbers averaged over
+    the seeds (NaN-aware), anything else from the first seed; with several seeds, also
+    ``<metric>_sd`` (sample standard deviation) and ``<metric>_by_seed`` for the quality
+    metrics, and ``seeds``."""
+    records = [run[key] for run in runs]
+    if len(records) == 1:
+        return dict(records[0])
+    merged = {}
+    for name, first in records[0].items():
+        values = [r.get(name) for r in records]
+        numeric = isinstance(first, (int, float)) and not isinstance(first, bool)
+        merged[name] = _nanmean(values) if numeric else first
+        if numeric and name in QUALITY_METRICS:
+            finite = [v for v in values if v is not None and np.isfinite(v)]
+            merged[f"{name}_sd"] = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")
+            merged[f"{name}_by_seed"] = [None if v is None or not np.isfinite(v) else float(v) for v in values]
+    merged["seeds"] = list(seeds)
+    return merged
 
 
 def _json_ready(value):

@@ -173,3 +173,36 @@ def test_full_fast_benchmark(tmp_path):
     report, uri = _bench(MSL, tmp_path)
     channels = pd.read_csv(MSL / "labeled_anomalies.csv")["chan_id"].tolist()
     _check_report(report, [c for c in channels if (MSL / "train" / f"{c}.npy").exists()], uri, "benchmark-msl")
+
+
+def test_several_seeds_are_averaged_with_their_spread(tmp_path):
+    """--seeds 7,8: each model of ours is trained once per seed; the report holds the means,
+    the per-seed values and their sample standard deviation, and the README table shows them."""
+    from benchmarks.readme_tables import msl_table
+
+    data = _fake_smap(tmp_path / "smap_like")
+    report, _ = _bench(data, tmp_path, "--models", "lstm_ae,iforest", "--max-epochs", "1", "--train-stride", "8", "--seeds", "7,8")
+    assert report["config"]["protocol"]["seed"] == [7, 8]
+    for kind in ("lstm_ae", "iforest"):
+        aggregates = report["models"][kind]
+        assert aggregates["seeds"] == [7, 8]
+        by_seed = aggregates["vus_pr_by_seed"]
+        assert len(by_seed) == 2 and aggregates["vus_pr"] == pytest.approx(np.mean(by_seed))
+        assert aggregates["vus_pr_sd"] == pytest.approx(np.std(by_seed, ddof=1))
+        for values in report["per_channel"][kind].values():
+            assert values["vus_pr"] == pytest.approx(np.mean(values["vus_pr_by_seed"]))
+    # the seed reaches training: the networks of the two seeds score differently
+    assert report["per_channel"]["lstm_ae"]["A-1"]["roc_auc_by_seed"][0] != report["per_channel"]["lstm_ae"]["A-1"]["roc_auc_by_seed"][1]
+    table = msl_table(report)
+    assert "means over seeds 7, 8" in table and f"{report['models']['lstm_ae']['vus_pr_sd']:.3f}" in table
+
+
+def test_one_seed_report_has_no_spread():
+    from components.benchmarks.msl import mean_over_seeds
+
+    one = mean_over_seeds([{"m": {"vus_pr": 0.5, "threshold_method": "pot"}}], "m", [7])
+    assert one == {"vus_pr": 0.5, "threshold_method": "pot"}
+    two = mean_over_seeds([{"m": {"vus_pr": 0.4, "epochs": 3, "threshold_method": "pot"}}, {"m": {"vus_pr": 0.6, "epochs": 5, "threshold_method": "pot"}}], "m", [7, 9])
+    assert two["vus_pr"] == pytest.approx(0.5) and two["vus_pr_sd"] == pytest.approx(np.std([0.4, 0.6], ddof=1))
+    assert two["vus_pr_by_seed"] == [0.4, 0.6] and two["epochs"] == 4 and two["seeds"] == [7, 9]
+    assert "epochs_sd" not in two and two["threshold_method"] == "pot"
