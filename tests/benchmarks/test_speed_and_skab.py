@@ -100,3 +100,24 @@ def test_real_skab_files_load():
     assert len(files) == 16 and all(f.parent.name == "valve1" for f in files)
     experiment = load_experiment(files[0], SKAB)
     assert experiment.train.shape == (400, 8) and experiment.labels.sum() > 0
+
+
+def test_single_sensor_ceiling_script(tmp_path):
+    """benchmarks/skab_ceiling.py: told the faulty sensor and direction, the fixed rule finds
+    the fault; told the wrong direction, it does not; an unknown sensor names the file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_skab_ceiling", Path(__file__).resolve().parents[2] / "benchmarks" / "skab_ceiling.py")
+    ceiling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ceiling)
+    data = _fake_skab(tmp_path / "skab")
+    right = ceiling.ceiling(data, "s1", "high")
+    wrong = ceiling.ceiling(data, "s1", "low")
+    assert right["files"] == 2 and len(right["grid"]) == len(ceiling.SMOOTH_ROWS) * len(ceiling.QUANTILES) * len(ceiling.MULTIPLIERS)
+    assert right["fixed"]["smooth"] == 1 and right["fixed"]["f1"] > 0.9 and right["fixed"]["far"] < 5
+    assert right["test_optimised"]["f1"] == max(g["f1"] for g in right["grid"]) >= right["fixed"]["f1"]
+    assert wrong["fixed"]["f1"] < 0.2 and wrong["fixed"]["mar"] > 80
+    score = ceiling.deviation(np.r_[np.zeros(400), 1.0, 3.0], "both", smooth=2)
+    assert score[-1] == pytest.approx(2.0)  # the training sd is 0: deviations in raw units, mean of |1| and |3|
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        ceiling.ceiling(data, "nope", "low")
