@@ -67,7 +67,7 @@ def msl_table(report: dict) -> str:
         [m, _with_sd(report["models"][m], "vus_pr"), *(_fmt(report["models"][m].get(k)) for k in ("pr_auc", "roc_auc", "f1", "pa_f1", "rows_per_s", "train_s"))]
         for m in _models(report)
     ]
-    seeds = report["config"]["protocol"].get("seed")
+    seeds = report.get("config", {}).get("protocol", {}).get("seed")
     several = isinstance(seeds, list) and len(seeds) > 1
     title = (
         f"**{report['dataset']['name'].upper()}** ({len(report['dataset']['channels'])} channels, profile {report['profile']}, "
