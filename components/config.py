@@ -153,6 +153,9 @@ class StudentConfig(_Strict):
     bottleneck: int = 32
     latent: int = 16
     input_noise: float = Field(0.05, ge=0, le=0.5, description="std of the Gaussian denoising noise, scaled units")
+    top_sensors: int = Field(
+        3, ge=1, description="a window's reconstruction and forecast errors average its k worst (normalised) sensors",
+    )
     score_weights: dict[ScoreComponent, float] = {"reconstruction": 0.4, "forecast": 0.3, "classification": 0.3}
     distillation: DistillationConfig = DistillationConfig()
 

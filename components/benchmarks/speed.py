@@ -61,12 +61,14 @@ def _ready_model(spec: ModelSpec, values: np.ndarray):
     if spec.kind in ("pca", "iforest"):
         model.fit(gather_windows(values, starts, spec.window), seed=SEED)
     if spec.kind == "student":
+        from components.config import StudentConfig
         from components.models.student import calibrate, component_errors_at
 
         model.eval()
         with torch.inference_mode():
             errors = component_errors_at(model, values, starts, spec.window)
-        spec = replace(spec, calibration=calibrate(errors, {"reconstruction": 0.4, "forecast": 0.3, "classification": 0.3}).as_dict())
+        defaults = StudentConfig()
+        spec = replace(spec, calibration=calibrate(errors, defaults.score_weights, defaults.top_sensors).as_dict())
     return model, spec
 
 

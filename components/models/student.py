@@ -27,11 +27,16 @@ fitted by the train stage on the training and validation windows) so the weights
 γ mean what they say: reconstruction error (each sensor's squared error divided by its
 mean on those windows, averaged over steps and sensors), forecast error (same, over
 the window's forecast steps) and the classification probability averaged over the
-window's steps, like the two error components. On MSL (27 channels, mean VUS-PR, cached
-teachers) the last step's probability alone was the weakest component (0.199) and the
-step average 0.288; the full benchmark moved from 0.343 to 0.349 with seed 7. Over
-seeds 7/8/9 the student scores 0.351 ± 0.016 (the LSTM-AE 0.374 ± 0.005): one seed's
-mean says little. On the demo plant `make demo` gave 0.368 against 0.375 before.
+window's steps, like the two error components.
+
+Deviation in the normalisation: each component is normalised on a log scale, 0 at its
+calibration median and 1 at its 99th percentile of ``log(component)``. Squared errors
+are heavy-tailed, so on a linear scale one component far beyond its calibration range
+(a forecast error 100× its 99th percentile, say) outweighs the other two whatever the
+weights say; on the log scale each component moves the score by orders of magnitude,
+and the weights keep their meaning at the extremes too. The linear scale with the same
+student, seed and teachers: demo plant 0.363 → 0.426 VUS-PR (cached components); MSL
+(27 channels, seed-7 teachers) 0.351 → 0.367.
 
 Measured and not adopted: a reconstruction decoded from one 16-d window code (the
 BiLSTM's final states, the LSTM-AE's kind of bottleneck) scored 0.378 on MSL, but on the
@@ -190,15 +195,22 @@ class ScoreCalibration:
     stage uses the training and validation splits' windows).
 
     ``reconstruction_scale`` / ``forecast_scale`` (n_sensors,): each sensor's mean squared
-    error; ``location`` / ``spread`` per component: the median and the 99th-percentile
-    minus median of the component on calibration windows, so a normalised component is
-    0 at the typical calibration window and 1 at its 99th percentile; ``weights``: α, β, γ.
+    error; ``top_sensors``: how many of a window's worst normalised sensors its
+    reconstruction and forecast components average; ``location`` / ``spread`` per
+    component, on the log of the component (squared
+    errors and probabilities are positive and heavy-tailed): the median and the
+    99th-percentile minus median of ``log(component)`` on calibration windows, so a
+    normalised component is 0 at the typical calibration window and 1 at its 99th
+    percentile; ``floor``: the smallest component value taken before the log;
+    ``weights``: α, β, γ.
     """
 
     reconstruction_scale: list[float]
     forecast_scale: list[float]
+    top_sensors: int
     location: dict[str, float]
     spread: dict[str, float]
+    floor: float
     weights: dict[str, float]
 
     def as_dict(self) -> dict:
@@ -209,45 +221,60 @@ def _per_sensor(errors: np.ndarray, scale: list[float]) -> np.ndarray:
     return errors / np.asarray(scale)
 
 
-def raw_components(errors: ComponentErrors, reconstruction_scale: list[float], forecast_scale: list[float]) -> dict[str, np.ndarray]:
-    """Each component as one number per window (batch,) before location/spread."""
+def worst_sensors_mean(per_sensor: np.ndarray, k: int) -> np.ndarray:
+    """Mean of the ``k`` largest values of each row of (batch, n_sensors) → (batch,)
+    (all sensors when there are at most ``k``)."""
+    n = per_sensor.shape[1]
+    if k >= n:
+        return per_sensor.mean(axis=1)
+    return np.partition(per_sensor, n - k, axis=1)[:, n - k :].mean(axis=1)
+
+
+def raw_components(errors: ComponentErrors, reconstruction_scale: list[float], forecast_scale: list[float], top_sensors: int) -> dict[str, np.ndarray]:
+    """Each component as one number per window (batch,) before the log, location and spread."""
     return {
-        "reconstruction": _per_sensor(errors.reconstruction, reconstruction_scale).mean(axis=1),
-        "forecast": _per_sensor(errors.forecast, forecast_scale).mean(axis=1),
+        "reconstruction": worst_sensors_mean(_per_sensor(errors.reconstruction, reconstruction_scale), top_sensors),
+        "forecast": worst_sensors_mean(_per_sensor(errors.forecast, forecast_scale), top_sensors),
         "classification": errors.classification,
     }
 
 
-def calibrate(errors: ComponentErrors, weights: dict[str, float], floor: float = 1e-6) -> ScoreCalibration:
+def calibrate(errors: ComponentErrors, weights: dict[str, float], top_sensors: int, floor: float = 1e-6) -> ScoreCalibration:
     """Fit the calibration on the component errors of calibration windows (normal data
     outside the test split)."""
     unknown = set(weights) - set(COMPONENTS)
     if unknown:
         raise ValueError(f"unknown score components {sorted(unknown)}; known: {COMPONENTS}")
+    if top_sensors < 1:
+        raise ValueError(f"top_sensors must be at least 1, got {top_sensors}")
 
     def scale(e: np.ndarray) -> list[float]:
         mean = e.mean(axis=0)
         return [float(v) for v in np.maximum(mean, floor * max(float(mean.max()), floor))]
 
     rec_scale, fc_scale = scale(errors.reconstruction), scale(errors.forecast)
-    raw = raw_components(errors, rec_scale, fc_scale)
-    location = {k: float(np.median(v)) for k, v in raw.items()}
-    spread = {k: float(max(np.quantile(v, 0.99) - location[k], floor)) for k, v in raw.items()}
-    return ScoreCalibration(rec_scale, fc_scale, location, spread, {k: float(weights.get(k, 0.0)) for k in COMPONENTS})
+    logs = {k: _log(v, floor) for k, v in raw_components(errors, rec_scale, fc_scale, top_sensors).items()}
+    location = {k: float(np.median(v)) for k, v in logs.items()}
+    spread = {k: float(max(np.quantile(v, 0.99) - location[k], floor)) for k, v in logs.items()}
+    return ScoreCalibration(rec_scale, fc_scale, top_sensors, location, spread, floor, {k: float(weights.get(k, 0.0)) for k in COMPONENTS})
+
+
+def _log(component: np.ndarray, floor: float) -> np.ndarray:
+    return np.log(np.maximum(component, floor))
 
 
 def window_scores(errors: ComponentErrors, calibration: ScoreCalibration) -> tuple[np.ndarray, np.ndarray]:
     """(score (batch,), per-sensor contribution weights (batch, n_sensors)) of windows.
 
-    score = Σ_c w_c · (component_c − location_c) / spread_c; a sensor's contribution is its
-    share of the weighted reconstruction and forecast errors (classification has no
-    per-sensor part).
+    score = Σ_c w_c · (log component_c − location_c) / spread_c; a sensor's contribution
+    is its share of the weighted reconstruction and forecast errors, each divided by the
+    sensor's calibration mean (classification has no per-sensor part).
     """
-    raw = raw_components(errors, calibration.reconstruction_scale, calibration.forecast_scale)
+    raw = raw_components(errors, calibration.reconstruction_scale, calibration.forecast_scale, calibration.top_sensors)
     w, loc, spread = calibration.weights, calibration.location, calibration.spread
-    score = sum(w[c] * (raw[c] - loc[c]) / spread[c] for c in COMPONENTS)
+    score = sum(w[c] * (_log(raw[c], calibration.floor) - loc[c]) / spread[c] for c in COMPONENTS)
     per_sensor = (
-        w["reconstruction"] * _per_sensor(errors.reconstruction, calibration.reconstruction_scale) / spread["reconstruction"]
-        + w["forecast"] * _per_sensor(errors.forecast, calibration.forecast_scale) / spread["forecast"]
+        w["reconstruction"] * _per_sensor(errors.reconstruction, calibration.reconstruction_scale)
+        + w["forecast"] * _per_sensor(errors.forecast, calibration.forecast_scale)
     )
     return np.asarray(score, dtype=float), per_sensor

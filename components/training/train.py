@@ -150,7 +150,7 @@ def _fit_student(cfg: PipelineConfig, prepared: PreparedData, logger: Logger | N
     if not teachers:  # an untrained classification head carries no information
         score_weights["classification"] = 0.0
     total = sum(score_weights.values())
-    calibration = calibrate(_concat_errors(errors), {k: v / total for k, v in score_weights.items()})
+    calibration = calibrate(_concat_errors(errors), {k: v / total for k, v in score_weights.items()}, scfg.top_sensors)
     return net, replace(spec, calibration=calibration.as_dict()), result
 
 

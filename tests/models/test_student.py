@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from components.models.student import (
-    COMPONENTS, CausalConv1d, MtlStudent, calibrate, component_errors, component_errors_at, window_scores,
+    COMPONENTS, CausalConv1d, ComponentErrors, MtlStudent, calibrate, component_errors, component_errors_at, window_scores,
+    worst_sensors_mean,
 )
 from components.training.student_module import StudentModule
 
@@ -119,17 +120,56 @@ def test_calibration_maps_median_to_0_and_p99_to_1(net):
     rng = np.random.default_rng(0)
     windows = torch.from_numpy(rng.normal(size=(2000, WINDOW, SENSORS)).astype(np.float32))
     errors = component_errors(net, windows)
-    calibration = calibrate(errors, {"reconstruction": 1.0})
+    calibration = calibrate(errors, {"reconstruction": 1.0}, top_sensors=2)
     assert calibration.weights == {"reconstruction": 1.0, "forecast": 0.0, "classification": 0.0}
     score, per_sensor = window_scores(errors, calibration)
     assert np.median(score) == pytest.approx(0.0, abs=1e-9)
     assert np.quantile(score, 0.99) == pytest.approx(1.0, rel=1e-6)
     assert per_sensor.shape == (2000, SENSORS)
-    mixed = calibrate(errors, {c: 1 / 3 for c in COMPONENTS})
-    parts = [window_scores(errors, calibrate(errors, {c: 1.0}))[0] for c in COMPONENTS]
+    mixed = calibrate(errors, {c: 1 / 3 for c in COMPONENTS}, top_sensors=2)
+    parts = [window_scores(errors, calibrate(errors, {c: 1.0}, top_sensors=2))[0] for c in COMPONENTS]
     np.testing.assert_allclose(window_scores(errors, mixed)[0], sum(parts) / 3, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="unknown score components"):
-        calibrate(errors, {"latency": 1.0})
+        calibrate(errors, {"latency": 1.0}, top_sensors=2)
+
+
+def test_components_average_the_worst_sensors():
+    per_sensor = np.array([[1.0, 5.0, 2.0, 4.0], [3.0, 3.0, 3.0, 9.0]])
+    np.testing.assert_allclose(worst_sensors_mean(per_sensor, 2), [4.5, 6.0])
+    np.testing.assert_allclose(worst_sensors_mean(per_sensor, 4), per_sensor.mean(axis=1))
+    np.testing.assert_allclose(worst_sensors_mean(per_sensor, 9), per_sensor.mean(axis=1))  # fewer sensors than k
+    rng = np.random.default_rng(0)
+    calm = ComponentErrors(rng.uniform(0.5, 1.5, (1000, 8)), rng.uniform(0.5, 1.5, (1000, 8)), rng.uniform(size=1000))
+    fault = ComponentErrors(np.ones((1, 8)), np.ones((1, 8)), np.zeros(1))
+    fault.reconstruction[0, 3] = 6.0  # one sensor of eight is 6× its normal error
+    scores = {k: window_scores(fault, calibrate(calm, {"reconstruction": 1.0}, top_sensors=k))[0][0] for k in (1, 8)}
+    assert scores[1] > 3 * scores[8] > 0  # the mean over all sensors dilutes the single faulty sensor
+    with pytest.raises(ValueError, match="top_sensors"):
+        calibrate(calm, {"reconstruction": 1.0}, top_sensors=0)
+
+
+def test_components_are_normalised_on_a_log_scale():
+    """A component 10× past its calibration range moves the score by its log, so one
+    runaway component cannot drown the others whatever the weights (the linear scale
+    would give the forecast here 10× the reconstruction's pull)."""
+    rng = np.random.default_rng(1)
+    calm = ComponentErrors(rng.lognormal(0, 0.5, (4000, 3)), rng.lognormal(0, 0.5, (4000, 3)), rng.uniform(0.01, 0.1, 4000))
+    calibration = calibrate(calm, {"reconstruction": 0.5, "forecast": 0.5}, top_sensors=3)
+    normalised = (calm.reconstruction / np.asarray(calibration.reconstruction_scale)).mean(axis=1)
+    assert calibration.location["reconstruction"] == pytest.approx(np.median(np.log(normalised)), rel=1e-9)
+    p99 = {c: np.exp(calibration.location[c] + calibration.spread[c]) for c in ("reconstruction", "forecast")}
+    scales = np.asarray(calibration.reconstruction_scale), np.asarray(calibration.forecast_scale)
+
+    def window(rec_times_p99: float, fc_times_p99: float) -> ComponentErrors:
+        return ComponentErrors(np.full((1, 3), rec_times_p99 * p99["reconstruction"]) * scales[0],
+                               np.full((1, 3), fc_times_p99 * p99["forecast"]) * scales[1], np.array([0.05]))
+    at_p99 = window_scores(window(1, 1), calibration)[0][0]
+    assert at_p99 == pytest.approx(1.0, rel=1e-6)
+    runaway_forecast = window_scores(window(1, 10), calibration)[0][0]
+    runaway_both = window_scores(window(10, 10), calibration)[0][0]
+    step = 0.5 * np.log(10) / calibration.spread["forecast"]
+    assert runaway_forecast - at_p99 == pytest.approx(step, rel=1e-6)
+    assert runaway_both - runaway_forecast == pytest.approx(0.5 * np.log(10) / calibration.spread["reconstruction"], rel=1e-6)
 
 
 def test_a_spike_raises_the_calibrated_score_of_a_trained_student():
@@ -147,7 +187,7 @@ def test_a_spike_raises_the_calibrated_score_of_a_trained_student():
     result = fit(StudentModule(net, 3e-3, 0.05, 1.0), data, max_epochs=6, patience=3, seed=0)
     assert result.history[-1]["train_reconstruction"] < result.history[0]["train_reconstruction"]
     net.eval()
-    calibration = calibrate(component_errors_at(net, values, starts, WINDOW), {"reconstruction": 0.5, "forecast": 0.5})
+    calibration = calibrate(component_errors_at(net, values, starts, WINDOW), {"reconstruction": 0.5, "forecast": 0.5}, top_sensors=2)
     spiked = values.copy()
     spiked[2800, 2] += 5.0
     probe = np.arange(2700, 2800 - WINDOW + 1 + 20)
