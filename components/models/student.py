@@ -201,12 +201,11 @@ class ScoreCalibration:
     ``reconstruction_scale`` / ``forecast_scale`` (n_sensors,): each sensor's mean squared
     error; ``top_sensors``: how many of a window's worst normalised sensors its
     reconstruction and forecast components average; ``location`` / ``spread`` per
-    component, on the log of the component (squared
-    errors and probabilities are positive and heavy-tailed): the median and the
-    99th-percentile minus median of ``log(component)`` on calibration windows, so a
-    normalised component is 0 at the typical calibration window and 1 at its 99th
-    percentile; ``floor``: the smallest component value taken before the log;
-    ``weights``: α, β, γ.
+    component, on its log (squared errors and probabilities are positive and
+    heavy-tailed): the median and the 99th-percentile minus median of ``log(component)``
+    on calibration windows, so a normalised component is 0 at the typical calibration
+    window and 1 at its 99th percentile; ``floor``: the smallest component value taken
+    before the log; ``weights``: α, β, γ.
     """
 
     reconstruction_scale: list[float]
