@@ -25,9 +25,9 @@ The window score of row ``t`` (the window ending at ``t``) combines three compon
 each normalised on the normal data held out of the test (:class:`ScoreCalibration`,
 fitted by the train stage on the training and validation windows) so the weights α, β,
 γ mean what they say: reconstruction error (each sensor's squared error divided by its
-mean on those windows, averaged over steps and sensors), forecast error (same, over
-the window's forecast steps) and the classification probability averaged over the
-window's steps, like the two error components.
+mean on those windows, averaged over steps, then over the window's ``top_sensors`` worst
+sensors), forecast error (same, over the window's forecast steps) and the
+classification probability averaged over the window's steps.
 
 Deviation in the normalisation: each component is normalised on a log scale, 0 at its
 calibration median and 1 at its 99th percentile of ``log(component)``. Squared errors
