@@ -207,7 +207,9 @@ class ScoreCalibration:
     heavy-tailed): the median and the 99th-percentile minus median of ``log(component)``
     on calibration windows, so a normalised component is 0 at the typical calibration
     window and 1 at its 99th percentile; ``floor``: the smallest component value taken
-    before the log; ``weights``: α, β, γ.
+    before the log; ``weights``: α, β, γ; ``log_scale``: False only for calibrations
+    stored before the log scale (see :meth:`from_dict`), whose location and spread are
+    of the component itself.
     """
 
     reconstruction_scale: list[float]
@@ -217,9 +219,21 @@ class ScoreCalibration:
     spread: dict[str, float]
     floor: float
     weights: dict[str, float]
+    log_scale: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> "ScoreCalibration":
+        """The calibration stored in a model spec. Students logged before the log-scale
+        normalisation (commit d58abdd) stored neither ``top_sensors`` nor ``floor``; they
+        are scored as they were trained to be, on the linear scale and averaged over all
+        sensors, so a registry's older champion still loads and scores in-process (the
+        promotion gate compares against it)."""
+        if "top_sensors" in stored:
+            return cls(**stored)
+        return cls(**stored, top_sensors=len(stored["reconstruction_scale"]), floor=0.0, log_scale=False)
 
 
 def _per_sensor(errors: np.ndarray, scale: list[float]) -> np.ndarray:
@@ -271,15 +285,19 @@ def _log(component: np.ndarray, floor: float) -> np.ndarray:
 def window_scores(errors: ComponentErrors, calibration: ScoreCalibration) -> tuple[np.ndarray, np.ndarray]:
     """(score (batch,), per-sensor contribution weights (batch, n_sensors)) of windows.
 
-    score = Σ_c w_c · (log component_c − location_c) / spread_c; a sensor's contribution
+    score = Σ_c w_c · (log component_c − location_c) / spread_c (the component itself in
+    place of its log for a calibration stored before the log scale); a sensor's contribution
     is its share of the weighted reconstruction and forecast errors, each divided by the
-    sensor's calibration mean (classification has no per-sensor part).
+    sensor's calibration mean (and, before the log scale, by the component's spread;
+    classification has no per-sensor part).
     """
     raw = raw_components(errors, calibration.reconstruction_scale, calibration.forecast_scale, calibration.top_sensors)
     w, loc, spread = calibration.weights, calibration.location, calibration.spread
-    score = sum(w[c] * (_log(raw[c], calibration.floor) - loc[c]) / spread[c] for c in COMPONENTS)
+    scaled = {c: _log(raw[c], calibration.floor) if calibration.log_scale else raw[c] for c in COMPONENTS}
+    score = sum(w[c] * (scaled[c] - loc[c]) / spread[c] for c in COMPONENTS)
+    divisor = {c: 1.0 if calibration.log_scale else spread[c] for c in ("reconstruction", "forecast")}
     per_sensor = (
-        w["reconstruction"] * _per_sensor(errors.reconstruction, calibration.reconstruction_scale)
-        + w["forecast"] * _per_sensor(errors.forecast, calibration.forecast_scale)
+        w["reconstruction"] * _per_sensor(errors.reconstruction, calibration.reconstruction_scale) / divisor["reconstruction"]
+        + w["forecast"] * _per_sensor(errors.forecast, calibration.forecast_scale) / divisor["forecast"]
     )
     return np.asarray(score, dtype=float), per_sensor

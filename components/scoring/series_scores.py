@@ -63,7 +63,7 @@ def _last_step(model, spec: ModelSpec, scaled: np.ndarray, starts: np.ndarray) -
     if spec.kind == "student":
         from components.models.student import ScoreCalibration, component_errors_at, window_scores
 
-        return window_scores(component_errors_at(model, scaled, starts, spec.window), ScoreCalibration(**spec.calibration))
+        return window_scores(component_errors_at(model, scaled, starts, spec.window), ScoreCalibration.from_dict(spec.calibration))
     if spec.kind in BASELINES:
         return model.score_windows(gather_windows(scaled, starts, spec.window))
     windows = torch.from_numpy(gather_windows(scaled, starts, spec.window))

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from components.models.student import (
-    COMPONENTS, CausalConv1d, ComponentErrors, MtlStudent, calibrate, component_errors, component_errors_at, window_scores,
+    COMPONENTS, CausalConv1d, ComponentErrors, MtlStudent, ScoreCalibration, calibrate, component_errors, component_errors_at, window_scores,
     worst_sensors_mean,
 )
 from components.training.student_module import StudentModule
@@ -171,6 +171,30 @@ def test_components_are_normalised_on_a_log_scale():
     assert runaway_forecast - at_p99 == pytest.approx(step, rel=1e-6)
     assert runaway_both - runaway_forecast == pytest.approx(0.5 * np.log(10) / calibration.spread["reconstruction"], rel=1e-6)
 
+
+
+def test_a_calibration_stored_before_the_log_scale_scores_as_it_did():
+    """Students logged before commit d58abdd stored a linear, all-sensor calibration
+    (no ``top_sensors`` or ``floor``); loading it must neither fail nor reinterpret its
+    location and spread on the log scale."""
+    rng = np.random.default_rng(2)
+    errors = ComponentErrors(rng.lognormal(0, 0.5, (3000, 4)), rng.lognormal(0, 0.5, (3000, 4)), rng.uniform(0.01, 0.2, 3000))
+    rec_scale, fc_scale = errors.reconstruction.mean(axis=0), errors.forecast.mean(axis=0)
+    raw = {"reconstruction": (errors.reconstruction / rec_scale).mean(axis=1), "forecast": (errors.forecast / fc_scale).mean(axis=1),
+           "classification": errors.classification}
+    location = {c: float(np.median(v)) for c, v in raw.items()}
+    spread = {c: float(np.quantile(v, 0.99) - location[c]) for c, v in raw.items()}
+    weights = {"reconstruction": 0.4, "forecast": 0.3, "classification": 0.3}
+    stored = {"reconstruction_scale": rec_scale.tolist(), "forecast_scale": fc_scale.tolist(), "location": location, "spread": spread, "weights": weights}
+    legacy = ScoreCalibration.from_dict(stored)
+    assert not legacy.log_scale and legacy.top_sensors == 4
+    expected = sum(weights[c] * (raw[c] - location[c]) / spread[c] for c in COMPONENTS)
+    score, per_sensor = window_scores(errors, legacy)
+    np.testing.assert_allclose(score, expected, rtol=1e-12)
+    np.testing.assert_allclose(per_sensor, 0.4 * errors.reconstruction / rec_scale / spread["reconstruction"]
+                               + 0.3 * errors.forecast / fc_scale / spread["forecast"], rtol=1e-12)
+    current = calibrate(errors, weights, top_sensors=2)
+    assert ScoreCalibration.from_dict(current.as_dict()) == current and current.log_scale
 
 def test_a_spike_raises_the_calibrated_score_of_a_trained_student():
     import pytorch_lightning as pl
