@@ -385,7 +385,8 @@ def benchmark_config(
 ) -> dict:
     """Each teacher's profile config (epochs capped at ``max_epochs`` when given) and, for
     the pipeline's models, the repository pipeline config (``conf/pipeline.yaml``) with
-    ``seed`` as its train seed."""
+    ``seed`` as its train seed and ``train_stride`` in place of its ``train.train_stride``
+    (every model of one benchmark trains on windows at the same stride)."""
     from components.benchmarks.pipeline_models import PIPELINE_MODELS, pipeline_config
     from components.training.teachers import TEACHERS, teacher_config
 
@@ -516,7 +517,8 @@ def run_benchmark(
                     "omnianomaly": "last-step score of the stride-1 window ending at each row; rows before the first full window take its per-step scores",
                     "student/lstm_ae/pca/iforest": "as served: the window ending at each row; rows before the first full window take its score",
                 },
-                "pipeline_models": "fitted by anomflow train's code with conf/pipeline.yaml (train stride, epochs, patience from its train section); "
+                "pipeline_models": "fitted by anomflow train's code with conf/pipeline.yaml (epochs and patience from its train section; "
+                "training windows every train_stride rows, as for the teachers, where anomflow train uses the config's train.train_stride); "
                 "the student distils from the teachers trained on the same channel",
                 "threshold": {"source": "validation scores", "level": "warning", **ThresholdConfig().model_dump()},
                 "pred": "score > threshold",
