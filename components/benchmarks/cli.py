@@ -53,7 +53,7 @@ def msl(
         help="comma-separated models: teachers (anomaly_transformer, omnianomaly) and the pipeline's (student, lstm_ae, pca, iforest)",
     ),
     max_epochs: int = typer.Option(None, "--max-epochs", help="cap on each profile's max_epochs"),
-    train_stride: int = typer.Option(1, "--train-stride", help="rows between training window starts"),
+    train_stride: int = typer.Option(1, "--train-stride", help="rows between training window starts, for every model (anomflow train itself uses conf/pipeline.yaml's train.train_stride)"),
     tracking_uri: str = typer.Option("sqlite:///mlruns/mlflow.db", "--tracking-uri", help="MLflow tracking URI"),
     peers: str = typer.Option(None, "--peers", help=_PEERS_HELP),
     peer_models: str = typer.Option(None, "--peer-models", help=_PEER_MODELS_HELP),
