@@ -141,6 +141,11 @@ class DistillationConfig(_Strict):
         True, description="reconstruct/forecast the rows as they were before injection (else the injected rows themselves)",
     )
     classification_loss_weight: float = Field(1.0, ge=0)
+    normal_rows: Literal["zero", "teacher_rank"] = Field(
+        "zero",
+        description="soft target of rows with neither an injected anomaly nor a label: 0 (they are normal), "
+        "or their teachers' rank like every other row",
+    )
 
 
 class StudentConfig(_Strict):

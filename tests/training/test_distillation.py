@@ -64,3 +64,27 @@ def test_distillation_set_without_teachers_has_no_targets(split):
     frame, scaler = split
     made = distillation_set(frame, scaler, {}, {}, DistillationConfig(), copies=1, seed=0)
     assert made.targets is None and made.values.shape == (2400, 2)
+
+
+def test_normal_rows_target_zero_and_injected_rows_keep_their_teacher_rank(split):
+    """Default ``normal_rows: zero``: rows neither injected nor labelled get target 0,
+    injected and labelled rows the teachers' rank, exactly as ``teacher_rank`` gives
+    every row."""
+    frame, scaler = split
+    frame = frame.assign(label=0)
+    frame.loc[300:320, "label"] = 1
+    torch.manual_seed(0)
+    teacher = (LstmAutoencoder(2, 8, 4).eval(), ModelSpec("lstm_ae", ["a", "b"], 20, {"hidden_size": 8, "latent_size": 4}))
+
+    def made(normal_rows: str):
+        cfg = DistillationConfig(events_per_1000=5, normal_rows=normal_rows)
+        return distillation_set(frame, scaler, {"omnianomaly": teacher}, {"omnianomaly": 1.0}, cfg, copies=2, seed=3)
+
+    zero, ranked = made("zero"), made("teacher_rank")
+    graded = (zero.injected == 1) | (zero.labels == 1)
+    scored = np.isfinite(ranked.targets)
+    np.testing.assert_array_equal(np.isfinite(zero.targets), scored)  # no target where no teacher scored
+    assert (zero.targets[scored & ~graded] == 0).all()
+    assert (ranked.targets[scored & ~graded] > 0).mean() > 0.99
+    np.testing.assert_array_equal(zero.targets[graded], ranked.targets[graded])
+    assert graded[scored].sum() > 100
