@@ -142,7 +142,7 @@ class DistillationConfig(_Strict):
     )
     classification_loss_weight: float = Field(1.0, ge=0)
     normal_rows: Literal["zero", "teacher_rank"] = Field(
-        "zero",
+        "teacher_rank",
         description="soft target of rows with neither an injected anomaly nor a label: 0 (they are normal), "
         "or their teachers' rank like every other row",
     )

@@ -6,17 +6,16 @@ window ending at the row, as in serving); each teacher's scores are rank-normali
 [0, 1] over all rows of the set, and the weighted mean over the teachers that scored a
 row is that row's soft target (NaN where none did, e.g. too little history).
 
-Deviation (``normal_rows: zero``, the default): rows with neither an injected anomaly
-nor an anomaly label get target 0 instead of their rank. The split is normal data, so
-ranks among its rows only say which normal row a teacher finds least typical; as
-targets they are uniform on [0, 1] and trained the head to answer ≈ 0.5 on every normal
-window (demo plant: calibration-window probabilities 0.12–0.80, median 0.54), leaving
-the classification component with little signal (VUS-PR 0.083 on its own) and the
-student's score noisier than its reconstruction alone. The teachers still grade every
-injected row (how anomalous they find it, ranked among all rows), which is what the
-head learns from. Measured against ``teacher_rank`` with the same teachers and seed:
-demo plant 0.394 → 0.482 VUS-PR; MSL (27 channels, seed 7, benchmark protocol) 0.366 →
-0.377.
+Option ``normal_rows: zero`` (the default ``teacher_rank`` is DESIGN.md's): rows with
+neither an injected anomaly nor an anomaly label get target 0 instead of their rank. The
+split is normal data, so ranks among its rows only say which normal row a teacher finds
+least typical; as targets they are uniform on [0, 1] and train the head to answer ≈ 0.5
+on every normal window (demo plant: calibration-window probabilities 0.12–0.80, median
+0.54). Measured against ``teacher_rank`` with the same teachers and seeds: demo plant
+0.394 → 0.482 VUS-PR (distilling from both teachers then beats no distillation, 0.425),
+but MSL (27 channels, benchmark protocol, seeds 7/8/9) 0.377, 0.311, 0.347 against
+0.366 (same harness, seed 7) and 0.355, 0.383 (the three-seed benchmark run of commit
+d58abdd); channels S-2, T-5, P-10 and P-11 collapse with seed 8. So it is not the default.
 """
 
 from __future__ import annotations
