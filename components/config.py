@@ -140,7 +140,11 @@ class DistillationConfig(_Strict):
     clean_targets: bool = Field(
         True, description="reconstruct/forecast the rows as they were before injection (else the injected rows themselves)",
     )
-    classification_loss_weight: float = Field(1.0, ge=0)
+    classification_loss_weight: float = Field(
+        0.1, ge=0,
+        description="weight of the classification loss beside the reconstruction and forecast losses "
+        "(see components/training/distillation.py for why 0.1)",
+    )
     normal_rows: Literal["zero", "teacher_rank"] = Field(
         "teacher_rank",
         description="soft target of rows with neither an injected anomaly nor a label: 0 (they are normal), "
