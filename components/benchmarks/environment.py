@@ -40,7 +40,7 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -57,15 +57,29 @@ def _memory_total_mb() -> float | None:
         return None
 
 
+def torch_cpu() -> dict:
+    """torch's threads and version, the CPU model and the instruction set torch's kernels
+    dispatch to (``torch_cpu_capability``: AVX2, AVX512, …, forced with
+    ``ATEN_CPU_CAPABILITY``). Kernels for different instruction sets round differently, so
+    the same seeded training can end in different models on different CPUs."""
+    import torch
+
+    return {
+        "cpu": cpu_model(), "torch_threads": torch.get_num_threads(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+    }
+
+
 def hardware() -> dict:
-    """CPU, cores, memory, platform, the OMP wait policy and the load average now (a busy
-    machine makes every timing slower: the load says how busy it was)."""
+    """CPU, cores, memory, platform, torch's CPU view (:func:`torch_cpu`), the OMP wait
+    policy and the load average now (a busy machine makes every timing slower: the load
+    says how busy it was)."""
     try:
         load = list(os.getloadavg())
     except OSError:
         load = None
     return {
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "memory_total_mb": _memory_total_mb(), "platform": platform.platform(),
+        **torch_cpu(), "cpu_count": os.cpu_count(), "memory_total_mb": _memory_total_mb(), "platform": platform.platform(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "load_average_1_5_15": load,
     }
 

@@ -456,6 +456,7 @@ def run_benchmark(
     ``peers`` section (:mod:`components.benchmarks.peers`)."""
     import torch
 
+    from components.benchmarks.environment import torch_cpu
     from components.registry.tracking import git_commit
     from components.scoring.thresholds import ThresholdConfig
 
@@ -543,13 +544,12 @@ def run_benchmark(
             },
         },
         "hardware": {
+            **torch_cpu(),
             "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "platform": platform.platform(),
             "processor": platform.machine(),
             "python": platform.python_version(),
-            "torch": torch.__version__,
         },
         "models": results,
         "per_channel": per_channel,

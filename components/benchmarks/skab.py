@@ -109,6 +109,7 @@ def run_benchmark(
     same splits and join the report as ``pyod_<name>`` (:mod:`components.benchmarks.peers`)."""
     import torch
 
+    from components.benchmarks.environment import torch_cpu
     from components.registry.tracking import git_commit
 
     say = progress or (lambda message: None)
@@ -166,7 +167,7 @@ def run_benchmark(
             "features": sorted({e.train.shape[1] for e in experiments}),
             "rows": {"test": int(sum(len(e.test) for e in experiments)), "test_anomalous": int(sum(int(e.labels.sum()) for e in experiments))},
         },
-        "hardware": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
+        "hardware": {**torch_cpu(), "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "models": results,
         "per_channel": per_file,
         "wall_s": time.perf_counter() - started,

@@ -11,11 +11,20 @@ neither an injected anomaly nor an anomaly label get target 0 instead of their r
 split is normal data, so ranks among its rows only say which normal row a teacher finds
 least typical; as targets they are uniform on [0, 1] and train the head to answer ≈ 0.5
 on every normal window (demo plant: calibration-window probabilities 0.12–0.80, median
-0.54). Measured against ``teacher_rank`` with the same teachers and seeds: demo plant
+0.54). Measured against ``teacher_rank`` with the same teachers and seeds, both at
+classification loss weight 1.0 (the default before commit a37c15e): demo plant
 0.394 → 0.482 VUS-PR (distilling from both teachers then beats no distillation, 0.425),
 but MSL (27 channels, benchmark protocol, seeds 7/8/9) 0.377, 0.311, 0.347 against
 0.366 (same harness, seed 7) and 0.355, 0.383 (the three-seed benchmark run of commit
 d58abdd); channels S-2, T-5, P-10 and P-11 collapse with seed 8. So it is not the default.
+
+Measured and not adopted (same teachers and seed, loss weight 1.0; demo 0.394 and MSL
+seed 7 0.366 as shipped then): targets calibrated to probabilities by isotonic regression
+of "injected or labelled" on the combined rank (demo 0.351: the teachers separate injected
+rows so weakly that every target came out below 0.13); teacher weights scaled by each
+teacher's ROC-AUC − 0.5 on the set's injected anomalies (demo 0.393, MSL 0.360). The
+Anomaly Transformer (fast profile) scored ROC-AUC ≤ 0.5 on the demo's injected anomalies
+and 0.51–0.52 on MSL's, so that weighting all but dropped it.
 """
 
 from __future__ import annotations

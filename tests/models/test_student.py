@@ -86,6 +86,16 @@ def test_distillation_gradient_reaches_the_encoder_and_not_without_targets():
     torch.testing.assert_close(unsupervised["loss"], unsupervised["reconstruction"] + unsupervised["forecast"])
 
 
+def test_classification_loss_enters_the_total_with_its_weight():
+    torch.manual_seed(0)
+    batch = {"windows": torch.randn(8, WINDOW, SENSORS), "targets": torch.rand(8, WINDOW)}
+    module = StudentModule(MtlStudent(SENSORS), 1e-3, input_noise=0.0, classification_weight=0.1)
+    parts = module.losses(batch, noisy=False)
+    torch.testing.assert_close(parts["loss"], parts["reconstruction"] + parts["forecast"] + 0.1 * parts["classification"])
+    heavier = StudentModule(module.net, 1e-3, input_noise=0.0, classification_weight=1.0).losses(batch, noisy=False)
+    torch.testing.assert_close(heavier["loss"] - parts["loss"], 0.9 * parts["classification"])
+
+
 def test_reconstruction_and_forecast_targets_are_the_clean_rows_when_given():
     torch.manual_seed(0)
     module = StudentModule(MtlStudent(SENSORS), 1e-3, input_noise=0.0, classification_weight=1.0)

@@ -87,3 +87,22 @@ def test_student_calibration_covers_training_and_validation_windows(tmp_path):
     expected = np.concatenate([per_split["train"], per_split["val"]]).mean(axis=0)
     np.testing.assert_allclose(spec.calibration["reconstruction_scale"], expected, rtol=1e-6)
     assert not np.allclose(spec.calibration["reconstruction_scale"], per_split["train"].mean(axis=0), rtol=1e-3)
+
+
+def test_student_distils_through_the_stage_with_its_loss_weight_and_normal_rows_logged(tmp_path):
+    readings, _ = generate_plant(seed=3, days=2, assets=1)
+    cfg = _cfg(tmp_path, max_epochs=1)
+    cfg = cfg.model_copy(update={
+        "teachers": cfg.teachers.model_copy(update={"max_epochs": 1, "train_stride": 8}),
+        "student": cfg.student.model_copy(update={"distillation": cfg.student.distillation.model_copy(update={"normal_rows": "zero"})}),
+    })
+    prepared = prepare(readings, cfg.prepare, tmp_path / "prepared")
+    for kind in cfg.distilling_teachers():
+        train_model(cfg, prepared, kind)
+    result = train_model(cfg, prepared, "student")
+    client = mlflow.MlflowClient(cfg.mlflow.tracking_uri)
+    run = client.get_run(result.run_ids.child)
+    assert run.data.params["distil_normal_rows"] == "zero"
+    assert run.data.params["distil_classification_loss_weight"] == str(cfg.student.distillation.classification_loss_weight) == "0.1"
+    assert run.data.params["distil_teachers"] == "anomaly_transformer:0.5,omnianomaly:0.5"
+    assert len(client.get_metric_history(run.info.run_id, "train_classification")) == 1
