@@ -37,6 +37,7 @@ def test_environment_names_commit_versions_and_hardware():
     env = environment()
     assert env["git_commit"] and env["versions"]["torch"] != "missing" and env["versions"]["python"]
     assert env["hardware"]["cpu_count"] >= 1 and env["hardware"]["memory_total_mb"] > 0
+    assert env["hardware"]["torch_cpu_capability"] in {"DEFAULT", "VSX", "Z VECTOR", "NO AVX", "AVX2", "AVX512", "SVE256"} and env["hardware"]["cpu"]
 
 
 def test_run_watched_sees_the_childs_peak_memory():
