@@ -60,8 +60,8 @@ def _memory_total_mb() -> float | None:
 def torch_cpu() -> dict:
     """torch's threads and version, the CPU model and the instruction set torch's kernels
     dispatch to (``torch_cpu_capability``: AVX2, AVX512, …, forced with
-    ``ATEN_CPU_CAPABILITY``). Kernels for different instruction sets round differently, so
-    the same seeded training can end in different models on different CPUs."""
+    ``ATEN_CPU_CAPABILITY``): what to compare first when the same seeded training gives
+    different models on two machines."""
     import torch
 
     return {
