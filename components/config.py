@@ -143,7 +143,7 @@ class DistillationConfig(_Strict):
     classification_loss_weight: float = Field(
         0.1, ge=0,
         description="weight of the classification loss beside the reconstruction and forecast losses "
-        "(see components/training/distillation.py for why 0.1)",
+        "(see components/training/student_module.py for why 0.1)",
     )
     normal_rows: Literal["zero", "teacher_rank"] = Field(
         "teacher_rank",

@@ -23,8 +23,9 @@ mostly about which normal row the teachers rank higher, dominated the shared enc
 the validation loss that stops training early. At 0.1 the classification head, which no
 other loss trains, still learns (Adam scales each parameter's steps by its own gradient
 size), while reconstruction and forecast shape the encoder. Same teachers and seed, weight
-1.0 → 0.3 → 0.1: demo plant student 0.394 → 0.413 → 0.453 VUS-PR; MSL (27 channels,
-benchmark protocol, seed 7) 0.366 → 0.377 at 0.1.
+1.0 → 0.3 → 0.1: demo plant student 0.394 → 0.413 → 0.453 VUS-PR. MSL benchmark (27
+channels, seeds 7/8/9): 0.367 ± 0.015 at weight 1 (commit d58abdd) → 0.385 ± 0.019 at
+0.1 (commit a37c15e), the LSTM-AE 0.373 ± 0.007.
 
 Every component is logged per epoch as ``train_<name>`` / ``val_<name>``.
 """
