@@ -24,8 +24,9 @@ from __future__ import annotations
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,10 +59,27 @@ def _natural(stem: str) -> tuple:
     return (0, int(stem), "") if stem.isdigit() else (1, 0, stem)
 
 
+def sensor_columns(path: Path) -> list[str]:
+    """The sensor columns of an experiment file, in file order."""
+    header = path.open(encoding="utf-8").readline().strip().split(";")
+    return [c for c in header if c not in NON_SENSOR]
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """A transform of each experiment applied before any model (ours or the peers') sees
+    it. ``apply(experiment, sensor names)`` returns the transformed experiment and a
+    JSON-ready record of what it did to that file; the report keeps ``description`` under
+    ``config.protocol.preprocessing`` and the records under ``preprocessing``."""
+
+    description: str
+    apply: Callable[[Channel, list[str]], tuple[Channel, dict]]
+
+
 def load_experiment(path: Path, data: Path) -> Channel:
     """One experiment as a :class:`Channel`: first 400 rows train, the rest test."""
     frame = pd.read_csv(path, sep=";")
-    sensors = [c for c in frame.columns if c not in NON_SENSOR]
+    sensors = sensor_columns(path)
     values = frame[sensors].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         bad = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
@@ -103,10 +121,12 @@ def run_benchmark(
     data: str | Path, profile: str = "fast", *, models: Sequence[str] | None = None,
     max_epochs: int | None = None, progress: Progress | None = None,
     peers: str | Path | None = None, peer_models: Sequence[str] | None = None,
+    preprocess: Preprocessing | None = None,
 ) -> dict:
     """The SKAB protocol on ``data``; returns the report (JSON-ready). With ``peers`` (the
     python of ``make peers``' environment), PyOD's ``peer_models`` (default: all) run on the
-    same splits and join the report as ``pyod_<name>`` (:mod:`components.benchmarks.peers`)."""
+    same splits and join the report as ``pyod_<name>`` (:mod:`components.benchmarks.peers`).
+    With ``preprocess``, every model sees each experiment as it transforms it."""
     import torch
 
     from components.benchmarks.environment import torch_cpu
@@ -116,6 +136,10 @@ def run_benchmark(
     data = Path(data)
     files = list_experiments(data)
     experiments = [load_experiment(path, data) for path in files]
+    records = {}
+    if preprocess is not None:
+        for i, path in enumerate(files):
+            experiments[i], records[experiments[i].name] = preprocess.apply(experiments[i], sensor_columns(path))
     configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs)
     peer_run = None
     if peers is not None:  # first: a broken peers environment fails before the long part
@@ -158,6 +182,7 @@ def run_benchmark(
                 "seed": SEED,
                 "torch_threads": TORCH_THREADS,
                 "max_epochs_cap": max_epochs,
+                "preprocessing": preprocess.description if preprocess is not None else None,
             },
         },
         "dataset": {
@@ -174,4 +199,6 @@ def run_benchmark(
     }
     if peer_run is not None:
         report["peers"] = peer_run.section
+    if preprocess is not None:
+        report["preprocessing"] = records
     return _json_ready(report)

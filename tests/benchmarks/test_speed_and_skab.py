@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from components.benchmarks.skab import list_experiments, load_experiment, pooled_rates
+from components.benchmarks.skab import list_experiments, load_experiment, pooled_rates, run_benchmark
 from components.cli import app
 
 SKAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "skab"
@@ -105,11 +105,7 @@ def test_real_skab_files_load():
 def test_single_sensor_ceiling_script(tmp_path):
     """benchmarks/skab_ceiling.py: told the faulty sensor and direction, the fixed rule finds
     the fault; told the wrong direction, it does not; an unknown sensor names the file."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_skab_ceiling", Path(__file__).resolve().parents[2] / "benchmarks" / "skab_ceiling.py")
-    ceiling = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ceiling)
+    ceiling = _load_script("skab_ceiling")
     data = _fake_skab(tmp_path / "skab")
     right = ceiling.ceiling(data, "s1", "high")
     wrong = ceiling.ceiling(data, "s1", "low")
@@ -121,3 +117,49 @@ def test_single_sensor_ceiling_script(tmp_path):
     assert score[-1] == pytest.approx(2.0)  # the training sd is 0: deviations in raw units, mean of |1| and |3|
     with pytest.raises(ValueError, match="no column 'nope'"):
         ceiling.ceiling(data, "nope", "low")
+
+
+def _load_script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_adf_tells_a_random_walk_from_noise_and_differencing_is_causal():
+    differenced = _load_script("skab_differenced")
+    rng = np.random.default_rng(3)
+    walk, noise = np.cumsum(rng.standard_normal(400)), rng.standard_normal(400)
+    p = differenced.adf_p_values(np.c_[walk, noise, np.ones(400)])
+    assert p[0] > 0.05 and p[1] < 0.01 and np.isnan(p[2])  # a constant sensor is not tested
+    values = np.c_[[1.0, 4.0, 9.0], [5.0, 6.0, 7.0]]
+    np.testing.assert_array_equal(differenced.difference_columns(values, np.array([True, False])), np.c_[[0.0, 3.0, 5.0], [5.0, 6.0, 7.0]])
+
+
+def test_differenced_skab_script_discounts_a_drifting_sensor(tmp_path, monkeypatch, capsys):
+    """benchmarks/skab_differenced.py on a SKAB-like folder whose extra sensor wanders far
+    out of its training range on normal rows: the ADF test picks that sensor (and only it)
+    in every file, and PCA's false alarms fall once it is differenced, while the fault on a
+    stationary sensor stays found."""
+    differenced = _load_script("skab_differenced")
+    data = _fake_skab(tmp_path / "skab")
+    rng = np.random.default_rng(5)
+    for path in list_experiments(data):
+        frame = pd.read_csv(path, sep=";")
+        frame.insert(5, "drift", np.cumsum(rng.standard_normal(len(frame))))  # a random walk
+        frame.to_csv(path, sep=";", index=False)
+    plain = run_benchmark(data, models=["pca"])
+    out = tmp_path / "differenced.json"
+    monkeypatch.setattr("sys.argv", ["skab_differenced.py", "--data", str(data), "--models", "pca", "--out", str(out)])
+    differenced.main()
+    report = json.loads(out.read_text())
+    assert {name: r["differenced"] for name, r in report["preprocessing"].items()} == {"other/3": ["drift"], "valve9/0": ["drift"]}
+    assert report["preprocessing"]["other/3"]["adf_p"]["s1"] < 0.05
+    assert "ADF" in report["config"]["protocol"]["preprocessing"] and plain["config"]["protocol"]["preprocessing"] is None
+    assert plain["models"]["pca"]["far"] > 30 and report["models"]["pca"]["far"] < plain["models"]["pca"]["far"] / 2
+    assert report["models"]["pca"]["mar"] <= plain["models"]["pca"]["mar"] < 5
+    assert "other/3: differenced drift" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="alpha"):
+        differenced.preprocessing(1.5)
