@@ -84,11 +84,27 @@ def skab_table(report: dict) -> str:
         [m, *(_fmt(report["models"][m].get(k)) for k in ("f1", "far", "mar", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"))]
         for m in _models(report)
     ]
+    preprocessing = report.get("config", {}).get("protocol", {}).get("preprocessing")
+    differenced = report.get("preprocessing", {})
     title = (
-        f"**SKAB** ({len(report['dataset']['channels'])} experiments, leaderboard protocol: fit on each file's first 400 rows, "
-        f"threshold from training rows only; F1/FAR/MAR pooled, FAR and MAR in %; commit {report['git_commit'][:8]})"
+        f"**SKAB{', preprocessed' if preprocessing else ''}** ({len(report['dataset']['channels'])} experiments, leaderboard protocol: "
+        f"fit on each file's first 400 rows, threshold from training rows only; F1/FAR/MAR pooled, FAR and MAR in %; "
+        f"commit {report['git_commit'][:8]}"
+        + (f"; preprocessing: {preprocessing}" if preprocessing else "")
+        + (f"; sensors differenced per file: {_differenced_counts(differenced)}" if differenced else "")
+        + ")"
     )
     return title + "\n\n" + _table(["model", "F1", "FAR %", "MAR %", "VUS-PR", "PR-AUC", "ROC-AUC", "rows/s", "train s"], rows) + peers_note(report)
+
+
+def _differenced_counts(records: dict) -> str:
+    """How many files had each sensor differenced, most often first: "Temperature 15/16, …"."""
+    counts: dict[str, int] = {}
+    for record in records.values():
+        for sensor in record.get("differenced", []):
+            counts[sensor] = counts.get(sensor, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{sensor} {n}/{len(records)}" for sensor, n in ranked) or "none"
 
 
 def speed_table(report: dict) -> str:
@@ -249,7 +265,7 @@ def main() -> None:
     if (REPORTS / "scale.json").exists():
         plot_costs(json.loads((REPORTS / "scale.json").read_text()), REPORTS / "costs.png")
     renderers = (
-        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("speed.json", speed_table), ("scale.json", scale_table),
+        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
     )
     for name, render in renderers:

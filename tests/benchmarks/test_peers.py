@@ -236,7 +236,12 @@ def test_readme_tables_list_peers_with_versions():
         assert lines[1:] == ["student", "pca", "pyod_ecod"]  # ours first, peers after
         assert "PyOD 3.6.7" in text and "numpy 2.4.6" in text and "scikit-learn 1.9.1" in text
     del report["peers"]
-    assert "PyOD" not in tables.skab_table(report)
+    assert "PyOD" not in tables.skab_table(report) and "preprocess" not in tables.skab_table(report)
+    report["config"] = {"protocol": {"preprocessing": "unit-root sensors differenced"}}
+    report["preprocessing"] = {"valve1/0": {"differenced": ["Temperature", "Thermocouple"]}, "valve1/1": {"differenced": ["Thermocouple"]}}
+    title = tables.skab_table(report).splitlines()[0]
+    assert title.startswith("**SKAB, preprocessed**") and "preprocessing: unit-root sensors differenced" in title
+    assert "sensors differenced per file: Thermocouple 2/2, Temperature 1/2" in title
 
 
 # --------------------------------------------------------------------- with the peers venv
