@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from components.benchmarks.skab import list_experiments, load_experiment, pooled_rates, run_benchmark
+from components.benchmarks.skab import best_threshold_pred, list_experiments, load_experiment, pooled_rates, run_benchmark
 from components.cli import app
 
 SKAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "skab"
@@ -71,9 +71,10 @@ def test_skab_protocol_on_a_tiny_folder(tmp_path):
     report = json.loads(out.read_text())
     assert set(report["models"]) == {"anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest"}
     for name, values in report["models"].items():
-        for key in ("f1", "far", "mar", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"):
+        for key in ("f1", "far", "mar", "f1_best_threshold", "far_best_threshold", "mar_best_threshold", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"):
             assert values[key] is not None and math.isfinite(values[key]), (name, key)
         assert 0 <= values["far"] <= 100 and 0 <= values["mar"] <= 100
+        assert values["f1_best_threshold"] >= values["f1"] - 0.05, name  # per-file best F1, pooled: at least about the real one
     assert report["models"]["pca"]["roc_auc"] > 0.9  # a 3-sigma offset on one sensor
     assert report["config"]["protocol"]["train_rows"] == 400
 
@@ -84,6 +85,13 @@ def test_pooled_rates_are_percentages():
     rates = pooled_rates(labels, pred)
     assert rates["far"] == pytest.approx(25.0) and rates["mar"] == pytest.approx(50.0)
     assert rates["f1"] == pytest.approx(0.5)
+
+
+def test_best_threshold_is_each_files_best_f1_on_its_own_labels():
+    labels, scores = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
+    # thresholds 0.8 / 0.4 / 0.35 / 0.1 give F1 2/3, 1/2, 4/5, 2/3: the best flags score >= 0.35
+    np.testing.assert_array_equal(best_threshold_pred(labels, scores), [False, True, True, True])
+    assert not best_threshold_pred(np.zeros(3), np.array([0.1, 0.2, 0.3])).any()
 
 
 def test_skab_folder_errors(tmp_path):
