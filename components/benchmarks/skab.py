@@ -64,8 +64,7 @@ def _natural(stem: str) -> tuple:
 
 def sensor_columns(path: Path) -> list[str]:
     """The sensor columns of an experiment file, in file order."""
-    header = path.open(encoding="utf-8").readline().strip().split(";")
-    return [c for c in header if c not in NON_SENSOR]
+    return [c for c in pd.read_csv(path, sep=";", nrows=0).columns if c not in NON_SENSOR]
 
 
 @dataclass(frozen=True)
