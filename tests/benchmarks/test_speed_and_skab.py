@@ -71,10 +71,12 @@ def test_skab_protocol_on_a_tiny_folder(tmp_path):
     report = json.loads(out.read_text())
     assert set(report["models"]) == {"anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest"}
     for name, values in report["models"].items():
-        for key in ("f1", "far", "mar", "f1_best_threshold", "far_best_threshold", "mar_best_threshold", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"):
+        bounds = [f"{k}_best_threshold{far}" for k in ("f1", "far", "mar") for far in ("", "_far10")]
+        for key in ("f1", "far", "mar", *bounds, "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"):
             assert values[key] is not None and math.isfinite(values[key]), (name, key)
         assert 0 <= values["far"] <= 100 and 0 <= values["mar"] <= 100
         assert values["f1_best_threshold"] >= values["f1"] - 0.05, name  # per-file best F1, pooled: at least about the real one
+        assert values["far_best_threshold_far10"] <= 10.0, name  # every file within 10 %, so the pool too
     assert report["models"]["pca"]["roc_auc"] > 0.9  # a 3-sigma offset on one sensor
     assert report["config"]["protocol"]["train_rows"] == 400
 
@@ -91,7 +93,12 @@ def test_best_threshold_is_each_files_best_f1_on_its_own_labels():
     labels, scores = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
     # thresholds 0.8 / 0.4 / 0.35 / 0.1 give F1 2/3, 1/2, 4/5, 2/3: the best flags score >= 0.35
     np.testing.assert_array_equal(best_threshold_pred(labels, scores), [False, True, True, True])
+    # no false alarm allowed: only the top score (F1 2/3) qualifies
+    np.testing.assert_array_equal(best_threshold_pred(labels, scores, max_far=0.0), [False, False, False, True])
+    # ties share a threshold: equal scores are flagged together
+    np.testing.assert_array_equal(best_threshold_pred(np.array([1, 0, 1]), np.array([0.5, 0.5, 0.9])), [True, True, True])
     assert not best_threshold_pred(np.zeros(3), np.array([0.1, 0.2, 0.3])).any()
+    assert not best_threshold_pred(np.array([0, 1]), np.array([0.9, 0.1]), max_far=10.0).any()  # the top row is a false alarm
 
 
 def test_skab_folder_errors(tmp_path):
