@@ -20,6 +20,18 @@ Two results, labelled differently on purpose:
   quantiles and multipliers, chosen *on the test rows*: an upper bound of what this
   single-sensor rule reaches, not a result.
 
+A third, *untold* rule (``untold`` in the JSON) knows no sensor: every sensor's deviation
+from its training mean (|z|, trailing mean over ``smooth`` rows) is divided by the
+largest such deviation that the same sensor reached on training rows ``fit_rows`` … 399
+when its mean and standard deviation came from rows 0 … ``fit_rows`` − 1 only: a
+forward-validation scale, large for a sensor that drifted within its training rows.
+The row's score is the largest of those ratios over sensors; it is flagged above
+``multiplier``. Reported: the rule fixed in advance (no smoothing, fit on 200 rows,
+multiplier 1), the best of its grid chosen on the test rows, and for each grid point the
+pooled per-file best-threshold F1 of :func:`components.benchmarks.skab.best_threshold_pred`
+(free, and with every file's FAR within 10 %): how good its *ranking* is, apart from
+its threshold. All but ``fixed`` are upper bounds, not results.
+
 Writes reports/benchmarks/skab_ceiling.json (``--out``) with every grid point.
 """
 
@@ -36,13 +48,19 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.benchmarks.skab import TRAIN_ROWS, list_experiments, pooled_rates  # noqa: E402
+from components.benchmarks.skab import (  # noqa: E402
+    NON_SENSOR, TARGET_FAR, TRAIN_ROWS, best_threshold_pred, list_experiments, pooled_rates,
+)
 
 SMOOTH_ROWS = (1, 5, 10, 30)
 QUANTILES = (0.95, 0.99, 1.0)
 MULTIPLIERS = (1.0, 1.5)
 FIXED = {"smooth": 1, "quantile": 1.0, "multiplier": 1.0}
 DIRECTIONS = ("low", "high", "both")
+UNTOLD_SMOOTH_ROWS = (1, 10, 30)
+UNTOLD_FIT_ROWS = (200, 300)
+UNTOLD_MULTIPLIERS = (1.0, 1.5, 2.0, 3.0)
+UNTOLD_FIXED = {"smooth": 1, "fit_rows": 200, "multiplier": 1.0}
 
 
 def deviation(values: np.ndarray, direction: str, smooth: int) -> np.ndarray:
@@ -54,6 +72,52 @@ def deviation(values: np.ndarray, direction: str, smooth: int) -> np.ndarray:
     return pd.Series(z).rolling(smooth, min_periods=1).mean().to_numpy()
 
 
+def _trailing_abs_z(values: np.ndarray, rows: int, smooth: int) -> np.ndarray:
+    """(rows_total, sensors) |z| against the first ``rows`` rows' mean and std, trailing
+    mean over ``smooth`` rows."""
+    reference = values[:rows]
+    std = reference.std(axis=0)
+    z = (values - reference.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    return np.abs(pd.DataFrame(z).rolling(smooth, min_periods=1).mean().to_numpy())
+
+
+def drift_normalised_score(values: np.ndarray, smooth: int, fit_rows: int) -> np.ndarray:
+    """(rows,) the untold rule's score of one experiment's ``values`` (rows, sensors):
+    max over sensors of |z| (training mean and std, trailing mean over ``smooth`` rows)
+    divided by the sensor's forward-validation scale (the largest |z| on training rows
+    ``fit_rows`` … 399 with mean and std from rows 0 … ``fit_rows`` − 1)."""
+    if not 0 < fit_rows < TRAIN_ROWS:
+        raise ValueError(f"fit_rows must be in (0, {TRAIN_ROWS}), got {fit_rows}")
+    deviation = _trailing_abs_z(values, TRAIN_ROWS, smooth)
+    forward = _trailing_abs_z(values[:TRAIN_ROWS], fit_rows, smooth)[fit_rows:].max(axis=0)
+    return (deviation / np.maximum(forward, 1e-9)).max(axis=1)
+
+
+def untold(experiments: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """The untold rule on (all sensors (rows, sensors), labels (rows,)) experiments: its
+    ``fixed`` and ``test_optimised`` results, and the best-threshold bounds per grid point."""
+    grid, bounds = [], []
+    for smooth, fit_rows in itertools.product(UNTOLD_SMOOTH_ROWS, UNTOLD_FIT_ROWS):
+        scores = [drift_normalised_score(values, smooth, fit_rows)[TRAIN_ROWS:] for values, _ in experiments]
+        labels = [anomaly[TRAIN_ROWS:] for _, anomaly in experiments]
+        pooled = np.concatenate(labels)
+        for multiplier in UNTOLD_MULTIPLIERS:
+            rates = pooled_rates(pooled, np.concatenate([s > multiplier for s in scores]))
+            grid.append({"smooth": smooth, "fit_rows": fit_rows, "multiplier": multiplier, **{k: rates[k] for k in ("f1", "far", "mar")}})
+        bound = {"smooth": smooth, "fit_rows": fit_rows}
+        for suffix, max_far in (("best_threshold", None), ("best_threshold_far10", TARGET_FAR)):
+            rates = pooled_rates(pooled, np.concatenate([best_threshold_pred(y, s, max_far) for y, s in zip(labels, scores)]))
+            bound.update({f"{k}_{suffix}": rates[k] for k in ("f1", "far", "mar")})
+        bounds.append(bound)
+    return {
+        "fixed": next(g for g in grid if all(g[k] == v for k, v in UNTOLD_FIXED.items())),
+        "test_optimised": max(grid, key=lambda g: g["f1"]),
+        "best_threshold": max(bounds, key=lambda b: b["f1_best_threshold"]),
+        "grid": grid,
+        "bounds": bounds,
+    }
+
+
 def ceiling(data: str | Path, sensor: str, direction: str) -> dict:
     """The ``fixed`` rule's and the ``test_optimised`` grid's pooled F1/FAR/MAR on ``data``."""
     if direction not in DIRECTIONS:
@@ -63,11 +127,12 @@ def ceiling(data: str | Path, sensor: str, direction: str) -> dict:
         frame = pd.read_csv(path, sep=";")
         if sensor not in frame.columns:
             raise ValueError(f"{path}: no column {sensor!r} (columns: {list(frame.columns)})")
-        experiments.append((frame[sensor].to_numpy(dtype=float), frame["anomaly"].to_numpy(dtype=np.int8)))
+        sensors = [c for c in frame.columns if c not in NON_SENSOR]
+        experiments.append((frame[sensor].to_numpy(dtype=float), frame["anomaly"].to_numpy(dtype=np.int8), frame[sensors].to_numpy(dtype=float)))
     grid = []
     for smooth, quantile, multiplier in itertools.product(SMOOTH_ROWS, QUANTILES, MULTIPLIERS):
         labels, preds = [], []
-        for values, anomaly in experiments:
+        for values, anomaly, _ in experiments:
             score = deviation(values, direction, smooth)
             threshold = multiplier * np.quantile(score[:TRAIN_ROWS], quantile)
             labels.append(anomaly[TRAIN_ROWS:])
@@ -82,6 +147,7 @@ def ceiling(data: str | Path, sensor: str, direction: str) -> dict:
         "fixed": fixed,
         "test_optimised": max(grid, key=lambda g: g["f1"]),
         "grid": grid,
+        "untold": untold([(every, anomaly) for _, anomaly, every in experiments]),
     }
 
 
@@ -97,7 +163,13 @@ def main() -> None:
     Path(args.out).write_text(json.dumps(report, indent=2))
     for name in ("fixed", "test_optimised"):
         r = report[name]
-        print(f"{name}: F1 {r['f1']:.3f}  FAR {r['far']:.1f} %  MAR {r['mar']:.1f} %  (smooth {r['smooth']}, q {r['quantile']}, x{r['multiplier']})")
+        print(f"told {name}: F1 {r['f1']:.3f}  FAR {r['far']:.1f} %  MAR {r['mar']:.1f} %  (smooth {r['smooth']}, q {r['quantile']}, x{r['multiplier']})")
+    for name in ("fixed", "test_optimised"):
+        r = report["untold"][name]
+        print(f"untold {name}: F1 {r['f1']:.3f}  FAR {r['far']:.1f} %  MAR {r['mar']:.1f} %  (smooth {r['smooth']}, fit {r['fit_rows']}, x{r['multiplier']})")
+    b = report["untold"]["best_threshold"]
+    print(f"untold per-file best thresholds (smooth {b['smooth']}, fit {b['fit_rows']}): F1 {b['f1_best_threshold']:.3f}  FAR {b['far_best_threshold']:.1f} %  "
+          f"MAR {b['mar_best_threshold']:.1f} %; within FAR 10 %: F1 {b['f1_best_threshold_far10']:.3f}")
 
 
 if __name__ == "__main__":

@@ -132,6 +132,28 @@ def test_single_sensor_ceiling_script(tmp_path):
     assert score[-1] == pytest.approx(2.0)  # the training sd is 0: deviations in raw units, mean of |1| and |3|
     with pytest.raises(ValueError, match="no column 'nope'"):
         ceiling.ceiling(data, "nope", "low")
+    untold = right["untold"]  # told nothing: every sensor, each on its forward-validation scale
+    assert untold["fixed"]["f1"] > 0.9 and untold["fixed"]["far"] < 5
+    n_points = len(ceiling.UNTOLD_SMOOTH_ROWS) * len(ceiling.UNTOLD_FIT_ROWS)
+    assert len(untold["grid"]) == n_points * len(ceiling.UNTOLD_MULTIPLIERS) and len(untold["bounds"]) == n_points
+    assert untold["best_threshold"]["f1_best_threshold"] >= untold["fixed"]["f1"] and untold["best_threshold"]["far_best_threshold_far10"] <= 10
+
+
+def test_drift_normalised_score_discounts_a_sensor_that_drifted_in_training():
+    """Two sensors deviate equally on a test row; the one that already drifted during its
+    training rows is scaled down by its larger forward-validation excursion."""
+    ceiling = _load_script("skab_ceiling")
+    rng = np.random.default_rng(0)
+    steady = rng.standard_normal(401)
+    drifting = np.r_[np.linspace(0.0, 3.0, 400) + 0.1 * rng.standard_normal(400), 0.0]
+    for column in (steady, drifting):  # the test row: 4 training standard deviations above the training mean
+        column[400] = column[:400].mean() + 4 * column[:400].std()
+    values = np.c_[steady, drifting]
+    per_sensor = [ceiling.drift_normalised_score(values[:, [j]], smooth=1, fit_rows=200)[400] for j in (0, 1)]
+    assert per_sensor[0] > 1.3 * per_sensor[1]  # forward excursions: about 3.9 (noise) against 5.4 (trend)
+    assert ceiling.drift_normalised_score(values, smooth=1, fit_rows=200)[400] == pytest.approx(max(per_sensor))
+    with pytest.raises(ValueError, match="fit_rows"):
+        ceiling.drift_normalised_score(values, smooth=1, fit_rows=400)
 
 
 def _load_script(name: str):
