@@ -15,7 +15,6 @@ calibration fitted on its own scores, the baselines are fitted on the series.
 
 from __future__ import annotations
 
-import os
 import platform
 import time
 from dataclasses import replace
@@ -127,8 +126,10 @@ def run_speed(
     """Measure everything in this module's docstring; returns the report."""
     import torch
 
+    from components.benchmarks.environment import hardware
     from components.registry.tracking import git_commit
 
+    machine = {**hardware(), "python": platform.python_version()}  # the load before we add ours
     say = progress or (lambda message: None)
     torch.set_num_threads(threads)
     values = np.random.default_rng(SEED).standard_normal((max(rows, *growth), n_sensors)).astype(np.float32)
@@ -153,8 +154,5 @@ def run_speed(
         "paper_train_windows": paper_train_windows, "growth": list(growth), "torch_threads": threads, "seed": SEED,
     }
     report["git_commit"] = git_commit()
-    report["hardware"] = {
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-        "python": platform.python_version(), "torch": torch.__version__, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-    }
+    report["hardware"] = machine
     return report
