@@ -47,7 +47,10 @@ def adf_p_values(train: np.ndarray) -> np.ndarray:
     (no test possible: it is kept as it is)."""
     import warnings
 
-    from statsmodels.tsa.stattools import adfuller
+    try:
+        from statsmodels.tsa.stattools import adfuller
+    except ImportError as error:
+        raise ImportError("benchmarks/skab_differenced.py needs statsmodels: pip install -c constraints.txt -e '.[test]'") from error
 
     p = np.full(train.shape[1], np.nan)
     for j in range(train.shape[1]):
