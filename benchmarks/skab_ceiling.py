@@ -49,7 +49,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.benchmarks.skab import (  # noqa: E402
-    NON_SENSOR, TARGET_FAR, TRAIN_ROWS, best_threshold_pred, list_experiments, pooled_rates,
+    NON_SENSOR, TRAIN_ROWS, list_experiments, pooled_rates, threshold_bounds,
 )
 
 SMOOTH_ROWS = (1, 5, 10, 30)
@@ -104,11 +104,7 @@ def untold(experiments: list[tuple[np.ndarray, np.ndarray]]) -> dict:
         for multiplier in UNTOLD_MULTIPLIERS:
             rates = pooled_rates(pooled, np.concatenate([s > multiplier for s in scores]))
             grid.append({"smooth": smooth, "fit_rows": fit_rows, "multiplier": multiplier, **{k: rates[k] for k in ("f1", "far", "mar")}})
-        bound = {"smooth": smooth, "fit_rows": fit_rows}
-        for suffix, max_far in (("best_threshold", None), ("best_threshold_far10", TARGET_FAR)):
-            rates = pooled_rates(pooled, np.concatenate([best_threshold_pred(y, s, max_far) for y, s in zip(labels, scores)]))
-            bound.update({f"{k}_{suffix}": rates[k] for k in ("f1", "far", "mar")})
-        bounds.append(bound)
+        bounds.append({"smooth": smooth, "fit_rows": fit_rows, **threshold_bounds(labels, scores)})
     return {
         "fixed": next(g for g in grid if all(g[k] == v for k, v in UNTOLD_FIXED.items())),
         "test_optimised": max(grid, key=lambda g: g["f1"]),

@@ -133,6 +133,18 @@ def best_threshold_pred(labels: np.ndarray, scores: np.ndarray, max_far: float |
     return scores >= ranked[last[best]] if f1[best] >= 0 else np.zeros(len(labels), dtype=bool)
 
 
+def threshold_bounds(labels: list[np.ndarray], scores: list[np.ndarray]) -> dict[str, float]:
+    """Pooled F1/FAR/MAR over files with each file's threshold from
+    :func:`best_threshold_pred`: ``*_best_threshold`` (free) and ``*_best_threshold_far10``
+    (each file's FAR within :data:`TARGET_FAR`). Upper bounds, never results."""
+    pooled = np.concatenate(labels)
+    bounds = {}
+    for suffix, max_far in (("best_threshold", None), ("best_threshold_far10", TARGET_FAR)):
+        rates = pooled_rates(pooled, np.concatenate([best_threshold_pred(y, s, max_far) for y, s in zip(labels, scores)]))
+        bounds.update({f"{k}_{suffix}": rates[k] for k in ("f1", "far", "mar")})
+    return bounds
+
+
 def aggregate_files(rows: list[dict], arrays: list[dict]) -> dict:
     """One model's SKAB aggregates from its per-file metrics and per-file test ``arrays``
     (``labels``, ``scores``, ``pred`` at the training-set threshold). Two upper bounds,
@@ -142,13 +154,9 @@ def aggregate_files(rows: list[dict], arrays: list[dict]) -> dict:
     thresholds that keep each file's FAR within :data:`TARGET_FAR`)."""
     score_s = sum(r["score_s"] for r in rows)
     labels = np.concatenate([a["labels"] for a in arrays])
-    bounds = {}
-    for suffix, max_far in (("best_threshold", None), ("best_threshold_far10", TARGET_FAR)):
-        rates = pooled_rates(labels, np.concatenate([best_threshold_pred(a["labels"], a["scores"], max_far) for a in arrays]))
-        bounds.update({f"{k}_{suffix}": rates[k] for k in ("f1", "far", "mar")})
     return {
         **pooled_rates(labels, np.concatenate([a["pred"] for a in arrays])),
-        **bounds,
+        **threshold_bounds([a["labels"] for a in arrays], [a["scores"] for a in arrays]),
         **{m: float(np.nanmean([r[m] for r in rows])) for m in ("vus_pr", "pr_auc", "roc_auc")},
         "rows_per_s": sum(r["test_rows"] for r in rows) / score_s if score_s > 0 else float("nan"),
         "train_s": float(sum(r["train_s"] for r in rows)),
