@@ -5,14 +5,21 @@ Prints the markdown; with --write, replaces what lies between the
 ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` markers of README.md.
 Reports that are missing are left out. With scale.json, it also draws
 reports/benchmarks/costs.png (training seconds per epoch and scoring seconds vs rows,
-and training vs sensors), linked from the markdown.
+and training vs sensors); with msl_fast.json or skab.json, reports/benchmarks/quality.png
+(MSL's VUS-PR against scoring speed; SKAB's F1 per model beside its bound and the target); both are
+linked from the markdown.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from components.benchmarks.skab import TARGET_F1, TARGET_FAR  # noqa: E402
 
 REPORTS = Path("reports/benchmarks")
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
@@ -259,6 +266,62 @@ def plot_costs(report: dict, path: Path) -> Path:
     return path
 
 
+def _colour(model: str) -> str:
+    return "C1" if _is_peer(model) else _COLORS.get(model, "C7")
+
+
+def _msl_panel(ax, report: dict) -> None:
+    """VUS-PR vs scoring rows/s, one labelled point per model: ours filled, peers hollow."""
+    for model in _models(report):
+        v = report["models"][model]
+        if v.get("rows_per_s") is None or v.get("vus_pr") is None:
+            continue
+        ax.plot(v["rows_per_s"], v["vus_pr"], "o", mfc="none" if _is_peer(model) else _colour(model), mec=_colour(model), ms=7)
+        below = (4, -9) if _is_peer(model) else (4, 3)  # a peer that matches ours (IForest) keeps its own label
+        ax.annotate(model, (v["rows_per_s"], v["vus_pr"]), textcoords="offset points", xytext=below, fontsize=7)
+    ax.set(xscale="log", xlabel="scoring rows/s (2 cores)", ylabel="VUS-PR (channel mean)", title="MSL: quality vs speed")
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _skab_panel(ax, report: dict) -> None:
+    """Pooled F1 per model as bars (FAR written beside), the best-threshold F1 within FAR
+    10 % as an outline (a bound), and the target F1 as a line."""
+    models = _models(report)[::-1]  # first model on top
+    y = range(len(models))
+    f1 = [report["models"][m]["f1"] for m in models]
+    bound = [report["models"][m].get("f1_best_threshold_far10") or 0.0 for m in models]
+    ax.barh(y, bound, color="none", edgecolor="0.5", ls=":", label=f"best threshold per file, FAR ≤ {TARGET_FAR:g} % (bound)")
+    ax.barh(y, f1, height=0.5, color=[_colour(m) for m in models], alpha=0.8, label="training threshold (result)")
+    for i, m in enumerate(models):
+        ax.annotate(f"FAR {report['models'][m]['far']:.0f} %", (f1[i], i), textcoords="offset points", xytext=(3, -3), fontsize=7)
+    ax.axvline(TARGET_F1, color="C2", lw=1.5, label=f"target F1 {TARGET_F1} (with FAR ≤ {TARGET_FAR:g} %)")
+    ax.set_yticks(list(y), models, fontsize=8)
+    ax.set(xlim=(0, 1), xlabel="F1 (pooled over files)", title="SKAB: F1 at the training threshold")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
+    ax.grid(True, axis="x", alpha=0.3)
+
+
+def plot_quality(msl: dict | None, skab: dict | None, path: Path) -> Path:
+    """MSL's VUS-PR against scoring speed (ours filled, PyOD's peers hollow), and SKAB's
+    pooled F1 per model beside its best-threshold bound and the issue's target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = ([(_msl_panel, msl)] if msl else []) + ([(_skab_panel, skab)] if skab else [])
+    if not panels:
+        raise ValueError("plot_quality needs an MSL or a SKAB report")
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.4), squeeze=False)
+    for ax, (draw, report) in zip(axes[0], panels):
+        draw(ax, report)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true")
@@ -266,6 +329,9 @@ def main() -> None:
     parts = []
     if (REPORTS / "scale.json").exists():
         plot_costs(json.loads((REPORTS / "scale.json").read_text()), REPORTS / "costs.png")
+    quality = {name: json.loads((REPORTS / f"{name}.json").read_text()) for name in ("msl_fast", "skab") if (REPORTS / f"{name}.json").exists()}
+    if quality:
+        plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
@@ -274,6 +340,8 @@ def main() -> None:
         path = REPORTS / name
         if path.exists():
             parts.append(render(json.loads(path.read_text())))
+            if name == "skab.json" and quality:
+                parts.append("![MSL: VUS-PR vs scoring speed; SKAB: F1 per model beside its best-threshold bound and the target](reports/benchmarks/quality.png)")
     markdown = "\n\n".join(parts)
     if args.write:
         readme = Path("README.md").read_text()

@@ -244,6 +244,35 @@ def test_readme_tables_list_peers_with_versions():
     assert "sensors differenced per file: Thermocouple 2/2, Temperature 1/2" in title
 
 
+def test_quality_plot_is_drawn_and_linked_below_the_skab_table(tmp_path, monkeypatch):
+    tables = _readme_tables()
+    models = {
+        name: {"f1": f1, "far": far, "mar": 10.0, "f1_best_threshold_far10": f1 - 0.1, "far_best_threshold_far10": 8.0,
+               "vus_pr": 0.4, "pr_auc": 0.3, "roc_auc": 0.9, "rows_per_s": rows, "train_s": 1.0}
+        for name, f1, far, rows in (("student", 0.73, 66.0, 9e4), ("pca", 0.76, 61.0, 9e4), ("pyod_ecod", 0.2, 21.0, 3e4))
+    }
+    skab = {"models": models, "dataset": {"name": "skab", "channels": ["valve1/0", "valve1/1"]}, "git_commit": "abcdef123456"}
+    msl = {**skab, "dataset": {"name": "msl", "channels": ["C-1"]}, "profile": "fast"}
+    assert tables.plot_quality(msl, skab, tmp_path / "both.png").stat().st_size > 10_000
+    assert tables.plot_quality(None, skab, tmp_path / "skab.png").stat().st_size > 5_000
+    with pytest.raises(ValueError, match="MSL or a SKAB"):
+        tables.plot_quality(None, None, tmp_path / "none.png")
+
+    reports = tmp_path / "reports" / "benchmarks"
+    reports.mkdir(parents=True)
+    (reports / "skab.json").write_text(json.dumps(skab))
+    (tmp_path / "README.md").write_text(f"intro\n{tables.START}\nSTALE TABLE\n{tables.END}\noutro\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tables, "REPORTS", reports)
+    monkeypatch.setattr("sys.argv", ["readme_tables.py", "--write"])
+    tables.main()
+    readme = (tmp_path / "README.md").read_text()
+    assert (reports / "quality.png").stat().st_size > 5_000
+    assert "STALE TABLE" not in readme and readme.startswith("intro\n") and readme.endswith("outro\n")
+    table_end = readme.index("| pyod_ecod |")
+    assert table_end < readme.index("(reports/benchmarks/quality.png)") < readme.index(tables.END)
+
+
 # --------------------------------------------------------------------- with the peers venv
 
 
