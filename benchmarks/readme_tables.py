@@ -340,7 +340,7 @@ def main() -> None:
         path = REPORTS / name
         if path.exists():
             parts.append(render(json.loads(path.read_text())))
-            if name == "skab.json" and quality:
+            if quality and name == ("skab.json" if "skab" in quality else "msl_fast.json"):  # below the last table it draws
                 parts.append("![MSL: VUS-PR vs scoring speed; SKAB: F1 per model beside its best-threshold bound and the target](reports/benchmarks/quality.png)")
     markdown = "\n\n".join(parts)
     if args.write:
