@@ -229,13 +229,27 @@ def retrain_table(report: dict) -> str:
 _COLORS = {"student": "C0", "lstm_ae": "C2"}
 
 
-def plot_costs(report: dict, path: Path) -> Path:
-    """Log-log plots: seconds per epoch and scoring seconds vs rows; seconds per epoch vs sensors."""
+def _pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_costs(report: dict, path: Path) -> Path:
+    """Log-log plots: seconds per epoch and scoring seconds vs rows; seconds per epoch vs sensors."""
+    plt = _pyplot()
     fig, (by_rows, by_sensors) = plt.subplots(1, 2, figsize=(11, 4.2))
     training = report.get("training_vs_rows", []) + report.get("training_big", [])
     for kind in dict.fromkeys(r["kind"] for r in training):
@@ -259,11 +273,7 @@ def plot_costs(report: dict, path: Path) -> Path:
     by_sensors.grid(True, which="both", alpha=0.3)
     if sensors:
         by_sensors.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _colour(model: str) -> str:
@@ -304,22 +314,14 @@ def _skab_panel(ax, report: dict) -> None:
 def plot_quality(msl: dict | None, skab: dict | None, path: Path) -> Path:
     """MSL's VUS-PR against scoring speed (ours filled, PyOD's peers hollow), and SKAB's
     pooled F1 per model beside its best-threshold bound and the issue's target."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     panels = ([(_msl_panel, msl)] if msl else []) + ([(_skab_panel, skab)] if skab else [])
     if not panels:
         raise ValueError("plot_quality needs an MSL or a SKAB report")
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.4), squeeze=False)
     for ax, (draw, report) in zip(axes[0], panels):
         draw(ax, report)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def main() -> None:
