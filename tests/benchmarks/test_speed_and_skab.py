@@ -138,6 +138,11 @@ def test_single_sensor_ceiling_script(tmp_path):
     n_points = len(ceiling.UNTOLD_SMOOTH_ROWS) * len(ceiling.UNTOLD_FIT_ROWS)
     assert len(untold["grid"]) == n_points * len(ceiling.UNTOLD_MULTIPLIERS) and len(untold["bounds"]) == n_points
     assert untold["best_threshold"]["f1_best_threshold"] >= untold["fixed"]["f1"] and untold["best_threshold"]["far_best_threshold_far10"] <= 10
+    tracking = right["tracking"]  # told nothing, following drift: each file at settings the other file chose
+    n_points = len(ceiling.TRACKING_DEPTHS) * len(ceiling.TRACKING_SMOOTH_ROWS) * len(ceiling.TRACKING_MULTIPLIERS)
+    assert len(tracking["grid"]) == len(tracking["bounds"]) == n_points and len(tracking["leave_one_file_out"]["chosen"]) == 2
+    assert tracking["test_optimised"]["f1"] == max(g["f1"] for g in tracking["grid"]) >= tracking["leave_one_file_out"]["f1"] > 0.5
+    assert tracking["best_threshold"]["far_best_threshold_far10"] <= 10
 
 
 def test_drift_normalised_score_discounts_a_sensor_that_drifted_in_training():
@@ -155,6 +160,28 @@ def test_drift_normalised_score_discounts_a_sensor_that_drifted_in_training():
     assert ceiling.drift_normalised_score(values, smooth=1, fit_rows=200)[400] == pytest.approx(max(per_sensor))
     with pytest.raises(ValueError, match="fit_rows"):
         ceiling.drift_normalised_score(values, smooth=1, fit_rows=400)
+
+
+def test_drift_tracking_score_follows_a_slow_drift_and_holds_a_fault():
+    """The tracking rule's reference follows a sensor that keeps drifting after training,
+    and freezes at the level before a step fault, so the whole step stays flagged and the
+    rows after it are not; the untold rule, scaled on training rows only, flags the drift."""
+    ceiling = _load_script("skab_ceiling")
+    rng = np.random.default_rng(0)
+    rows = 1000
+    drifting = 0.01 * np.arange(rows) + 0.1 * rng.standard_normal(rows)  # 6 units past its training range by the end
+    stepped = 0.1 * rng.standard_normal(rows)
+    stepped[600:800] -= 2.0  # a drop of 20 noise standard deviations, 200 rows long
+    values = np.c_[drifting, stepped]
+    tracked = ceiling.drift_tracking_score(values, depth=100, smooth=5, multiplier=1.5)
+    assert tracked.shape == (rows - 400,)
+    fault = np.zeros(rows - 400, bool)
+    fault[200:400] = True
+    assert (tracked[fault] > 1).mean() > 0.95 and (tracked[~fault] > 1).mean() < 0.05
+    assert (ceiling.drift_tracking_score(values[:, [0]], depth=100, smooth=5, multiplier=1.5) > 1).mean() < 0.05
+    assert (ceiling.drift_normalised_score(values[:, [0]], smooth=5, fit_rows=200)[-100:] > 1).all()
+    with pytest.raises(ValueError, match="depth"):
+        ceiling.drift_tracking_score(values, depth=400, smooth=1, multiplier=1.0)
 
 
 def _load_script(name: str):
