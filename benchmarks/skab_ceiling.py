@@ -235,22 +235,27 @@ def main() -> None:
     report = ceiling(args.data, args.sensor, args.direction)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
-    for name in ("fixed", "test_optimised"):
-        r = report[name]
-        print(f"told {name}: F1 {r['f1']:.3f}  FAR {r['far']:.1f} %  MAR {r['mar']:.1f} %  (smooth {r['smooth']}, q {r['quantile']}, x{r['multiplier']})")
-    for name in ("fixed", "test_optimised"):
-        r = report["untold"][name]
-        print(f"untold {name}: F1 {r['f1']:.3f}  FAR {r['far']:.1f} %  MAR {r['mar']:.1f} %  (smooth {r['smooth']}, fit {r['fit_rows']}, x{r['multiplier']})")
-    b = report["untold"]["best_threshold"]
-    print(f"untold per-file best thresholds (smooth {b['smooth']}, fit {b['fit_rows']}): F1 {b['f1_best_threshold']:.3f}  FAR {b['far_best_threshold']:.1f} %  "
-          f"MAR {b['mar_best_threshold']:.1f} %; within FAR 10 %: F1 {b['f1_best_threshold_far10']:.3f}")
-    for name in ("leave_one_file_out", "test_optimised"):
-        r = report["tracking"][name]
-        print(f"tracking {name}: F1 {r['f1']:.3f}  FAR {r['far']:.1f} %  MAR {r['mar']:.1f} %")
-    b = report["tracking"]["best_threshold"]
-    print(f"tracking per-file best thresholds within FAR 10 % (depth {b['depth']}, smooth {b['smooth']}, x{b['multiplier']}): "
-          f"F1 {b['f1_best_threshold_far10']:.3f}  MAR {b['mar_best_threshold_far10']:.1f} %")
+    for line in summary(report):
+        print(line)
 
+
+def summary(report: dict) -> list[str]:
+    """One line per reported result of :func:`ceiling`: its rates and settings."""
+    untold, tracking = report["untold"], report["tracking"]
+    results = [
+        *((f"told {n}", report[n], ("smooth", "quantile", "multiplier"), "") for n in ("fixed", "test_optimised")),
+        *((f"untold {n}", untold[n], ("smooth", "fit_rows", "multiplier"), "") for n in ("fixed", "test_optimised")),
+        ("untold per-file best thresholds", untold["best_threshold"], ("smooth", "fit_rows"), "_best_threshold"),
+        ("untold per-file best thresholds, FAR <= 10 %", untold["best_threshold"], ("smooth", "fit_rows"), "_best_threshold_far10"),
+        *((f"tracking {n}", tracking[n], (), "") for n in ("leave_one_file_out", "test_optimised")),
+        ("tracking per-file best thresholds", tracking["best_threshold"], ("depth", "smooth", "multiplier"), "_best_threshold"),
+        ("tracking per-file best thresholds, FAR <= 10 %", tracking["best_threshold"], ("depth", "smooth", "multiplier"), "_best_threshold_far10"),
+    ]
+    return [
+        f"{label}: F1 {r['f1' + suffix]:.3f}  FAR {r['far' + suffix]:.1f} %  MAR {r['mar' + suffix]:.1f} %"
+        + (f"  ({', '.join(f'{k} {r[k]}' for k in keys)})" if keys else "")
+        for label, r, keys, suffix in results
+    ]
 
 if __name__ == "__main__":
     main()

@@ -143,6 +143,8 @@ def test_single_sensor_ceiling_script(tmp_path):
     assert len(tracking["grid"]) == len(tracking["bounds"]) == n_points and len(tracking["leave_one_file_out"]["chosen"]) == 2
     assert tracking["test_optimised"]["f1"] == max(g["f1"] for g in tracking["grid"]) >= tracking["leave_one_file_out"]["f1"] > 0.5
     assert tracking["best_threshold"]["far_best_threshold_far10"] <= 10
+    lines = ceiling.summary(right)
+    assert len(lines) == 10 and lines[0].startswith("told fixed: F1 ") and lines[-1].endswith(")")
 
 
 def test_drift_normalised_score_discounts_a_sensor_that_drifted_in_training():
