@@ -40,9 +40,9 @@ only while the sensor's own residual stays under its threshold, so a slow drift 
 reference along while a fault freezes it at the level before the fault. A sensor's
 threshold is ``multiplier`` × the largest |residual| on its training rows (where every
 row is accepted); a row scores the largest residual / threshold over sensors and is
-flagged above 1. Deviation from DSPOT: its threshold is a GPD tail quantile of the
-residuals, refitted as normal peaks arrive; a fixed multiple of the training maximum keeps
-the rule to one threshold per sensor that the training rows alone set. Reported: the
+flagged above 1. Deviation from DSPOT, whose threshold is a GPD tail quantile of the
+residuals refitted as normal peaks arrive: here a fixed multiple of the training maximum,
+so each sensor has one threshold that its training rows alone set. Reported: the
 best of its grid chosen on the test rows (an upper bound), per-file best-threshold bounds
 per grid point, and ``leave_one_file_out``: every file scored at the grid point with the
 best pooled F1 on the *other* files, so no file's labels choose its own settings (an
