@@ -98,7 +98,7 @@ def skab_table(report: dict) -> str:
         f"fit on each file's first 400 rows, threshold from training rows only; F1/FAR/MAR pooled, FAR and MAR in %; "
         f"commit {report['git_commit'][:8]}"
         + (f"; preprocessing: {preprocessing}" if preprocessing else "")
-        + (f"; sensors differenced per file: {_differenced_counts(differenced)}" if differenced else "")
+        + (f"; sensors differenced per file: {_differenced_counts(differenced)}" if any("differenced" in r for r in differenced.values()) else "")
         + "; best-threshold F1: each file's threshold chosen on its own test rows, at FAR ≤ 10 %: among thresholds keeping each "
         "file's FAR within the target's 10 %; upper bounds of what the scores allow, not results)"
     )
@@ -335,7 +335,8 @@ def main() -> None:
     if quality:
         plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
-        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("speed.json", speed_table), ("scale.json", scale_table),
+        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
+        ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
     )
     for name, render in renderers:

@@ -33,16 +33,11 @@ pooled per-file best-threshold F1 of :func:`components.benchmarks.skab.best_thre
 its threshold. All but ``fixed`` are upper bounds, not results.
 
 A fourth, *tracking* rule (``tracking`` in the JSON) also knows no sensor, and follows
-drift the way DSPOT does (Siffer et al., KDD 2017, "Anomaly Detection in Streams with
-Extreme Value Theory"): each sensor (trailing mean over ``smooth`` rows) is compared with
-the mean of its last ``depth`` *accepted* values, and a value is accepted into that mean
-only while the sensor's own residual stays under its threshold, so a slow drift moves the
-reference along while a fault freezes it at the level before the fault. A sensor's
-threshold is ``multiplier`` × the largest |residual| on its training rows (where every
-row is accepted); a row scores the largest residual / threshold over sensors and is
-flagged above 1. Deviation from DSPOT, whose threshold is a GPD tail quantile of the
-residuals refitted as normal peaks arrive: here a fixed multiple of the training maximum,
-so each sensor has one threshold that its training rows alone set. Reported: the
+drift the way DSPOT does (:mod:`components.benchmarks.drift_tracking`): each sensor is
+compared with the mean of its last ``depth`` *accepted* values, a value being accepted only
+while the sensor's residual stays under ``multiplier`` × its largest training residual, so
+a slow drift moves the reference along while a fault freezes it. A row scores the largest
+residual / threshold over sensors and is flagged above 1. Reported: the
 best of its grid chosen on the test rows (an upper bound), per-file best-threshold bounds
 per grid point, and ``leave_one_file_out``: every file scored at the grid point with the
 best pooled F1 on the *other* files, so no file's labels choose its own settings (an
@@ -57,7 +52,6 @@ import argparse
 import itertools
 import json
 import sys
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +59,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from components.benchmarks.drift_tracking import track  # noqa: E402
 from components.benchmarks.skab import (  # noqa: E402
     NON_SENSOR, TRAIN_ROWS, list_experiments, pooled_rates, threshold_bounds,
 )
@@ -134,34 +129,12 @@ def untold(experiments: list[tuple[np.ndarray, np.ndarray]]) -> dict:
     }
 
 
-def _tracked_residuals(values: np.ndarray, depth: int, threshold: float) -> np.ndarray:
-    """(test rows,) residuals of one sensor's ``values`` (rows,) after the training rows
-    from the mean of its last ``depth`` accepted values; a value is accepted when its
-    |residual| is at most ``threshold``. Every training value starts accepted."""
-    accepted = deque(values[TRAIN_ROWS - depth:TRAIN_ROWS], maxlen=depth)
-    total = float(sum(accepted))
-    residuals = np.empty(len(values) - TRAIN_ROWS)
-    for t, value in enumerate(values[TRAIN_ROWS:]):
-        residuals[t] = value - total / depth
-        if abs(residuals[t]) <= threshold:
-            total += value - accepted[0]
-            accepted.append(value)
-    return residuals
-
-
 def drift_tracking_score(values: np.ndarray, depth: int, smooth: int, multiplier: float) -> np.ndarray:
     """(test rows,) the tracking rule's score of one experiment's ``values`` (rows,
-    sensors): max over sensors of |residual| / threshold, flagged above 1 (module doc)."""
-    if not 0 < depth < TRAIN_ROWS:
-        raise ValueError(f"depth must be in (0, {TRAIN_ROWS}), got {depth}")
-    smoothed = pd.DataFrame(values).rolling(smooth, min_periods=1).mean()
-    training = smoothed.iloc[:TRAIN_ROWS]
-    training_residuals = (training - training.shift(1).rolling(depth).mean()).abs().max().to_numpy()
-    ratios = []
-    for j in range(values.shape[1]):
-        threshold = max(multiplier * training_residuals[j], 1e-9)
-        ratios.append(np.abs(_tracked_residuals(smoothed[j].to_numpy(), depth, threshold)) / threshold)
-    return np.max(ratios, axis=0)
+    sensors): max over sensors of |residual| / threshold of
+    :func:`components.benchmarks.drift_tracking.track`, flagged above 1."""
+    tracked = track(values, TRAIN_ROWS, depth, smooth, multiplier)
+    return (np.abs(tracked.residuals[TRAIN_ROWS:]) / tracked.thresholds).max(axis=1)
 
 
 def tracking(experiments: list[tuple[np.ndarray, np.ndarray]]) -> dict:

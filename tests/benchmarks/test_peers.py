@@ -242,6 +242,10 @@ def test_readme_tables_list_peers_with_versions():
     title = tables.skab_table(report).splitlines()[0]
     assert title.startswith("**SKAB, preprocessed**") and "preprocessing: unit-root sensors differenced" in title
     assert "sensors differenced per file: Thermocouple 2/2, Temperature 1/2" in title
+    report["config"] = {"protocol": {"preprocessing": "drift tracking"}}
+    report["preprocessing"] = {"valve1/0": {"rejected_rows": {"Temperature": 3}}}
+    title = tables.skab_table(report).splitlines()[0]
+    assert "preprocessing: drift tracking" in title and "differenced" not in title
 
 
 def test_quality_plot_is_drawn_and_linked_below_the_skab_table(tmp_path, monkeypatch):

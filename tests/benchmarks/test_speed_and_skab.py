@@ -186,6 +186,34 @@ def test_drift_tracking_score_follows_a_slow_drift_and_holds_a_fault():
         ceiling.drift_tracking_score(values, depth=400, smooth=1, multiplier=1.0)
 
 
+def test_tracked_skab_script_discounts_a_drifting_sensor_and_keeps_the_fault(tmp_path, monkeypatch, capsys):
+    """benchmarks/skab_tracked.py on a SKAB-like folder with a slowly drifting extra sensor:
+    PCA's false alarms fall once every sensor is a drift-tracking residual (the random
+    walk wanders out of its training range but steps as it did in training), the fault is
+    still found, and each file's record says how many test rows each reference rejected."""
+    tracked = _load_script("skab_tracked")
+    data = _fake_skab(tmp_path / "skab")
+    rng = np.random.default_rng(5)
+    for path in list_experiments(data):
+        frame = pd.read_csv(path, sep=";")
+        frame.insert(5, "drift", np.cumsum(rng.standard_normal(len(frame))))  # a random walk
+        frame.to_csv(path, sep=";", index=False)
+    plain = run_benchmark(data, models=["pca"])
+    out = tmp_path / "tracked.json"
+    monkeypatch.setattr("sys.argv", ["skab_tracked.py", "--data", str(data), "--models", "pca", "--depth", "50", "--smooth", "1", "--out", str(out)])
+    tracked.main()
+    report = json.loads(out.read_text())
+    assert "drift tracking" in report["config"]["protocol"]["preprocessing"]
+    assert set(report["preprocessing"]) == {"other/3", "valve9/0"}
+    assert report["preprocessing"]["other/3"]["rejected_rows"]["s1"] > 50  # the fault's rows, held out of s1's reference
+    assert report["preprocessing"]["other/3"]["rejected_rows"]["drift"] == 0  # the walk steps as it did in training
+    assert plain["models"]["pca"]["far"] > 40 and report["models"]["pca"]["far"] < 0.75 * plain["models"]["pca"]["far"]
+    assert report["models"]["pca"]["mar"] < 20
+    assert "pca" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="depth"):
+        tracked.preprocessing(depth=400)
+
+
 def _load_script(name: str):
     import importlib.util
 

@@ -1,0 +1,76 @@
+"""Residuals of each sensor from a reference that follows slow drift and holds still
+through an alarm, after DSPOT (Siffer et al., KDD 2017, "Anomaly Detection in Streams
+with Extreme Value Theory", section 4.3: "drifting SPOT").
+
+Per sensor (values smoothed by a trailing mean over ``smooth`` rows, causal):
+
+* the reference of row t is the mean of the sensor's last ``depth`` *accepted* values;
+* on the ``train_rows`` first rows every value is accepted, so the reference is the plain
+  trailing mean of the previous ``depth`` rows (fewer at the start; row 0's residual is 0);
+* the sensor's threshold is ``multiplier`` × its largest |residual| on the training rows
+  that have a full ``depth``-row reference;
+* after training, a value joins the reference only while its |residual| is at most the
+  threshold, so a slow drift moves the reference along while a fault (a jump larger than
+  anything training saw) freezes it at the level before the fault for as long as the fault
+  lasts.
+
+Deviation from DSPOT: DSPOT's threshold is a generalised Pareto tail quantile of the
+residuals, refitted as normal peaks arrive; here it is a fixed multiple of the training
+maximum, so each sensor has one threshold that its training rows alone set.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """``residuals`` (rows, sensors): value − reference, in the sensor's units;
+    ``thresholds`` (sensors,); ``rejected`` (sensors,): rows after training whose value was
+    kept out of the reference (over the threshold)."""
+
+    residuals: np.ndarray
+    thresholds: np.ndarray
+    rejected: np.ndarray
+
+
+def track(values: np.ndarray, train_rows: int, depth: int, smooth: int, multiplier: float) -> Tracked:
+    """Drift-tracking residuals of ``values`` (rows, sensors) whose first ``train_rows``
+    rows are normal training data (module doc)."""
+    if not 0 < depth < train_rows:
+        raise ValueError(f"depth must be in (0, {train_rows}) training rows, got {depth}")
+    if smooth < 1 or multiplier <= 0:
+        raise ValueError(f"smooth must be at least 1 and multiplier positive, got {smooth} and {multiplier}")
+    smoothed = pd.DataFrame(values).rolling(smooth, min_periods=1).mean()
+    training = smoothed.iloc[:train_rows]
+    training_residuals = (training - training.shift(1).rolling(depth, min_periods=1).mean()).fillna(0.0)
+    full_reference = training_residuals.iloc[depth:]
+    thresholds = np.maximum(multiplier * full_reference.abs().max().to_numpy(), 1e-9)
+    residuals = np.empty(values.shape, dtype=float)
+    residuals[:train_rows] = training_residuals.to_numpy()
+    rejected = np.zeros(values.shape[1], dtype=int)
+    for j in range(values.shape[1]):
+        residuals[train_rows:, j], rejected[j] = _tracked(smoothed[j].to_numpy(), train_rows, depth, thresholds[j])
+    return Tracked(residuals, thresholds, rejected)
+
+
+def _tracked(values: np.ndarray, train_rows: int, depth: int, threshold: float) -> tuple[np.ndarray, int]:
+    """(residuals of the rows after training, how many of them were rejected) for one
+    sensor's ``values`` (rows,)."""
+    accepted = deque(values[train_rows - depth : train_rows], maxlen=depth)
+    total = float(sum(accepted))
+    residuals = np.empty(len(values) - train_rows)
+    rejected = 0
+    for t, value in enumerate(values[train_rows:]):
+        residuals[t] = value - total / depth
+        if abs(residuals[t]) <= threshold:
+            total += value - accepted[0]
+            accepted.append(value)
+        else:
+            rejected += 1
+    return residuals, rejected
