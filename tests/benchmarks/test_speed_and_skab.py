@@ -186,19 +186,13 @@ def test_drift_tracking_score_follows_a_slow_drift_and_holds_a_fault():
         ceiling.drift_tracking_score(values, depth=400, smooth=1, multiplier=1.0)
 
 
-def test_tracked_skab_script_discounts_a_drifting_sensor_and_keeps_the_fault(tmp_path, monkeypatch, capsys):
+def test_tracked_skab_script_discounts_a_drifting_sensor_and_keeps_the_fault(drifting_skab, tmp_path, monkeypatch, capsys):
     """benchmarks/skab_tracked.py on a SKAB-like folder with a slowly drifting extra sensor:
     PCA's false alarms fall once every sensor is a drift-tracking residual (the random
     walk wanders out of its training range but steps as it did in training), the fault is
     still found, and each file's record says how many test rows each reference rejected."""
     tracked = _load_script("skab_tracked")
-    data = _fake_skab(tmp_path / "skab")
-    rng = np.random.default_rng(5)
-    for path in list_experiments(data):
-        frame = pd.read_csv(path, sep=";")
-        frame.insert(5, "drift", np.cumsum(rng.standard_normal(len(frame))))  # a random walk
-        frame.to_csv(path, sep=";", index=False)
-    plain = run_benchmark(data, models=["pca"])
+    data, plain = drifting_skab
     out = tmp_path / "tracked.json"
     monkeypatch.setattr("sys.argv", ["skab_tracked.py", "--data", str(data), "--models", "pca", "--depth", "50", "--smooth", "1", "--out", str(out)])
     tracked.main()
@@ -223,6 +217,19 @@ def _load_script(name: str):
     return module
 
 
+@pytest.fixture(scope="module")
+def drifting_skab(tmp_path_factory) -> tuple[Path, dict]:
+    """A SKAB-like folder whose extra sensor is a random walk that wanders out of its
+    training range on normal rows, and PCA's plain benchmark report on it."""
+    data = _fake_skab(tmp_path_factory.mktemp("drifting") / "skab")
+    rng = np.random.default_rng(5)
+    for path in list_experiments(data):
+        frame = pd.read_csv(path, sep=";")
+        frame.insert(5, "drift", np.cumsum(rng.standard_normal(len(frame))))
+        frame.to_csv(path, sep=";", index=False)
+    return data, run_benchmark(data, models=["pca"])
+
+
 def test_adf_tells_a_random_walk_from_noise_and_differencing_is_causal():
     differenced = _load_script("skab_differenced")
     rng = np.random.default_rng(3)
@@ -233,19 +240,13 @@ def test_adf_tells_a_random_walk_from_noise_and_differencing_is_causal():
     np.testing.assert_array_equal(differenced.difference_columns(values, np.array([True, False])), np.c_[[0.0, 3.0, 5.0], [5.0, 6.0, 7.0]])
 
 
-def test_differenced_skab_script_discounts_a_drifting_sensor(tmp_path, monkeypatch, capsys):
+def test_differenced_skab_script_discounts_a_drifting_sensor(drifting_skab, tmp_path, monkeypatch, capsys):
     """benchmarks/skab_differenced.py on a SKAB-like folder whose extra sensor wanders far
     out of its training range on normal rows: the ADF test picks that sensor (and only it)
     in every file, and PCA's false alarms fall once it is differenced, while the fault on a
     stationary sensor stays found."""
     differenced = _load_script("skab_differenced")
-    data = _fake_skab(tmp_path / "skab")
-    rng = np.random.default_rng(5)
-    for path in list_experiments(data):
-        frame = pd.read_csv(path, sep=";")
-        frame.insert(5, "drift", np.cumsum(rng.standard_normal(len(frame))))  # a random walk
-        frame.to_csv(path, sep=";", index=False)
-    plain = run_benchmark(data, models=["pca"])
+    data, plain = drifting_skab
     out = tmp_path / "differenced.json"
     monkeypatch.setattr("sys.argv", ["skab_differenced.py", "--data", str(data), "--models", "pca", "--out", str(out)])
     differenced.main()
