@@ -35,38 +35,22 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.benchmarks.drift_tracking import track  # noqa: E402
-from components.benchmarks.msl import Channel  # noqa: E402
+from components.benchmarks.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
 from components.benchmarks.skab import TRAIN_ROWS, Preprocessing, run_benchmark  # noqa: E402
-
-DEPTH, SMOOTH, MULTIPLIER = 100, 20, 2.0
-
-
-def tracked_experiment(experiment: Channel, sensors: list[str], depth: int, smooth: int, multiplier: float) -> tuple[Channel, dict]:
-    """The experiment with every sensor replaced by its drift-tracking residual, and a
-    record of each sensor's threshold and how many test rows its reference rejected."""
-    split = len(experiment.train)
-    tracked = track(np.concatenate([experiment.train, experiment.test]), split, depth, smooth, multiplier)
-    record = {
-        "thresholds": {name: round(float(v), 6) for name, v in zip(sensors, tracked.thresholds)},
-        "rejected_rows": {name: int(n) for name, n in zip(sensors, tracked.rejected)},
-    }
-    return Channel(experiment.name, tracked.residuals[:split], tracked.residuals[split:], experiment.labels), record
 
 
 def preprocessing(depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = MULTIPLIER) -> Preprocessing:
-    """:func:`tracked_experiment` at these settings as the benchmark's preprocessing."""
+    """:func:`components.benchmarks.drift_tracking.tracked_channel` at these settings as the
+    benchmark's preprocessing."""
     if not 0 < depth < TRAIN_ROWS or smooth < 1 or multiplier <= 0:
         raise ValueError(f"need 0 < --depth < {TRAIN_ROWS}, --smooth >= 1 and --multiplier > 0; got {depth}, {smooth}, {multiplier}")
     return Preprocessing(
         f"per file, every sensor (trailing mean over {smooth} rows) is replaced by its residual from the mean of its last "
         f"{depth} accepted values; after the 400 training rows a value is accepted only while its |residual| is at most "
         f"{multiplier:g} x the sensor's largest training residual (drift tracking after DSPOT)",
-        lambda experiment, sensors: tracked_experiment(experiment, sensors, depth, smooth, multiplier),
+        lambda experiment, sensors: tracked_channel(experiment, sensors, depth, smooth, multiplier),
     )
 
 

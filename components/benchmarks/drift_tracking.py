@@ -27,6 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from components.benchmarks.msl import Channel
+
+DEPTH, SMOOTH, MULTIPLIER = 100, 20, 2.0
+"""SKAB's settings (``benchmarks/skab_tracked.py`` says how they were chosen)."""
+
 
 @dataclass(frozen=True)
 class Tracked:
@@ -74,3 +79,16 @@ def _tracked(values: np.ndarray, train_rows: int, depth: int, threshold: float) 
         else:
             rejected += 1
     return residuals, rejected
+
+
+def tracked_channel(channel: Channel, sensors: list[str], depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = MULTIPLIER) -> tuple[Channel, dict]:
+    """``channel`` with every sensor replaced by its drift-tracking residual (its training
+    rows are the ones :func:`track` trains on), and a record of each sensor's threshold and
+    how many test rows its reference rejected."""
+    split = len(channel.train)
+    tracked = track(np.concatenate([channel.train, channel.test]), split, depth, smooth, multiplier)
+    record = {
+        "thresholds": {name: round(float(v), 6) for name, v in zip(sensors, tracked.thresholds)},
+        "rejected_rows": {name: int(n) for name, n in zip(sensors, tracked.rejected)},
+    }
+    return Channel(channel.name, tracked.residuals[:split], tracked.residuals[split:], channel.labels), record

@@ -250,6 +250,7 @@ def score_rows(kind: str, net, cfg, values: np.ndarray, seed: int = SEED) -> np.
 
 def run_channel(
     kind: str, cfg, channel: Channel, *, train_stride: int = 1, teachers: dict | None = None, pipeline_cfg=None, seed: int = SEED,
+    score_train: bool = False,
 ) -> tuple[dict, dict]:
     """Train ``kind`` on ``channel`` and score its test rows. Teachers use ``cfg`` (their
     profile) and ``seed``; the pipeline's models use ``pipeline_cfg`` (whose train seed is
@@ -257,7 +258,9 @@ def run_channel(
     this channel).
 
     Returns (metrics dict for the report, pooled arrays: ``labels``, ``scores``, ``pred``,
-    ``units`` = scores in threshold units, and ``model`` = (net, spec) for teachers)."""
+    ``units`` = scores in threshold units, ``model`` = (net, spec) for teachers, and with
+    ``score_train`` ``training_scores`` = the scores of all of the channel's training rows,
+    those it fitted on and those it held out, in order)."""
     import torch
 
     from components.benchmarks.pipeline_models import arrays_as_prepared, fit_and_score
@@ -281,6 +284,7 @@ def run_channel(
         net = build_network(spec)
         fitted = fit_teacher(kind, cfg, net, values, starts, seed=seed, patience=PATIENCE)
         val_scores = score_rows(kind, net, cfg, values["val"], seed)
+        fit_scores = score_rows(kind, net, cfg, values["train"], seed) if score_train else None
         begin = time.perf_counter()
         scores = score_rows(kind, net, cfg, test, seed)
         score_s = time.perf_counter() - begin
@@ -289,8 +293,8 @@ def run_channel(
     else:
         prepared = arrays_as_prepared(channel.train[:cut], channel.train[cut:], channel.test, channel.labels, scaler)
         torch.manual_seed(pipeline_cfg.train.seed)
-        result = fit_and_score(kind, pipeline_cfg, prepared, teachers or {})
-        val_scores, scores, score_s = result.val, result.test, result.score_s
+        result = fit_and_score(kind, pipeline_cfg, prepared, teachers or {}, score_train=score_train)
+        val_scores, scores, score_s, fit_scores = result.val, result.test, result.score_s, result.train
         epochs, best_val_loss, train_s, train_windows = result.epochs, result.best_val_loss, result.train_s, None
 
     metrics, arrays = evaluate_scores(val_scores, scores, channel.labels)
@@ -306,6 +310,8 @@ def run_channel(
         "test_anomalous": int(channel.labels.sum()),
         "predicted": int(arrays["pred"].sum()),
     })
+    if score_train:
+        arrays["training_scores"] = np.concatenate([fit_scores, val_scores])
     return metrics, {**arrays, "model": model}
 
 

@@ -28,7 +28,8 @@ REPO_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "pipeline.yaml"
 
 @dataclass(frozen=True)
 class Fitted:
-    """Scores of one fitted model: ``val`` and ``test`` (rows,), plus its fit and scoring costs."""
+    """Scores of one fitted model: ``val`` and ``test`` (rows,), plus its fit and scoring
+    costs; ``train`` (rows,): the training split's own scores, when asked for."""
 
     val: np.ndarray
     test: np.ndarray
@@ -36,6 +37,7 @@ class Fitted:
     best_val_loss: float
     train_s: float
     score_s: float
+    train: np.ndarray | None = None
 
 
 def arrays_as_prepared(train: np.ndarray, val: np.ndarray, test: np.ndarray, test_labels: np.ndarray, scaler: StandardScaler) -> PreparedData:
@@ -70,8 +72,11 @@ def _fill_history(scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_and_score(kind: str, cfg: PipelineConfig, prepared: PreparedData, teachers: dict[str, tuple[object, ModelSpec]]) -> Fitted:
-    """Fit ``kind`` on ``prepared`` (train, early stopping on val) and score val and test."""
+def fit_and_score(
+    kind: str, cfg: PipelineConfig, prepared: PreparedData, teachers: dict[str, tuple[object, ModelSpec]], *, score_train: bool = False,
+) -> Fitted:
+    """Fit ``kind`` on ``prepared`` (train, early stopping on val) and score val and test
+    (and the training split itself with ``score_train``)."""
     from components.scoring.series_scores import score_series
     from components.training.train import fit_model
 
@@ -84,9 +89,9 @@ def fit_and_score(kind: str, cfg: PipelineConfig, prepared: PreparedData, teache
         net, spec, result = fit_model(cfg, prepared, kind)
     scores = {}
     seconds = 0.0
-    for split in ("val", "test"):
+    for split in ("train", "val", "test") if score_train else ("val", "test"):
         frame = prepared.splits[split]
         begin = time.perf_counter()
         scores[split] = _fill_history(score_series(net, spec, prepared.scaler.transform(frame), frame[SESSION].to_numpy()).score)
         seconds = time.perf_counter() - begin  # the test split's, the last one
-    return Fitted(scores["val"], scores["test"], len(result.history), result.best_val_loss, result.seconds, seconds)
+    return Fitted(scores["val"], scores["test"], len(result.history), result.best_val_loss, result.seconds, seconds, scores.get("train"))

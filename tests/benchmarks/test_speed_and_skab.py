@@ -208,6 +208,30 @@ def test_tracked_skab_script_discounts_a_drifting_sensor_and_keeps_the_fault(dri
         tracked.preprocessing(depth=400)
 
 
+def test_margin_script_chooses_its_margin_on_normal_recordings_only(tmp_path, monkeypatch):
+    """benchmarks/skab_margin.py on a SKAB-like folder: the margin is the smallest whose
+    FAR on the anomaly-free pieces is within the target, whatever the experiments' labels
+    say, and the experiments' rates are reported at it and at every other margin."""
+    margin = _load_script("skab_margin")
+    data = _fake_skab(tmp_path / "skab")
+    pieces = margin.normal_pieces(data, piece_rows=600)
+    assert [p.name for p in pieces] == ["anomaly-free/anomaly-free@0"] and pieces[0].test.shape == (200, 4) and not pieces[0].labels.any()
+    with pytest.raises(ValueError, match="piece-rows"):
+        margin.normal_pieces(data, piece_rows=400)
+    out = tmp_path / "margin.json"
+    monkeypatch.setattr("sys.argv", ["skab_margin.py", "--data", str(data), "--piece-rows", "600", "--max-epochs", "1", "--out", str(out)])
+    margin.main()
+    report = json.loads(out.read_text())["seeds"]["7"]
+    assert len(report["grid"]) == len(margin.MARGINS)
+    fars = [g["far_normal"] for g in report["grid"]]
+    assert fars == sorted(fars, reverse=True)  # a higher margin never flags more
+    assert report["margin"] == next(g["margin"] for g in report["grid"] if g["far_normal"] <= 10)
+    assert report["chosen"]["margin"] == report["margin"] and 0 <= report["chosen"]["f1"] <= 1
+    normal = [(0.0, np.array([0.5, 2.0])), (1.0, np.array([1.0, 1.2]))]
+    chosen, normal_fars = margin.choose_margin(normal)
+    assert normal_fars[:3] == [75.0, 50.0, 25.0] and chosen == 2.0  # 2.0 stays above 0 + margin until the margin is 2
+
+
 def _load_script(name: str):
     import importlib.util
 
