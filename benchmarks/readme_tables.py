@@ -106,6 +106,24 @@ def skab_table(report: dict) -> str:
     return title + "\n\n" + _table(header, rows) + peers_note(report)
 
 
+def margin_table(report: dict) -> str:
+    """``benchmarks/skab_margin.py``: per seed, the margin chosen on the normal recording and
+    the student's rates at it."""
+    rows = [
+        [seed, _fmt(run["margin"], 2), *(_fmt((run["chosen"] or {}).get(k)) for k in ("far_normal", "f1", "far", "mar"))]
+        for seed, run in report["seeds"].items()
+    ]
+    protocol = report["protocol"]
+    target = protocol["target"]
+    title = (
+        f"**SKAB, drift-tracked, threshold from normal recordings** (`benchmarks/skab_margin.py`, the student only, commit "
+        f"{report['git_commit'][:8]}; {protocol['preprocessing']}; threshold {protocol['threshold']}; "
+        f"{len(report['dataset']['normal_pieces'])} normal pieces of {report['dataset']['piece_rows']:,} rows; "
+        f"target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %)"
+    )
+    return title + "\n\n" + _table(["seed", "margin", "FAR % on normal pieces", "F1", "FAR %", "MAR %"], rows)
+
+
 def _differenced_counts(records: dict) -> str:
     """How many files had each sensor differenced, most often first: "Temperature 15/16, …"."""
     counts: dict[str, int] = {}
@@ -335,7 +353,7 @@ def main() -> None:
     if quality:
         plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
-        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
+        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table), ("skab_margin.json", margin_table),
         ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
     )

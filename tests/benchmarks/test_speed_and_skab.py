@@ -221,6 +221,9 @@ def test_margin_script_chooses_its_margin_on_normal_recordings_only(tmp_path, mo
     out = tmp_path / "margin.json"
     monkeypatch.setattr("sys.argv", ["skab_margin.py", "--data", str(data), "--piece-rows", "600", "--max-epochs", "1", "--out", str(out)])
     margin.main()
+    table = _load_script("readme_tables").margin_table(json.loads(out.read_text())).splitlines()
+    assert table[0].startswith("**SKAB, drift-tracked, threshold from normal recordings**") and "1 normal pieces of 600 rows" in table[0]
+    assert len(table) == 5 and table[-1].startswith("| 7 | ")
     report = json.loads(out.read_text())["seeds"]["7"]
     assert len(report["grid"]) == len(margin.MARGINS)
     fars = [g["far_normal"] for g in report["grid"]]
