@@ -28,7 +28,6 @@ ADF p-values and the differenced sensors of every file under ``preprocessing``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -37,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.benchmarks.msl import Channel  # noqa: E402
-from components.benchmarks.skab import Preprocessing, run_benchmark  # noqa: E402
+from components.benchmarks.skab import Preprocessing, run_preprocessed_cli  # noqa: E402
 
 ALPHA = 0.05
 
@@ -96,24 +95,13 @@ def preprocessing(alpha: float = ALPHA) -> Preprocessing:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="folder laid out like SKAB's data/")
-    parser.add_argument("--alpha", type=float, default=ALPHA, help="ADF significance level")
-    parser.add_argument("--peers", default=None, help="python of `make peers`' environment (PyOD)")
-    parser.add_argument("--models", default=None, help="comma-separated subset of our models (default: all)")
-    parser.add_argument("--max-epochs", type=int, default=None)
-    parser.add_argument("--out", default="reports/benchmarks/skab_differenced.json")
-    args = parser.parse_args()
-    models = args.models.split(",") if args.models else None
-    report = run_benchmark(args.data, models=models, peers=args.peers, max_epochs=args.max_epochs, preprocess=preprocessing(args.alpha),
-                           progress=lambda message: print(message, flush=True))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--alpha", type=float, default=ALPHA, help="ADF significance level")
+
+    report = run_preprocessed_cli(__doc__.split("\n\n")[0], "reports/benchmarks/skab_differenced.json", options,
+                                  lambda args: preprocessing(args.alpha))
     for name, record in report["preprocessing"].items():
         print(f"{name}: differenced {', '.join(record['differenced']) or 'none'}")
-    for name, m in report["models"].items():
-        print(f"{name:20s} F1 {m['f1']:.3f}  FAR {m['far']:5.1f} %  MAR {m['mar']:5.1f} %  VUS-PR {m['vus_pr']:.3f}")
-
 
 if __name__ == "__main__":
     main()

@@ -31,14 +31,13 @@ per-sensor thresholds and rejected test rows under ``preprocessing``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.benchmarks.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
-from components.benchmarks.skab import TRAIN_ROWS, Preprocessing, run_benchmark  # noqa: E402
+from components.benchmarks.skab import TRAIN_ROWS, Preprocessing, run_preprocessed_cli  # noqa: E402
 
 
 def preprocessing(depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = MULTIPLIER) -> Preprocessing:
@@ -55,25 +54,13 @@ def preprocessing(depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="folder laid out like SKAB's data/")
-    parser.add_argument("--depth", type=int, default=DEPTH, help="rows in each sensor's reference mean")
-    parser.add_argument("--smooth", type=int, default=SMOOTH, help="rows in the trailing mean applied first")
-    parser.add_argument("--multiplier", type=float, default=MULTIPLIER, help="x the largest training residual")
-    parser.add_argument("--peers", default=None, help="python of `make peers`' environment (PyOD)")
-    parser.add_argument("--models", default=None, help="comma-separated subset of our models (default: all)")
-    parser.add_argument("--max-epochs", type=int, default=None)
-    parser.add_argument("--out", default="reports/benchmarks/skab_tracked.json")
-    args = parser.parse_args()
-    models = args.models.split(",") if args.models else None
-    report = run_benchmark(args.data, models=models, peers=args.peers, max_epochs=args.max_epochs,
-                           preprocess=preprocessing(args.depth, args.smooth, args.multiplier),
-                           progress=lambda message: print(message, flush=True))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    for name, m in report["models"].items():
-        print(f"{name:20s} F1 {m['f1']:.3f}  FAR {m['far']:5.1f} %  MAR {m['mar']:5.1f} %  VUS-PR {m['vus_pr']:.3f}")
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--depth", type=int, default=DEPTH, help="rows in each sensor's reference mean")
+        parser.add_argument("--smooth", type=int, default=SMOOTH, help="rows in the trailing mean applied first")
+        parser.add_argument("--multiplier", type=float, default=MULTIPLIER, help="x the largest training residual")
 
+    run_preprocessed_cli(__doc__.split("\n\n")[0], "reports/benchmarks/skab_tracked.json", options,
+                         lambda args: preprocessing(args.depth, args.smooth, args.multiplier))
 
 if __name__ == "__main__":
     main()
