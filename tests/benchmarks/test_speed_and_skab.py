@@ -218,6 +218,8 @@ def test_margin_script_chooses_its_margin_on_normal_recordings_only(tmp_path, mo
     assert [p.name for p in pieces] == ["anomaly-free/anomaly-free@0"] and pieces[0].test.shape == (200, 4) and not pieces[0].labels.any()
     with pytest.raises(ValueError, match="piece-rows"):
         margin.normal_pieces(data, piece_rows=400)
+    with pytest.raises(ValueError, match="no normal recording .* under .*skab"):
+        margin.normal_pieces(data, piece_rows=800)  # the anomaly-free file has only 700 rows
     out = tmp_path / "margin.json"
     monkeypatch.setattr("sys.argv", ["skab_margin.py", "--data", str(data), "--piece-rows", "600", "--max-epochs", "1", "--out", str(out)])
     margin.main()
