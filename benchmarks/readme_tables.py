@@ -124,6 +124,24 @@ def margin_table(report: dict) -> str:
     return title + "\n\n" + _table(["seed", "margin", "FAR % on normal pieces", "F1", "FAR %", "MAR %"], rows)
 
 
+def fleet_table(report: dict) -> str:
+    """``benchmarks/skab_fleet.py``: each model's rates (means over seeds, F1 ± standard
+    deviation) with one model per kind for all files."""
+    columns = ("far", "mar", "f1_best_threshold", "f1_best_threshold_far10", "vus_pr", "roc_auc", "rows_per_s", "train_s")
+    rows = [[m, _with_sd(report["models"][m], "f1"), *(_fmt(report["models"][m].get(k)) for k in columns)] for m in _models(report)]
+    protocol = report["protocol"]
+    target = protocol["target"]
+    seeds = list(report["seeds"])
+    title = (
+        f"**SKAB, one model for all files** (`benchmarks/skab_fleet.py`, {len(report['dataset']['channels'])} experiments, commit "
+        f"{report['git_commit'][:8]}, {report.get('wall_s', 0) / 60:.0f} min wall; models: {protocol['models']}; threshold: "
+        f"{protocol['threshold']}; preprocessing: {protocol['preprocessing']}; means over seeds {', '.join(seeds)}, train s per seed; "
+        f"best-threshold columns as in the SKAB table; target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %)"
+    )
+    header = ["model", "F1", "FAR %", "MAR %", "best-threshold F1", "at FAR ≤ 10 %", "VUS-PR", "ROC-AUC", "rows/s", "train s"]
+    return title + "\n\n" + _table(header, rows)
+
+
 def _differenced_counts(records: dict) -> str:
     """How many files had each sensor differenced, most often first: "Temperature 15/16, …"."""
     counts: dict[str, int] = {}
@@ -354,6 +372,7 @@ def main() -> None:
         plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table), ("skab_margin.json", margin_table),
+        ("skab_fleet.json", fleet_table),
         ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
     )

@@ -7,8 +7,9 @@ Per sensor (values smoothed by a trailing mean over ``smooth`` rows, causal):
 * the reference of row t is the mean of the sensor's last ``depth`` *accepted* values;
 * on the ``train_rows`` first rows every value is accepted, so the reference is the plain
   trailing mean of the previous ``depth`` rows (fewer at the start; row 0's residual is 0);
-* the sensor's threshold is ``multiplier`` × its largest |residual| on the training rows
-  that have a full ``depth``-row reference;
+* the sensor's threshold is ``multiplier`` × its *tolerance*: by default its largest
+  |residual| on the training rows that have a full ``depth``-row reference, or one given,
+  such as :func:`fleet_tolerances` (the largest over several recordings' training rows);
 * after training, a value joins the reference only while its |residual| is at most the
   threshold, so a slow drift moves the reference along while a fault (a jump larger than
   anything training saw) freezes it at the level before the fault for as long as the fault
@@ -44,9 +45,12 @@ class Tracked:
     rejected: np.ndarray
 
 
-def track(values: np.ndarray, train_rows: int, depth: int, smooth: int, multiplier: float) -> Tracked:
+def track(
+    values: np.ndarray, train_rows: int, depth: int, smooth: int, multiplier: float, tolerance: np.ndarray | None = None,
+) -> Tracked:
     """Drift-tracking residuals of ``values`` (rows, sensors) whose first ``train_rows``
-    rows are normal training data (module doc)."""
+    rows are normal training data (module doc); ``tolerance`` (sensors,), in the sensors'
+    units, replaces their largest training residuals as what ``multiplier`` scales."""
     if not 0 < depth < train_rows:
         raise ValueError(f"depth must be in (0, {train_rows}) training rows, got {depth}")
     if smooth < 1 or multiplier <= 0:
@@ -54,8 +58,11 @@ def track(values: np.ndarray, train_rows: int, depth: int, smooth: int, multipli
     smoothed = pd.DataFrame(values).rolling(smooth, min_periods=1).mean()
     training = smoothed.iloc[:train_rows]
     training_residuals = (training - training.shift(1).rolling(depth, min_periods=1).mean()).fillna(0.0)
-    full_reference = training_residuals.iloc[depth:]
-    thresholds = np.maximum(multiplier * full_reference.abs().max().to_numpy(), 1e-9)
+    if tolerance is None:
+        tolerance = training_residuals.iloc[depth:].abs().max().to_numpy()
+    elif np.shape(tolerance) != (values.shape[1],):
+        raise ValueError(f"tolerance needs one value per sensor ({values.shape[1]}), got shape {np.shape(tolerance)}")
+    thresholds = np.maximum(multiplier * np.asarray(tolerance, dtype=float), 1e-9)
     residuals = np.empty(values.shape, dtype=float)
     residuals[:train_rows] = training_residuals.to_numpy()
     rejected = np.zeros(values.shape[1], dtype=int)
@@ -81,12 +88,25 @@ def _tracked(values: np.ndarray, train_rows: int, depth: int, threshold: float) 
     return residuals, rejected
 
 
-def tracked_channel(channel: Channel, sensors: list[str], depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = MULTIPLIER) -> tuple[Channel, dict]:
+def fleet_tolerances(channels: list[Channel], depth: int = DEPTH, smooth: int = SMOOTH) -> np.ndarray:
+    """(sensors,) each sensor's largest |residual| over the training rows of all
+    ``channels`` (recordings of one machine with the same sensors in the same order): what
+    every recording's normal operation has shown, for :func:`track`'s ``tolerance``."""
+    widths = {c.train.shape[1] for c in channels}
+    if len(widths) != 1:
+        raise ValueError(f"recordings differ in their number of sensors: {sorted(widths)}")
+    return np.max([track(np.asarray(c.train), len(c.train), depth, smooth, 1.0).thresholds for c in channels], axis=0)
+
+
+def tracked_channel(
+    channel: Channel, sensors: list[str], depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = MULTIPLIER,
+    tolerance: np.ndarray | None = None,
+) -> tuple[Channel, dict]:
     """``channel`` with every sensor replaced by its drift-tracking residual (its training
-    rows are the ones :func:`track` trains on), and a record of each sensor's threshold and
-    how many test rows its reference rejected."""
+    rows are the ones :func:`track` trains on, ``tolerance`` as there), and a record of
+    each sensor's threshold and how many test rows its reference rejected."""
     split = len(channel.train)
-    tracked = track(np.concatenate([channel.train, channel.test]), split, depth, smooth, multiplier)
+    tracked = track(np.concatenate([channel.train, channel.test]), split, depth, smooth, multiplier, tolerance)
     record = {
         "thresholds": {name: round(float(v), 6) for name, v in zip(sensors, tracked.thresholds)},
         "rejected_rows": {name: int(n) for name, n in zip(sensors, tracked.rejected)},

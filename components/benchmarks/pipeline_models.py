@@ -72,12 +72,9 @@ def _fill_history(scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_and_score(
-    kind: str, cfg: PipelineConfig, prepared: PreparedData, teachers: dict[str, tuple[object, ModelSpec]], *, score_train: bool = False,
-) -> Fitted:
-    """Fit ``kind`` on ``prepared`` (train, early stopping on val) and score val and test
-    (and the training split itself with ``score_train``)."""
-    from components.scoring.series_scores import score_series
+def fit_network(kind: str, cfg: PipelineConfig, prepared: PreparedData, teachers: dict[str, tuple[object, ModelSpec]]) -> tuple[object, ModelSpec, object]:
+    """(net, spec, fit result) of ``kind`` fitted on ``prepared`` (train, early stopping on
+    val) by the pipeline's own training code; the student distils from ``teachers``."""
     from components.training.train import fit_model
 
     if kind not in PIPELINE_MODELS:
@@ -86,7 +83,17 @@ def fit_and_score(
         cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"models": models})})
         for name, (net, spec) in teachers.items():
             save_network(net, spec, Path(models) / name)
-        net, spec, result = fit_model(cfg, prepared, kind)
+        return fit_model(cfg, prepared, kind)
+
+
+def fit_and_score(
+    kind: str, cfg: PipelineConfig, prepared: PreparedData, teachers: dict[str, tuple[object, ModelSpec]], *, score_train: bool = False,
+) -> Fitted:
+    """Fit ``kind`` on ``prepared`` (train, early stopping on val) and score val and test
+    (and the training split itself with ``score_train``)."""
+    from components.scoring.series_scores import score_series
+
+    net, spec, result = fit_network(kind, cfg, prepared, teachers)
     scores = {}
     seconds = 0.0
     for split in ("train", "val", "test") if score_train else ("val", "test"):

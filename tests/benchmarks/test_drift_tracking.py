@@ -4,7 +4,8 @@ and freezes during an alarm, checked against closed forms on ramps and steps."""
 import numpy as np
 import pytest
 
-from components.benchmarks.drift_tracking import track
+from components.benchmarks.drift_tracking import fleet_tolerances, track
+from components.benchmarks.msl import Channel
 
 
 def test_a_ramp_has_a_constant_residual_that_the_reference_keeps_following():
@@ -42,3 +43,27 @@ def test_smoothing_is_causal_and_settings_are_checked():
     for depth, smooth, multiplier in ((100, 1, 1.0), (0, 1, 1.0), (20, 0, 1.0), (20, 1, 0.0)):
         with pytest.raises(ValueError):
             track(values, train_rows=100, depth=depth, smooth=smooth, multiplier=multiplier)
+
+
+def test_a_swing_another_recording_trained_on_is_followed_with_fleet_tolerances():
+    """A recording whose training rows are calm rejects a ramp after training with its own
+    tolerance (the ramp's residual s·(d + 1)/2 exceeds anything it trained on), and follows
+    it with the fleet's (both at 1.5 ×), because another recording's training rows ramped as steeply; the
+    fleet tolerance is each sensor's largest over the recordings."""
+    depth, slope = 20, 0.1
+    rng = np.random.default_rng(3)
+    calm = 0.01 * rng.standard_normal((500, 1))
+    calm[300:, 0] += slope * np.arange(200)
+    ramping = slope * np.arange(300.0)[:, None]
+    recordings = [Channel("calm", calm[:300], calm[300:], np.zeros(200, dtype=np.int8)),
+                  Channel("ramping", ramping, ramping[:10], np.zeros(10, dtype=np.int8))]
+    tolerance = fleet_tolerances(recordings, depth=depth, smooth=1)
+    own = [track(c.train, len(c.train), depth, 1, 1.0).thresholds[0] for c in recordings]
+    assert tolerance[0] == pytest.approx(max(own)) == pytest.approx(slope * (depth + 1) / 2)
+    assert track(calm, 300, depth, 1, 1.5).rejected[0] > 150
+    followed = track(calm, 300, depth, 1, 1.5, tolerance)
+    assert followed.rejected[0] == 0 and followed.thresholds[0] == pytest.approx(1.5 * tolerance[0])
+    with pytest.raises(ValueError, match="one value per sensor"):
+        track(calm, 300, depth, 1, 1.0, np.ones(2))
+    with pytest.raises(ValueError, match="number of sensors"):
+        fleet_tolerances([recordings[0], Channel("wide", np.zeros((300, 2)), np.zeros((5, 2)), np.zeros(5, dtype=np.int8))], depth, 1)

@@ -237,6 +237,37 @@ def test_margin_script_chooses_its_margin_on_normal_recordings_only(tmp_path, mo
     assert normal_fars[:3] == [75.0, 50.0, 25.0] and chosen == 2.0  # 2.0 stays above 0 + margin until the margin is 2
 
 
+def test_fleet_script_trains_one_model_per_kind_on_every_files_training_rows(tmp_path, monkeypatch, capsys):
+    """benchmarks/skab_fleet.py on a SKAB-like folder: every file's inputs are tracked with
+    the fleet's tolerances, each model is fitted once for both files, its one threshold
+    comes from both files' 80 held-out training rows, the fault is found, and the README
+    table renders; files with different sensors are refused, naming the file."""
+    from components.benchmarks.drift_tracking import fleet_tolerances
+
+    fleet = _load_script("skab_fleet")
+    data = _fake_skab(tmp_path / "skab")
+    out = tmp_path / "fleet.json"
+    monkeypatch.setattr("sys.argv", ["skab_fleet.py", "--data", str(data), "--seeds", "7", "--models", "omnianomaly,student,pca",
+                                      "--max-epochs", "1", "--out", str(out)])
+    fleet.main()
+    report = json.loads(out.read_text())
+    raw = [load_experiment(p, data) for p in list_experiments(data)]
+    np.testing.assert_allclose(list(report["tolerances"].values()), fleet_tolerances(raw))
+    assert list(report["tolerances"]) == ["s0", "s1", "s2", "s3"] and report["rejected_rows"]["other/3"]["s1"] > 50
+    assert list(report["models"]) == ["omnianomaly", "student", "pca"] and list(report["seeds"]) == ["7"]
+    for name, result in report["models"].items():
+        assert result["held_out_rows"] == 2 * 80 and 0 <= result["f1"] <= 1 and result["epochs"] >= (name != "pca")
+        assert result["mar"] < 20  # the fault's 71 rows, found in the tracked residual
+    assert "mean pca" in capsys.readouterr().out
+    table = _load_script("readme_tables").fleet_table(report).splitlines()
+    assert table[0].startswith("**SKAB, one model for all files**") and "means over seeds 7" in table[0]
+    assert len(table) == 2 + 2 + 3 and table[-1].startswith("| pca | ")
+    other = pd.read_csv(data / "other" / "3.csv", sep=";").rename(columns={"s3": "s9"})
+    other.to_csv(data / "other" / "3.csv", sep=";", index=False)
+    with pytest.raises(ValueError, match=r"valve9/0.csv: sensors .* differ from .*other/3.csv"):
+        fleet.tracked_fleet(data, 100, 20)
+
+
 def _load_script(name: str):
     import importlib.util
 
