@@ -135,11 +135,12 @@ def fleet_table(report: dict) -> str:
     title = (
         f"**SKAB, one model for all files** (`benchmarks/skab_fleet.py`, {len(report['dataset']['channels'])} experiments, commit "
         f"{report['git_commit'][:8]}, {report.get('wall_s', 0) / 60:.0f} min wall; models: {protocol['models']}; threshold: "
-        f"{protocol['threshold']}; preprocessing: {protocol['preprocessing']}; means over seeds {', '.join(seeds)}, train s per seed; "
+        f"{protocol['threshold']}; preprocessing: {protocol['preprocessing']}; our models: means over seeds {', '.join(seeds)}, train s per seed"
+        + ("; peers: one run, one fit per detector for all files" if report.get("peers") else "") + "; "
         f"best-threshold columns as in the SKAB table; target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %)"
     )
     header = ["model", "F1", "FAR %", "MAR %", "best-threshold F1", "at FAR ≤ 10 %", "VUS-PR", "ROC-AUC", "rows/s", "train s"]
-    return title + "\n\n" + _table(header, rows)
+    return title + "\n\n" + _table(header, rows) + peers_note(report)
 
 
 def _differenced_counts(records: dict) -> str:

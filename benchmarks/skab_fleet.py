@@ -23,12 +23,15 @@ best-threshold bounds are the same:
 Stated, not hidden: depth and smoothing are the settings ``benchmarks/skab_ceiling.py``'s
 tracking rule picks on SKAB's labels (see ``skab_tracked.py``); the multiplier 1 is not
 tuned. A file's model has seen the training rows of files recorded after it, which the
-leaderboard protocol's model per file has not. PyOD's peers are not run here (their
-worker fits one file at a time).
+leaderboard protocol's model per file has not. With ``--peers`` (the python of
+``make peers``), PyOD's window detectors are fitted the same way, one per detector for all
+files (:func:`components.benchmarks.peers.score_peers_fleet`; LSTMAD fits one series at a
+time and is listed as failed), once, with the peers' seed.
 
-Writes reports/benchmarks/skab_fleet.json (``--out``): ``models`` = each model's numbers
-averaged over the seeds (with ``*_sd`` and ``*_by_seed``), ``seeds`` = each seed's, the
-fleet tolerances and each file's rejected test rows.
+Writes reports/benchmarks/skab_fleet.json (``--out``): ``models`` = each of our models'
+numbers averaged over the seeds (with ``*_sd`` and ``*_by_seed``), then the peers' (one
+run), ``seeds`` = each seed's, ``peers`` = the peers' versions and settings, the fleet
+tolerances and each file's rejected test rows.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def model_result(scores, experiments: list) -> dict:
 
 def run(
     data: str | Path, seeds: list[int], *, models: list[str] | None = None, profile: str = "fast", max_epochs: int | None = None,
-    depth: int = DEPTH, smooth: int = SMOOTH, progress=print,
+    depth: int = DEPTH, smooth: int = SMOOTH, peers: str | Path | None = None, peer_models: list[str] | None = None, progress=print,
 ) -> dict:
     """The fleet benchmark on ``data`` for each of ``seeds`` (module doc); JSON-ready."""
     import torch
@@ -102,6 +105,14 @@ def run(
     data = Path(data)
     experiments, sensors, tolerance, rejected = tracked_fleet(data, depth, smooth)
     started = time.perf_counter()
+    peer_results, peer_section = {}, None
+    if peers is not None:  # first: a broken peers environment fails before the long part
+        from components.benchmarks.peers import score_peers_fleet
+
+        peer_scores, peer_section = score_peers_fleet(experiments, peers, detectors=peer_models, max_epochs=max_epochs, progress=progress)
+        peer_results = {name: model_result(scores, experiments) for name, scores in peer_scores.items()}
+        for name, r in peer_results.items():
+            progress(f"{name:20s} F1 {r['f1']:.3f}  FAR {r['far']:5.1f} %  MAR {r['mar']:5.1f} %  VUS-PR {r['vus_pr']:.3f}")
     runs = []
     for seed in seeds:
         configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs, seed=seed)
@@ -114,7 +125,7 @@ def run(
             r = results[kind]
             progress(f"seed {seed} {kind:20s} F1 {r['f1']:.3f}  FAR {r['far']:5.1f} %  MAR {r['mar']:5.1f} %  VUS-PR {r['vus_pr']:.3f}")
         runs.append({"seed": seed, "models": results, "config": {kind: _config_record(kind, cfg) for kind, cfg in configs.items()}})
-    return _json_ready({
+    report = {
         "git_commit": git_commit(Path(__file__).resolve().parents[1]),
         "profile": profile,
         "protocol": {
@@ -140,10 +151,13 @@ def run(
         "tolerances": dict(zip(sensors, tolerance.tolist())),
         "rejected_rows": rejected,
         "hardware": {**torch_cpu(), "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "models": {kind: mean_over_seeds([r["models"] for r in runs], kind, seeds) for kind in runs[0]["models"]},
+        "models": {**{kind: mean_over_seeds([r["models"] for r in runs], kind, seeds) for kind in runs[0]["models"]}, **peer_results},
         "seeds": {str(r["seed"]): r["models"] for r in runs},
         "wall_s": time.perf_counter() - started,
-    })
+    }
+    if peer_section is not None:
+        report["peers"] = peer_section
+    return _json_ready(report)
 
 
 def main() -> None:
@@ -153,15 +167,18 @@ def main() -> None:
     parser.add_argument("--models", default=None, help="comma-separated subset of our models (default: all)")
     parser.add_argument("--depth", type=int, default=DEPTH, help="rows in each sensor's reference mean")
     parser.add_argument("--smooth", type=int, default=SMOOTH, help="rows in the trailing mean applied first")
+    parser.add_argument("--peers", default=None, help="python of `make peers`' environment (PyOD)")
+    parser.add_argument("--peer-models", default=None, help="comma-separated PyOD detectors (default: all)")
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--out", default="reports/benchmarks/skab_fleet.json")
     args = parser.parse_args()
     report = run(args.data, [int(s) for s in args.seeds.split(",")], models=args.models.split(",") if args.models else None,
-                 max_epochs=args.max_epochs, depth=args.depth, smooth=args.smooth, progress=lambda m: print(m, flush=True))
+                 max_epochs=args.max_epochs, depth=args.depth, smooth=args.smooth, peers=args.peers,
+                 peer_models=args.peer_models.split(",") if args.peer_models else None, progress=lambda m: print(m, flush=True))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     for name, m in report["models"].items():
-        print(f"mean {name:20s} F1 {m['f1']:.3f}  FAR {m['far']:5.1f} %  MAR {m['mar']:5.1f} %  VUS-PR {m['vus_pr']:.3f}")
+        print(f"{'' if name.startswith('pyod_') else 'mean '}{name:20s} F1 {m['f1']:.3f}  FAR {m['far']:5.1f} %  MAR {m['mar']:5.1f} %  VUS-PR {m['vus_pr']:.3f}")
 
 
 if __name__ == "__main__":

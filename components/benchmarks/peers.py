@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from components.benchmarks.fleet import FleetScores
 from components.benchmarks.msl import (
     SEED,
     TORCH_THREADS,
@@ -152,14 +153,33 @@ def series_splits(channel: Channel, window: int) -> SeriesSplits:
     return SeriesSplits(channel.name, scale(channel.train[:cut]), scale(channel.train[cut:]), scale(channel.test), channel.labels)
 
 
+def fleet_splits(channels: Sequence[Channel], window: int) -> list[SeriesSplits]:
+    """The splits of :func:`components.benchmarks.fleet.fit_fleet` for the worker's
+    ``fleet`` mode: one scaler on every channel's training rows; per channel its fitting
+    rows as ``train``, and its held-out rows and its test rows each preceded by the
+    ``window − 1`` rows before them, so that the worker's one score per full window is one
+    score per held-out or test row, each from its real history."""
+    from components.features.scaling import StandardScaler
+
+    sensors = [f"x{i}" for i in range(channels[0].train.shape[1])]
+    scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
+    out = []
+    for c in channels:
+        cut = training_cut(c, window)
+        rows = scaler.transform(pd.DataFrame(np.concatenate([c.train, c.test]), columns=sensors))
+        out.append(SeriesSplits(c.name, rows[:cut], rows[cut - window + 1 : len(c.train)], rows[len(c.train) - window + 1 :], c.labels))
+    return out
+
+
 def write_inputs(
     path: str | Path, splits: Sequence[SeriesSplits], *, window: int, train_stride: int, detectors: Sequence[str],
-    seed: int = SEED, threads: int = TORCH_THREADS, epochs: int = 30, batch_size: int = 256,
+    seed: int = SEED, threads: int = TORCH_THREADS, epochs: int = 30, batch_size: int = 256, fleet: bool = False,
 ) -> Path:
     """The worker's input ``.npz`` (format: :mod:`components.benchmarks.pyod_worker`)."""
     meta = {
         "window": int(window), "train_stride": int(train_stride), "seed": int(seed), "threads": int(threads),
         "epochs": int(epochs), "batch_size": int(batch_size), "detectors": list(detectors), "series": [s.name for s in splits],
+        "fleet": bool(fleet),
     }
     arrays = {}
     for i, s in enumerate(splits):
@@ -264,65 +284,117 @@ def score_peers(
     """Run PyOD's ``detectors`` on ``channels`` in the peers environment and evaluate them
     (see the module docstring). ``max_epochs`` caps the pipeline's epochs (deep detectors
     that take a number of epochs)."""
-    python = check_python(python)
-    names = check_detectors(detectors)
-    if train_stride < 1:
-        raise ValueError(f"train stride must be at least 1, got {train_stride}")
-    settings = pipeline_settings()
-    window = window or settings["window"]
-    epochs = settings["epochs"] if max_epochs is None else min(max_epochs, settings["epochs"])
     say = progress or (lambda message: None)
-    splits = [series_splits(c, window) for c in channels]
-    with tempfile.TemporaryDirectory(prefix="anomflow-peers-") as tmp:
-        source, target = Path(tmp) / "splits.npz", Path(tmp) / "scores.npz"
-        write_inputs(
-            source, splits, window=window, train_stride=train_stride, detectors=names, threads=threads,
-            epochs=epochs, batch_size=settings["batch_size"],
-        )
-        say(f"peers: PyOD {names} on {len(splits)} series with {python} (one worker process)")
-        wall_s = run_worker(python, source, target, threads=threads, progress=progress)
-        meta, scores = read_outputs(target, splits, window=window, detectors=names)
+    worker = _WorkerRun.start(channels, python, detectors, window, train_stride, max_epochs, threads, say, fleet=False)
     run = PeerRun()
-    failed = {}
-    version = meta["versions"].get("pyod")
-    for name in names:
+    for name in worker.scored:
         model = PREFIX + name
-        if name not in scores:
-            failed[model] = {k: v["error"] for k, v in meta["results"].get(name, {}).items() if "error" in v}
-            say(f"peers: {model} left out, it failed on {sorted(failed[model])}: {next(iter(failed[model].values()), '')}")
-            continue
-        run.metrics[model], run.pooled[model] = evaluate_peer(name, splits, scores[name], meta["results"][name], window=window)
-        detector = meta["detectors"][name]
+        run.metrics[model], run.pooled[model] = evaluate_peer(name, worker.splits, worker.scores[name], worker.meta["results"][name], window=worker.window)
+        detector = worker.meta["detectors"][name]
         run.config[model] = {
-            "library": f"pyod {version}",
+            "library": f"pyod {worker.meta['versions'].get('pyod')}",
             "class": detector["class"],
             "kind": detector["kind"],
             "params": detector["params"],
-            "window": window,
+            "window": worker.window,
             "train_stride": train_stride if detector["kind"] == "windows" else 1,
             "input": "flattened windows (window x sensors), window ending at each row"
             if detector["kind"] == "windows" else "the split's rows; row t scored from the window ending at t",
         }
-    run.section = {
-        "library": "pyod",
-        "versions": meta["versions"],
-        "python": str(python),
-        "venv": str(python.absolute().parent.parent),
-        "requirements": REQUIREMENTS,
-        "worker": f"components/benchmarks/{WORKER.name}",
-        "detectors": {PREFIX + n: meta["detectors"][n]["class"] for n in names},
-        "failed": failed,
-        "window": window,
-        "train_stride": train_stride,
-        "epochs": epochs,
-        "batch_size": settings["batch_size"],
-        "seed": SEED,
-        "threads": threads,
-        "worker_wall_s": wall_s,
-        "worker_inner_wall_s": meta.get("wall_s"),
-        "protocol": "the pipeline models' splits and scaling per series, window ending at each row (rows before the first "
-        "full window take its score), POT warning threshold on validation scores, the same metrics and aggregates",
-        "notes": NOTES,
-        "host_python": sys.version.split()[0],
-    }
+    run.section = worker.section()
     return run
+
+
+def score_peers_fleet(
+    channels: Sequence[Channel], python: str | Path, *, detectors: Sequence[str] | None = None, window: int | None = None,
+    max_epochs: int | None = None, threads: int = TORCH_THREADS, progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, FleetScores], dict]:
+    """PyOD's ``detectors`` the way :func:`components.benchmarks.fleet.fit_fleet` trains
+    our models: one detector per name on every channel's fitting rows
+    (:func:`fleet_splits`), scoring each channel's held-out and test rows. Returns
+    ({``pyod_<name>``: its scores}, the report's ``peers`` section); series detectors
+    (LSTMAD) fit one series at a time, so they fail here and are listed as failed."""
+    say = progress or (lambda message: None)
+    worker = _WorkerRun.start(channels, python, detectors, window, 1, max_epochs, threads, say, fleet=True)
+    scored = {}
+    for name in worker.scored:
+        results = [worker.meta["results"][name][s.name] for s in worker.splits]
+        val, test = zip(*(worker.scores[name][s.name] for s in worker.splits))
+        score_s = sum(r["val_score_s"] + r["test_score_s"] for r in results)
+        scored[PREFIX + name] = FleetScores(np.concatenate(val), list(test), results[0]["fit_s"], score_s, results[0]["epochs"], None)
+    return scored, {**worker.section(), "protocol": "one detector per name fitted on every series' fitting rows (fleet_splits), "
+                    "each series' held-out and test rows scored from their real history; thresholded like our fleet models"}
+
+
+@dataclass
+class _WorkerRun:
+    """One run of the worker on ``splits`` and what it returned."""
+
+    python: Path
+    names: list[str]
+    splits: list[SeriesSplits]
+    window: int
+    train_stride: int
+    epochs: int
+    batch_size: int
+    threads: int
+    meta: dict
+    scores: dict
+    wall_s: float
+    scored: list[str]
+    failed: dict
+
+    @classmethod
+    def start(
+        cls, channels: Sequence[Channel], python: str | Path, detectors: Sequence[str] | None, window: int | None, train_stride: int,
+        max_epochs: int | None, threads: int, say: Callable[[str], None], *, fleet: bool,
+    ) -> "_WorkerRun":
+        python = check_python(python)
+        names = check_detectors(detectors)
+        if train_stride < 1:
+            raise ValueError(f"train stride must be at least 1, got {train_stride}")
+        settings = pipeline_settings()
+        window = window or settings["window"]
+        epochs = settings["epochs"] if max_epochs is None else min(max_epochs, settings["epochs"])
+        splits = fleet_splits(channels, window) if fleet else [series_splits(c, window) for c in channels]
+        with tempfile.TemporaryDirectory(prefix="anomflow-peers-") as tmp:
+            source, target = Path(tmp) / "splits.npz", Path(tmp) / "scores.npz"
+            write_inputs(
+                source, splits, window=window, train_stride=train_stride, detectors=names, threads=threads,
+                epochs=epochs, batch_size=settings["batch_size"], fleet=fleet,
+            )
+            say(f"peers: PyOD {names} on {len(splits)} series{' (one fit for all)' if fleet else ''} with {python} (one worker process)")
+            wall_s = run_worker(python, source, target, threads=threads, progress=say)
+            meta, scores = read_outputs(target, splits, window=window, detectors=names)
+        failed = {}
+        for name in names:
+            if name not in scores:
+                failed[PREFIX + name] = {k: v["error"] for k, v in meta["results"].get(name, {}).items() if "error" in v}
+                say(f"peers: {PREFIX + name} left out, it failed on {sorted(failed[PREFIX + name])}: {next(iter(failed[PREFIX + name].values()), '')}")
+        return cls(python, names, splits, window, train_stride, epochs, settings["batch_size"], threads, meta, scores, wall_s,
+                   [n for n in names if n in scores], failed)
+
+    def section(self) -> dict:
+        """The report's ``peers`` section."""
+        return {
+            "library": "pyod",
+            "versions": self.meta["versions"],
+            "python": str(self.python),
+            "venv": str(self.python.absolute().parent.parent),
+            "requirements": REQUIREMENTS,
+            "worker": f"components/benchmarks/{WORKER.name}",
+            "detectors": {PREFIX + n: self.meta["detectors"][n]["class"] for n in self.names},
+            "failed": self.failed,
+            "window": self.window,
+            "train_stride": self.train_stride,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "seed": SEED,
+            "threads": self.threads,
+            "worker_wall_s": self.wall_s,
+            "worker_inner_wall_s": self.meta.get("wall_s"),
+            "protocol": "the pipeline models' splits and scaling per series, window ending at each row (rows before the first "
+            "full window take its score), POT warning threshold on validation scores, the same metrics and aggregates",
+            "notes": NOTES,
+            "host_python": sys.version.split()[0],
+        }

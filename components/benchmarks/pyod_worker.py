@@ -10,12 +10,16 @@ detectors, torch) — never this project — so it runs in a virtual environment
 
 * ``meta``: a JSON string: ``window`` (rows per window), ``train_stride``, ``seed``,
   ``threads``, ``epochs`` and ``batch_size`` (LSTMAD's training budget), ``detectors``
-  (names of :data:`DETECTORS`), ``series`` (names, one per index ``i``);
+  (names of :data:`DETECTORS`), ``series`` (names, one per index ``i``), optionally
+  ``fleet`` (bool, below);
 * ``train_<i>``, ``val_<i>``, ``test_<i>``: float32 (rows, features), the series' splits
   already scaled exactly as the project's own models see them.
 
 Per series and detector, the detector is fitted on the train split and scores the
-validation and the test split, each split on its own:
+validation and the test split, each split on its own; with ``"fleet": true`` in the meta,
+ONE detector per name is fitted on the train splits of all series (their windows pooled,
+none spanning two series; the series detectors, which fit one series of rows, then fail
+on every series) and scores each series' splits:
 
 * window detectors (``kind: windows``) see flattened windows of ``window`` rows,
   ``(window * features,)`` row-major like the project's PCA and Isolation Forest: fit on
@@ -91,46 +95,63 @@ def _version(package: str) -> str | None:
         return None
 
 
-def run_one(
-    name: str, train: np.ndarray, val: np.ndarray, test: np.ndarray, *, window: int, train_stride: int, seed: int,
-    epochs: int = 50, batch_size: int = 32, torch=None,
-) -> dict:
-    """Fit detector ``name`` on ``train`` and score ``val`` and ``test``: scores per full
-    window of each split and the seconds spent."""
-    module, cls, kind, _ = DETECTORS[name]
-    detector_class = getattr(import_module(module), cls)
+def _build(name: str, *, window: int, seed: int, epochs: int, batch_size: int, torch=None):
+    """Detector ``name`` with its parameters filled in, seeded."""
+    module, cls, _, _ = DETECTORS[name]
     _seed(seed, torch)
     fill = {"seed": seed, "window_minus_1": window - 1, "epochs": epochs, "batch_size": batch_size}
-    detector = detector_class(**_params(name, fill))
-    out = {}
+    return getattr(import_module(module), cls)(**_params(name, fill))
+
+
+def _score(detector, kind: str, rows: np.ndarray, window: int) -> tuple[np.ndarray, float]:
+    """(one score per full window of ``rows``, seconds)."""
+    if len(rows) < window:
+        raise ValueError(f"{len(rows)} rows are fewer than one window of {window}")
+    begin = time.perf_counter()
     if kind == "windows":
-        fit_input = flat_windows(train, window, train_stride)
-        begin = time.perf_counter()
+        scores = np.asarray(detector.decision_function(flat_windows(rows, window)), dtype=np.float64)
+    else:  # rows before the first full window have none (PyOD fills them with threshold_)
+        scores = np.asarray(detector.decision_function(rows.astype(np.float64)), dtype=np.float64)[window - 1 :]
+    seconds = time.perf_counter() - begin
+    if scores.shape != (len(rows) - window + 1,):
+        raise ValueError(f"{type(detector).__name__} returned {scores.shape} scores for {len(rows) - window + 1} windows")
+    return scores, seconds
+
+
+def _fitted(name: str, detector, trains: list[np.ndarray], *, window: int, train_stride: int) -> dict:
+    """Fit ``detector`` on ``trains`` (several series: window detectors only, on all their
+    windows, none spanning two series); its seconds, windows, parameters and epochs."""
+    kind = DETECTORS[name][2]
+    begin = time.perf_counter()
+    if kind == "windows":
+        fit_input = np.concatenate([flat_windows(train, window, train_stride) for train in trains])
         detector.fit(fit_input)
-        out["fit_s"] = time.perf_counter() - begin
-        out["train_windows"] = len(fit_input)
-        for split, rows in (("val", val), ("test", test)):
-            windows = flat_windows(rows, window)
-            begin = time.perf_counter()
-            out[split] = np.asarray(detector.decision_function(windows), dtype=np.float64)
-            out[f"{split}_score_s"] = time.perf_counter() - begin
+        windows = len(fit_input)
+    elif len(trains) == 1:
+        detector.fit(trains[0].astype(np.float64))
+        windows = len(trains[0]) - window + 1
     else:
-        begin = time.perf_counter()
-        detector.fit(train.astype(np.float64))
-        out["fit_s"] = time.perf_counter() - begin
-        out["train_windows"] = len(train) - window + 1
+        raise ValueError(f"{DETECTORS[name][1]} fits one series of rows at a time; it cannot learn from several at once")
+    params = {k: v for k, v in detector.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))}
+    epochs = int(params.get("epochs") or params.get("epoch_num") or 0)  # deep detectors: epochs trained
+    return {"fit_s": time.perf_counter() - begin, "train_windows": windows, "params": params, "epochs": epochs}
+
+
+def run_fleet(
+    name: str, series: list[tuple[np.ndarray, np.ndarray, np.ndarray]], *, window: int, train_stride: int, seed: int,
+    epochs: int = 50, batch_size: int = 32, torch=None,
+) -> list[dict]:
+    """Fit ONE detector ``name`` on the train splits of all ``series`` and score each
+    series' ``val`` and ``test``: per series, scores per full window of each split, the
+    seconds spent and the (shared) fit's record."""
+    detector = _build(name, window=window, seed=seed, epochs=epochs, batch_size=batch_size, torch=torch)
+    fit = _fitted(name, detector, [train for train, _, _ in series], window=window, train_stride=train_stride)
+    out = []
+    for _, val, test in series:
+        record = dict(fit)
         for split, rows in (("val", val), ("test", test)):
-            if len(rows) < window:
-                raise ValueError(f"{len(rows)} rows are fewer than one window of {window}")
-            begin = time.perf_counter()
-            scores = np.asarray(detector.decision_function(rows.astype(np.float64)), dtype=np.float64)
-            out[f"{split}_score_s"] = time.perf_counter() - begin
-            out[split] = scores[window - 1 :]  # rows before have no full window (PyOD fills them with threshold_)
-    for split, rows in (("val", val), ("test", test)):
-        if out[split].shape != (len(rows) - window + 1,):
-            raise ValueError(f"{cls} returned {out[split].shape} scores for {len(rows) - window + 1} windows of the {split} split")
-    out["params"] = {k: v for k, v in detector.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))}
-    out["epochs"] = int(out["params"].get("epochs") or out["params"].get("epoch_num") or 0)  # deep detectors: epochs trained
+            record[split], record[f"{split}_score_s"] = _score(detector, DETECTORS[name][2], rows, window)
+        out.append(record)
     return out
 
 
@@ -160,18 +181,23 @@ def main(argv: list[str]) -> int:
     arrays: dict[str, np.ndarray] = {}
     results: dict[str, dict] = {name: {} for name in names}
     params: dict[str, dict] = {}
-    for i, (series_name, (train, val, test)) in enumerate(zip(meta["series"], series)):
+    # one fit per series, or with ``fleet`` one per detector for all series together
+    groups = [list(range(len(series)))] if meta.get("fleet") else [[i] for i in range(len(series))]
+    for group in groups:
+        label = "fleet" if meta.get("fleet") else meta["series"][group[0]]
         for name in names:
             try:
-                out = run_one(name, train, val, test, window=window, train_stride=stride, seed=seed, torch=torch, **budget)
+                outs = run_fleet(name, [series[i] for i in group], window=window, train_stride=stride, seed=seed, torch=torch, **budget)
             except Exception as err:  # noqa: BLE001 (one detector failing on one series must not lose the others)
-                results[name][series_name] = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=3)}
-                print(f"{name} {series_name}: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+                for i in group:
+                    results[name][meta["series"][i]] = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=3)}
+                print(f"{name} {label}: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
                 continue
-            arrays[f"val_{i}_{name}"], arrays[f"test_{i}_{name}"] = out.pop("val"), out.pop("test")
-            params.setdefault(name, out.pop("params"))
-            results[name][series_name] = out
-            print(f"{name} {series_name}: fit {out['fit_s']:.2f}s test {out['test_score_s']:.2f}s", file=sys.stderr, flush=True)
+            for i, out in zip(group, outs):
+                arrays[f"val_{i}_{name}"], arrays[f"test_{i}_{name}"] = out.pop("val"), out.pop("test")
+                params.setdefault(name, out.pop("params"))
+                results[name][meta["series"][i]] = out
+            print(f"{name} {label}: fit {outs[0]['fit_s']:.2f}s test {sum(o['test_score_s'] for o in outs):.2f}s", file=sys.stderr, flush=True)
     report = {
         "versions": {
             "python": platform.python_version(),

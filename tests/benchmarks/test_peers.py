@@ -102,6 +102,25 @@ def test_splits_are_the_pipeline_models_splits():
     np.testing.assert_allclose(np.concatenate([splits.train, splits.val]).mean(axis=0), 0.0, atol=1e-5)
 
 
+def test_fleet_splits_share_one_scaler_and_give_held_out_and_test_rows_their_history():
+    """Fleet mode: one scaler over both channels' training rows; each held-out and test
+    split starts WINDOW − 1 rows early, so one score per full window is one per row."""
+    channels = [_channel("a", seed=0), _channel("b", n_train=100, n_test=70, seed=1)]
+    splits = peers.fleet_splits(channels, WINDOW)
+    sensors = [f"x{i}" for i in range(3)]
+    scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
+    for c, split in zip(channels, splits):
+        rows = scaler.transform(pd.DataFrame(np.concatenate([c.train, c.test]), columns=sensors))
+        cut = len(c.train) - validation_rows(len(c.train), WINDOW)
+        np.testing.assert_array_equal(split.train, rows[:cut])
+        assert len(split.val) - WINDOW + 1 == len(c.train) - cut and len(split.test) - WINDOW + 1 == len(c.test)
+        np.testing.assert_array_equal(split.val[WINDOW - 1 :], rows[cut : len(c.train)])
+        np.testing.assert_array_equal(split.test[: WINDOW - 1], rows[len(c.train) - WINDOW + 1 : len(c.train)])
+        assert split.labels is c.labels
+    pooled = np.concatenate([np.concatenate([sp.train, sp.val[WINDOW - 1 :]]) for sp in splits])
+    np.testing.assert_allclose(pooled.mean(axis=0), 0.0, atol=1e-5)
+
+
 def test_too_short_series_is_refused():
     with pytest.raises(ValueError, match="fewer than one window"):
         peers.series_splits(_channel(n_train=8), WINDOW)
@@ -129,7 +148,7 @@ def test_input_file_round_trip(tmp_path):
         meta = json.loads(str(npz["meta"]))
         assert meta == {
             "window": WINDOW, "train_stride": 2, "seed": 7, "threads": 2, "epochs": 3, "batch_size": 64,
-            "detectors": ["iforest", "ecod"], "series": ["a", "b/1"],
+            "detectors": ["iforest", "ecod"], "series": ["a", "b/1"], "fleet": False,
         }
         for i, s in enumerate(splits):
             for split in ("train", "val", "test"):
@@ -303,6 +322,39 @@ def test_worker_runs_every_pyod_detector(tmp_path):
     again = peers.score_peers(channels[:1], PEERS_PYTHON, window=WINDOW, detectors=["iforest", "autoencoder", "lstm"], max_epochs=1)
     for model in ("pyod_iforest", "pyod_autoencoder", "pyod_lstm"):  # seeded
         assert again.metrics[model]["a"]["roc_auc"] == run.metrics[model]["a"]["roc_auc"], model
+
+
+@needs_peers
+def test_fleet_mode_fits_one_detector_for_all_series(tmp_path):
+    """score_peers_fleet: each window detector is fitted once on both series' windows and
+    scores every held-out and test row; LSTMAD, which fits one series, is listed as failed."""
+    channels = [_channel("a", seed=0), _channel("b", n_train=100, n_test=70, seed=1)]
+    scored, section = peers.score_peers_fleet(channels, PEERS_PYTHON, detectors=["iforest", "pca", "lstm"], window=WINDOW, max_epochs=1)
+    assert set(scored) == {"pyod_iforest", "pyod_pca"} and "fits one series" in section["failed"]["pyod_lstm"]["a"]
+    held_out = sum(validation_rows(len(c.train), WINDOW) for c in channels)
+    for name, result in scored.items():
+        assert len(result.held_out) == held_out and [len(t) for t in result.tests] == [len(c.test) for c in channels]
+        assert result.train_s > 0 and result.model is None
+        labels = channels[0].labels
+        assert roc_auc(labels, result.tests[0]) > 0.8, name  # a 40-sigma level shift
+    assert section["window"] == WINDOW and "one detector per name" in section["protocol"]
+
+
+@needs_peers
+def test_fleet_script_with_peers(tmp_path, monkeypatch):
+    fleet = importlib.util.module_from_spec(spec := importlib.util.spec_from_file_location("skab_fleet", ROOT / "benchmarks" / "skab_fleet.py"))
+    spec.loader.exec_module(fleet)
+    data = _fake_skab(tmp_path / "skab_like")
+    out = tmp_path / "fleet.json"
+    monkeypatch.setattr("sys.argv", ["skab_fleet.py", "--data", str(data), "--seeds", "7", "--models", "pca", "--peers", str(PEERS_PYTHON),
+                                      "--peer-models", "iforest,ecod", "--max-epochs", "1", "--out", str(out)])
+    fleet.main()
+    report = json.loads(out.read_text())
+    assert list(report["models"]) == ["pca", "pyod_iforest", "pyod_ecod"] and report["peers"]["versions"]["pyod"]
+    for name, values in report["models"].items():
+        assert values["held_out_rows"] == 2 * 80 and math.isfinite(values["f1"]) and values["roc_auc"] > 0.6, name
+    table = _readme_tables().fleet_table(report)
+    assert "peers: one run" in table and "| pyod_ecod | " in table and "PyOD" in table
 
 
 @needs_peers
