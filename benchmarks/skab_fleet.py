@@ -77,7 +77,6 @@ def model_result(scores, experiments: list) -> dict:
     best-threshold bounds, VUS-PR/PR-AUC/ROC-AUC as means over files, and its costs."""
     per_file = [evaluate_scores(scores.held_out, test, e.labels) for test, e in zip(scores.tests, experiments)]
     labels = [e.labels for e in experiments]
-    scored_rows = sum(len(e.train) + len(e.test) for e in experiments)
     return {
         **pooled_rates(np.concatenate(labels), np.concatenate([arrays["pred"] for _, arrays in per_file])),
         **threshold_bounds(labels, scores.tests),
@@ -85,7 +84,7 @@ def model_result(scores, experiments: list) -> dict:
         "threshold": per_file[0][0]["threshold"],
         "threshold_method": per_file[0][0]["threshold_method"],
         "held_out_rows": len(scores.held_out),
-        "rows_per_s": scored_rows / scores.score_s if scores.score_s > 0 else float("nan"),
+        "rows_per_s": scores.scored_rows / scores.score_s if scores.score_s > 0 else float("nan"),
         "train_s": scores.train_s,
         "epochs": scores.epochs,
     }

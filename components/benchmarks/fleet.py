@@ -36,12 +36,14 @@ from components.benchmarks.msl import PATIENCE, Channel, _window, score_rows, tr
 class FleetScores:
     """One fleet model's scores: ``held_out`` (rows,) of every recording's held-out
     training rows, in recording order; ``tests``: each recording's test scores (rows,);
-    ``model`` = (net, spec) for a teacher (what the student distils from), else None."""
+    ``score_s`` seconds spent scoring ``scored_rows`` rows; ``model`` = (net, spec) for a
+    teacher (what the student distils from), else None."""
 
     held_out: np.ndarray
     tests: list[np.ndarray]
     train_s: float
     score_s: float
+    scored_rows: int
     epochs: int
     model: tuple | None
 
@@ -97,5 +99,6 @@ def fit_fleet(kind: str, cfg, channels: list[Channel], *, teachers: dict | None 
         scored = [_fill_history(score_series(net, spec, values, np.zeros(len(values), dtype=np.int8)).score) for values in series]
     score_s = time.perf_counter() - begin
     held_out = np.concatenate([s[cut : len(c.train)] for s, c, cut in zip(scored, channels, cuts)])
-    return FleetScores(held_out, [s[len(c.train) :] for s, c in zip(scored, channels)], train_s, score_s, epochs, model)
+    tests = [s[len(c.train) :] for s, c in zip(scored, channels)]
+    return FleetScores(held_out, tests, train_s, score_s, sum(len(s) for s in scored), epochs, model)
 

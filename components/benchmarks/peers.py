@@ -321,7 +321,8 @@ def score_peers_fleet(
         results = [worker.meta["results"][name][s.name] for s in worker.splits]
         val, test = zip(*(worker.scores[name][s.name] for s in worker.splits))
         score_s = sum(r["val_score_s"] + r["test_score_s"] for r in results)
-        scored[PREFIX + name] = FleetScores(np.concatenate(val), list(test), results[0]["fit_s"], score_s, results[0]["epochs"], None)
+        rows = sum(len(v) + len(t) for v, t in zip(val, test))
+        scored[PREFIX + name] = FleetScores(np.concatenate(val), list(test), results[0]["fit_s"], score_s, rows, results[0]["epochs"], None)
     return scored, {**worker.section(), "protocol": "one detector per name fitted on every series' fitting rows (fleet_splits), "
                     "each series' held-out and test rows scored from their real history; thresholded like our fleet models"}
 

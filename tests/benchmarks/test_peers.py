@@ -334,7 +334,7 @@ def test_fleet_mode_fits_one_detector_for_all_series(tmp_path):
     held_out = sum(validation_rows(len(c.train), WINDOW) for c in channels)
     for name, result in scored.items():
         assert len(result.held_out) == held_out and [len(t) for t in result.tests] == [len(c.test) for c in channels]
-        assert result.train_s > 0 and result.model is None
+        assert result.train_s > 0 and result.model is None and result.scored_rows == held_out + sum(len(c.test) for c in channels)
         labels = channels[0].labels
         assert roc_auc(labels, result.tests[0]) > 0.8, name  # a 40-sigma level shift
     assert section["window"] == WINDOW and "one detector per name" in section["protocol"]
