@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from components.benchmarks.drift_tracking import DEPTH, SMOOTH, fleet_tolerances, tracked_channel  # noqa: E402
 from components.benchmarks.fleet import fit_fleet  # noqa: E402
 from components.benchmarks.msl import (  # noqa: E402
-    ALL_MODELS, TORCH_THREADS, VUS_WINDOW, _config_record, _json_ready, benchmark_config, evaluate_scores, mean_over_seeds,
+    ALL_MODELS, TORCH_THREADS, VUS_WINDOW, _config_record, _json_ready, benchmark_config, mean_over_seeds, warning_threshold,
 )
 from components.benchmarks.skab import (  # noqa: E402
     TARGET_F1, TARGET_FAR, TARGET_MAR, TRAIN_ROWS, list_experiments, load_experiment, pooled_rates, sensor_columns, threshold_bounds,
@@ -75,19 +75,27 @@ def tracked_fleet(data: Path, depth: int, smooth: int) -> tuple[list, list[str],
 def model_result(scores, experiments: list) -> dict:
     """One fleet model's SKAB numbers: pooled F1/FAR/MAR at its one threshold, the
     best-threshold bounds, VUS-PR/PR-AUC/ROC-AUC as means over files, and its costs."""
-    per_file = [evaluate_scores(scores.held_out, test, e.labels) for test, e in zip(scores.tests, experiments)]
+    from components.scoring.metrics import pr_auc, roc_auc, vus_pr
+
+    threshold, method = warning_threshold(scores.held_out)
     labels = [e.labels for e in experiments]
+    rankings = {"vus_pr": lambda y, s: vus_pr(y, s, VUS_WINDOW), "pr_auc": pr_auc, "roc_auc": roc_auc}
     return {
-        **pooled_rates(np.concatenate(labels), np.concatenate([arrays["pred"] for _, arrays in per_file])),
+        **pooled_rates(np.concatenate(labels), np.concatenate(scores.tests) > threshold),
         **threshold_bounds(labels, scores.tests),
-        **{m: float(np.nanmean([metrics[m] for metrics, _ in per_file])) for m in ("vus_pr", "pr_auc", "roc_auc")},
-        "threshold": per_file[0][0]["threshold"],
-        "threshold_method": per_file[0][0]["threshold_method"],
+        **{m: float(np.nanmean([rank(y, s) for y, s in zip(labels, scores.tests)])) for m, rank in rankings.items()},
+        "threshold": threshold,
+        "threshold_method": method,
         "held_out_rows": len(scores.held_out),
         "rows_per_s": scores.scored_rows / scores.score_s if scores.score_s > 0 else float("nan"),
         "train_s": scores.train_s,
         "epochs": scores.epochs,
     }
+
+
+def rates_line(name: str, result: dict) -> str:
+    """One model's F1, FAR, MAR and VUS-PR as the script prints them."""
+    return f"{name:20s} F1 {result['f1']:.3f}  FAR {result['far']:5.1f} %  MAR {result['mar']:5.1f} %  VUS-PR {result['vus_pr']:.3f}"
 
 
 def run(
@@ -111,7 +119,7 @@ def run(
         peer_scores, peer_section = score_peers_fleet(experiments, peers, detectors=peer_models, max_epochs=max_epochs, progress=progress)
         peer_results = {name: model_result(scores, experiments) for name, scores in peer_scores.items()}
         for name, r in peer_results.items():
-            progress(f"{name:20s} F1 {r['f1']:.3f}  FAR {r['far']:5.1f} %  MAR {r['mar']:5.1f} %  VUS-PR {r['vus_pr']:.3f}")
+            progress(rates_line(name, r))
     runs = []
     for seed in seeds:
         configs = benchmark_config(profile, list(models or ALL_MODELS), max_epochs=max_epochs, seed=seed)
@@ -121,8 +129,7 @@ def run(
             if scores.model is not None:
                 teachers[kind] = scores.model
             results[kind] = model_result(scores, experiments)
-            r = results[kind]
-            progress(f"seed {seed} {kind:20s} F1 {r['f1']:.3f}  FAR {r['far']:5.1f} %  MAR {r['mar']:5.1f} %  VUS-PR {r['vus_pr']:.3f}")
+            progress(f"seed {seed} {rates_line(kind, results[kind])}")
         runs.append({"seed": seed, "models": results, "config": {kind: _config_record(kind, cfg) for kind, cfg in configs.items()}})
     report = {
         "git_commit": git_commit(Path(__file__).resolve().parents[1]),
@@ -177,7 +184,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     for name, m in report["models"].items():
-        print(f"{'' if name.startswith('pyod_') else 'mean '}{name:20s} F1 {m['f1']:.3f}  FAR {m['far']:5.1f} %  MAR {m['mar']:5.1f} %  VUS-PR {m['vus_pr']:.3f}")
+        print(("" if name.startswith("pyod_") else "mean ") + rates_line(name, m))
 
 
 if __name__ == "__main__":

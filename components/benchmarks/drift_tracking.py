@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from components.benchmarks.fleet import sensor_count
 from components.benchmarks.msl import Channel
 
 DEPTH, SMOOTH, MULTIPLIER = 100, 20, 2.0
@@ -92,9 +93,7 @@ def fleet_tolerances(channels: list[Channel], depth: int = DEPTH, smooth: int = 
     """(sensors,) each sensor's largest |residual| over the training rows of all
     ``channels`` (recordings of one machine with the same sensors in the same order): what
     every recording's normal operation has shown, for :func:`track`'s ``tolerance``."""
-    widths = {c.train.shape[1] for c in channels}
-    if len(widths) != 1:
-        raise ValueError(f"recordings differ in their number of sensors: {sorted(widths)}")
+    sensor_count(channels)
     return np.max([track(np.asarray(c.train), len(c.train), depth, smooth, 1.0).thresholds for c in channels], axis=0)
 
 

@@ -48,6 +48,14 @@ class FleetScores:
     model: tuple | None
 
 
+def sensor_count(channels: list[Channel]) -> int:
+    """The number of sensors every one of ``channels`` has; ValueError when they differ."""
+    widths = {c.train.shape[1] for c in channels}
+    if len(widths) != 1:
+        raise ValueError(f"recordings differ in their number of sensors: {sorted(widths)}")
+    return widths.pop()
+
+
 def fit_fleet(kind: str, cfg, channels: list[Channel], *, teachers: dict | None = None, seed: int) -> FleetScores:
     """Fit one ``kind`` model on all ``channels``' training rows and score every recording
     (module doc). Teachers use ``cfg`` (their profile), the pipeline's models the pipeline
@@ -64,10 +72,8 @@ def fit_fleet(kind: str, cfg, channels: list[Channel], *, teachers: dict | None 
     from components.scoring.series_scores import score_series
     from components.training.teachers import TEACHERS, fit_teacher
 
-    if len({c.train.shape[1] for c in channels}) != 1:
-        raise ValueError(f"recordings differ in their number of sensors: {sorted({c.train.shape[1] for c in channels})}")
     window = _window(kind, cfg)
-    sensors = [f"x{i}" for i in range(channels[0].train.shape[1])]
+    sensors = [f"x{i}" for i in range(sensor_count(channels))]
     cuts = [training_cut(c, window) for c in channels]
     scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
 

@@ -315,6 +315,15 @@ def run_channel(
     return metrics, {**arrays, "model": model}
 
 
+def warning_threshold(val_scores: np.ndarray) -> tuple[float, str]:
+    """(the POT warning level of ``val_scores``, the method that set it), the threshold
+    every benchmarked model is flagged at."""
+    from components.scoring.thresholds import ThresholdConfig, set_levels
+
+    levels = set_levels(val_scores, ThresholdConfig())
+    return levels["warning"], levels["details"]["warning"]["method"]
+
+
 def evaluate_scores(val_scores: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> tuple[dict, dict]:
     """Threshold and metrics of one series, the same for every model (ours and the peers'):
     POT warning level on ``val_scores``, ``pred = scores > threshold``, and the test metrics
@@ -327,10 +336,8 @@ def evaluate_scores(val_scores: np.ndarray, scores: np.ndarray, labels: np.ndarr
         roc_auc,
         vus_pr,
     )
-    from components.scoring.thresholds import ThresholdConfig, set_levels
 
-    levels = set_levels(val_scores, ThresholdConfig())
-    threshold = levels["warning"]
+    threshold, method = warning_threshold(val_scores)
     pred = (scores > threshold).astype(np.int8)
     floor = min(0.0, float(np.min(val_scores)))
     scale = threshold - floor
@@ -342,7 +349,7 @@ def evaluate_scores(val_scores: np.ndarray, scores: np.ndarray, labels: np.ndarr
         **{k: v for k, v in point_metrics(labels, pred).items() if k != "f2"},
         "pa_f1": best_pa_f1(labels, scores),
         "threshold": threshold,
-        "threshold_method": levels["details"]["warning"]["method"],
+        "threshold_method": method,
         "threshold_floor": floor,
     }
     return metrics, {"labels": labels, "scores": scores, "pred": pred, "units": units}

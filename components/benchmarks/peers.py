@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.fleet import FleetScores
+from components.benchmarks.fleet import FleetScores, sensor_count
 from components.benchmarks.msl import (
     SEED,
     TORCH_THREADS,
@@ -161,7 +161,7 @@ def fleet_splits(channels: Sequence[Channel], window: int) -> list[SeriesSplits]
     score per held-out or test row, each from its real history."""
     from components.features.scaling import StandardScaler
 
-    sensors = [f"x{i}" for i in range(channels[0].train.shape[1])]
+    sensors = [f"x{i}" for i in range(sensor_count(channels))]
     scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
     out = []
     for c in channels:
