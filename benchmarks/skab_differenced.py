@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.benchmarks.msl import Channel  # noqa: E402
+from components.benchmarks.series import Channel  # noqa: E402
 from components.benchmarks.skab import Preprocessing, run_preprocessed_cli  # noqa: E402
 
 ALPHA = 0.05

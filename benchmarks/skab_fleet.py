@@ -50,9 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.benchmarks.drift_tracking import DEPTH, SMOOTH, fleet_tolerances, tracked_channel  # noqa: E402
 from components.benchmarks.fleet import fit_fleet  # noqa: E402
-from components.benchmarks.msl import (  # noqa: E402
-    ALL_MODELS, TORCH_THREADS, VUS_WINDOW, _config_record, _json_ready, benchmark_config, mean_over_seeds, warning_threshold,
-)
+from components.benchmarks.model_names import ALL_MODELS  # noqa: E402
+from components.benchmarks.protocol import TORCH_THREADS, benchmark_config, config_record  # noqa: E402
+from components.benchmarks.report_io import json_ready  # noqa: E402
+from components.benchmarks.series_metrics import VUS_WINDOW, mean_over_seeds, warning_threshold  # noqa: E402
 from components.benchmarks.skab import (  # noqa: E402
     TARGET_F1, TARGET_FAR, TARGET_MAR, TRAIN_ROWS, list_experiments, load_experiment, pooled_rates, sensor_columns, threshold_bounds,
 )
@@ -130,7 +131,7 @@ def run(
                 teachers[kind] = scores.model
             results[kind] = model_result(scores, experiments)
             progress(f"seed {seed} {rates_line(kind, results[kind])}")
-        runs.append({"seed": seed, "models": results, "config": {kind: _config_record(kind, cfg) for kind, cfg in configs.items()}})
+        runs.append({"seed": seed, "models": results, "config": {kind: config_record(kind, cfg) for kind, cfg in configs.items()}})
     report = {
         "git_commit": git_commit(Path(__file__).resolve().parents[1]),
         "profile": profile,
@@ -163,7 +164,7 @@ def run(
     }
     if peer_section is not None:
         report["peers"] = peer_section
-    return _json_ready(report)
+    return json_ready(report)
 
 
 def main() -> None:

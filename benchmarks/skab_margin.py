@@ -36,7 +36,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.benchmarks.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
-from components.benchmarks.msl import TORCH_THREADS, Channel, _json_ready, benchmark_config, run_channel  # noqa: E402
+from components.benchmarks.protocol import TORCH_THREADS, benchmark_config, run_channel  # noqa: E402
+from components.benchmarks.report_io import json_ready  # noqa: E402
+from components.benchmarks.series import Channel  # noqa: E402
 from components.benchmarks.skab import (  # noqa: E402
     LABEL_COLUMN, NON_SENSOR, TARGET_F1, TARGET_FAR, TARGET_MAR, TRAIN_ROWS, list_experiments, load_experiment, pooled_rates, sensor_columns,
 )
@@ -112,7 +114,7 @@ def run(data: str | Path, seeds: list[int], *, piece_rows: int = PIECE_ROWS, pro
         by_seed[str(seed)] = {"margin": margin, "chosen": next((g for g in grid if g["margin"] == margin), None), "grid": grid}
         chosen = by_seed[str(seed)]["chosen"]
         progress(f"seed {seed}: margin {margin} -> " + (f"F1 {chosen['f1']:.3f}  FAR {chosen['far']:.1f} %  MAR {chosen['mar']:.1f} %" if chosen else "none keeps the normal FAR within the target"))
-    return _json_ready({
+    return json_ready({
         "git_commit": git_commit(Path(__file__).resolve().parents[1]),
         "profile": profile,
         "protocol": {

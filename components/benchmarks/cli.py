@@ -63,7 +63,7 @@ def msl(
     ),
 ) -> None:
     """NASA MSL (or SMAP, or any folder laid out the same way): train and score each
-    model per channel, thresholds from validation only; see components/benchmarks/msl.py."""
+    model per channel, thresholds from validation only; see components/benchmarks/msl.py and protocol.py."""
     from components.benchmarks.msl import run_benchmark
 
     report = _run_report("msl", out, tracking_uri, lambda progress: run_benchmark(
@@ -76,7 +76,7 @@ def msl(
 
 def _run_report(name: str, out: Path, tracking_uri: str, make: Callable) -> dict:
     """Run ``make(progress)``, write its report to ``out``, log it to MLflow; one-line errors."""
-    from components.benchmarks.msl import log_to_mlflow, write_report
+    from components.benchmarks.report_io import log_to_mlflow, write_report
 
     started = time.perf_counter()
     try:

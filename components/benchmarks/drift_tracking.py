@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from components.benchmarks.fleet import sensor_count
-from components.benchmarks.msl import Channel
+from components.benchmarks.series import Channel
 
 DEPTH, SMOOTH, MULTIPLIER = 100, 20, 2.0
 """SKAB's settings (``benchmarks/skab_tracked.py`` says how they were chosen)."""

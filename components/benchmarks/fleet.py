@@ -2,18 +2,18 @@
 once, each recording a session, the way ``anomflow train`` learns from a plant's sessions.
 
 Per model kind, on ``channels`` (recordings with the same sensors, each split into
-training rows and test rows as a :class:`~components.benchmarks.msl.Channel`):
+training rows and test rows as a :class:`~components.benchmarks.series.Channel`):
 
-* every recording's training rows are cut as :func:`~components.benchmarks.msl.training_cut`
+* every recording's training rows are cut as :func:`~components.benchmarks.series.training_cut`
   cuts one series: the first ones fit the model, the last 20 % (at least one window) are
   held out for early stopping and the threshold; windows never span two recordings;
 * one scaler is fitted on all training rows;
 * every recording is scored as one series from its first row, so its held-out and test
   rows are scored with their real history; row ``t`` gets the score each model's own
-  protocol gives it (:func:`~components.benchmarks.msl.score_rows` for the teachers, the
+  protocol gives it (:func:`~components.benchmarks.paper_scoring.score_rows` for the teachers, the
   window ending at ``t`` for the pipeline's models);
 * one threshold for all recordings: the POT warning level on all held-out rows' scores
-  pooled (:func:`~components.benchmarks.msl.evaluate_scores`), so no test row or label
+  pooled (:func:`~components.benchmarks.series_metrics.evaluate_scores`), so no test row or label
   sets anything.
 
 Compared with a model per recording this sees more normal operation (SKAB: 16 × 400 rows
@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.msl import PATIENCE, Channel, _window, score_rows, training_cut
+from components.benchmarks.paper_scoring import score_rows
+from components.benchmarks.protocol import PATIENCE, model_window
+from components.benchmarks.series import Channel, training_cut
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def fit_fleet(kind: str, cfg, channels: list[Channel], *, teachers: dict | None 
     from components.scoring.series_scores import score_series
     from components.training.teachers import TEACHERS, fit_teacher
 
-    window = _window(kind, cfg)
+    window = model_window(kind, cfg)
     sensors = [f"x{i}" for i in range(sensor_count(channels))]
     cuts = [training_cut(c, window) for c in channels]
     scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)

@@ -18,7 +18,7 @@ of it enters the project's environment. ``anomflow benchmark msl|skab --peers
    window (``conf/pipeline.yaml`` ``prepare.window``) ending at each row; rows before the
    first full window take the first window's score, as the pipeline's models are scored
    (:func:`rows_from_windows`);
-4. thresholds and evaluates them with :func:`components.benchmarks.msl.evaluate_scores`,
+4. thresholds and evaluates them with :func:`components.benchmarks.series_metrics.evaluate_scores`,
    exactly like the project's models: POT (warning level) on the validation scores,
    ``pred = score > threshold``, the same metrics; the benchmark then aggregates them
    like its own models (MSL: channel means and pooled F1; SKAB: pooled F1/FAR/MAR).
@@ -49,13 +49,9 @@ import numpy as np
 import pandas as pd
 
 from components.benchmarks.fleet import FleetScores, sensor_count
-from components.benchmarks.msl import (
-    SEED,
-    TORCH_THREADS,
-    Channel,
-    evaluate_scores,
-    training_cut,
-)
+from components.benchmarks.protocol import SEED, TORCH_THREADS
+from components.benchmarks.series import Channel, training_cut
+from components.benchmarks.series_metrics import evaluate_scores
 from components.benchmarks.pyod_worker import DETECTORS
 
 PREFIX = "pyod_"
@@ -138,7 +134,7 @@ def check_detectors(detectors: Sequence[str] | None) -> list[str]:
 
 def series_splits(channel: Channel, window: int) -> SeriesSplits:
     """The scaled train / validation / test rows of ``channel``, cut and scaled as in
-    :func:`components.benchmarks.msl.run_channel` for the pipeline's models."""
+    :func:`components.benchmarks.protocol.run_channel` for the pipeline's models."""
     from components.features.scaling import StandardScaler
 
     sensors = [f"x{i}" for i in range(channel.train.shape[1])]
@@ -251,7 +247,7 @@ def run_worker(python: str | Path, source: Path, target: Path, *, threads: int =
 
 
 def evaluate_peer(name: str, splits: Sequence[SeriesSplits], scores: dict, results: dict, *, window: int) -> tuple[dict, list[dict]]:
-    """Per-series metrics (as :func:`msl.run_channel` reports them) and pooled arrays of
+    """Per-series metrics (as :func:`~components.benchmarks.protocol.run_channel` reports them) and pooled arrays of
     detector ``name`` from its window scores ``{series: (val, test)}`` and the worker's
     per-series timings ``results``."""
     metrics, pooled = {}, []

@@ -11,8 +11,8 @@ Protocol, per experiment file and per model:
 * Fit on the file's first 400 rows (anomaly-free by construction of the benchmark);
   score the remaining rows. Inside those 400 rows the last 80 are held out for early
   stopping and the alarm threshold, so the threshold comes from training rows only
-  (POT, warning level, as in :mod:`components.benchmarks.msl`, whose per-series
-  training and scoring code this reuses). Scaling is fitted on the 400 rows.
+  (POT, warning level: :mod:`components.benchmarks.series_metrics`; training and
+  scoring: :mod:`components.benchmarks.protocol`). Scaling is fitted on the 400 rows.
 * One binary F1 over the predictions of all files pooled, with FAR (% of normal rows
   flagged) and MAR (% of anomalous rows missed), as the SKAB leaderboard reports them;
   VUS-PR, PR-AUC and ROC-AUC are means over files (scores of different files are not on
@@ -37,9 +37,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.msl import (
-    ALL_MODELS, SEED, TORCH_THREADS, VUS_WINDOW, Channel, Progress, _config_record, _json_ready, benchmark_config, run_channel,
-)
+from components.benchmarks.model_names import ALL_MODELS
+from components.benchmarks.protocol import SEED, TORCH_THREADS, benchmark_config, config_record, run_channel
+from components.benchmarks.report_io import json_ready
+from components.benchmarks.series import Channel, Progress
+from components.benchmarks.series_metrics import VUS_WINDOW
 
 TRAIN_ROWS = 400
 LABEL_COLUMN = "anomaly"
@@ -224,7 +226,7 @@ def run_benchmark(
         "git_commit": git_commit(Path(__file__).resolve().parents[2]),
         "profile": profile,
         "config": {
-            **{kind: _config_record(kind, cfg) for kind, cfg in configs.items()},
+            **{kind: config_record(kind, cfg) for kind, cfg in configs.items()},
             **(peer_run.config if peer_run is not None else {}),
             "protocol": {
                 "train_rows": TRAIN_ROWS,
@@ -256,7 +258,7 @@ def run_benchmark(
         report["peers"] = peer_run.section
     if preprocess is not None:
         report["preprocessing"] = records
-    return _json_ready(report)
+    return json_ready(report)
 
 
 def run_preprocessed_cli(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from components.benchmarks.drift_tracking import fleet_tolerances, track
-from components.benchmarks.msl import Channel
+from components.benchmarks.series import Channel
 
 
 def test_a_ramp_has_a_constant_residual_that_the_reference_keeps_following():

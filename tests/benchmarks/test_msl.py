@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from components.benchmarks.msl import anomaly_labels, last_step_scores, tiled_scores
+from components.benchmarks.msl import anomaly_labels
+from components.benchmarks.paper_scoring import last_step_scores, tiled_scores
 from components.cli import app
 
 MSL = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "msl"
@@ -147,12 +148,12 @@ class _StepIndex:
 
 
 def test_scoring_layouts(monkeypatch):
-    import components.benchmarks.msl as msl
+    import components.benchmarks.paper_scoring as paper_scoring
 
     def per_step(kind, net, cfg, values, starts):
         return np.stack([values[s : s + cfg.window, 0] for s in starts]).astype(float)
 
-    monkeypatch.setattr(msl, "_per_step_scores", per_step)
+    monkeypatch.setattr(paper_scoring, "_per_step_scores", per_step)
     values = np.arange(10, dtype=np.float32)[:, None]
     # tiles 0-3, 4-7, then the last 2 rows from the window 6-9: every row scored once, by itself
     assert tiled_scores("anomaly_transformer", None, _StepIndex, values).tolist() == list(range(10))
@@ -163,7 +164,7 @@ def test_scoring_layouts(monkeypatch):
     def position(kind, net, cfg, values, starts):
         return np.tile(np.arange(cfg.window, dtype=float), (len(starts), 1))
 
-    monkeypatch.setattr(msl, "_per_step_scores", position)
+    monkeypatch.setattr(paper_scoring, "_per_step_scores", position)
     assert tiled_scores("anomaly_transformer", None, _StepIndex, values).tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 2, 3]
     assert last_step_scores("omnianomaly", None, _StepIndex, values).tolist() == [0, 1, 2] + [3] * 7
 
@@ -199,7 +200,7 @@ def test_several_seeds_are_averaged_with_their_spread(tmp_path):
 
 
 def test_one_seed_report_has_no_spread():
-    from components.benchmarks.msl import mean_over_seeds
+    from components.benchmarks.series_metrics import mean_over_seeds
 
     one = mean_over_seeds([{"m": {"vus_pr": 0.5, "threshold_method": "pot"}}], "m", [7])
     assert one == {"vus_pr": 0.5, "threshold_method": "pot"}

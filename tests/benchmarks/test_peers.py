@@ -18,12 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from components.benchmarks import peers
-from components.benchmarks.msl import (
-    Channel,
-    aggregate,
-    evaluate_scores,
-    validation_rows,
-)
+from components.benchmarks.series import Channel, validation_rows
+from components.benchmarks.series_metrics import aggregate, evaluate_scores
 from components.benchmarks.pipeline_models import arrays_as_prepared
 from components.benchmarks.pyod_worker import DETECTORS, flat_windows
 from components.benchmarks.skab import pooled_rates
@@ -92,7 +88,7 @@ def test_splits_are_the_pipeline_models_splits():
     cut = len(channel.train) - n_val
     assert (len(splits.train), len(splits.val), len(splits.test)) == (cut, n_val, len(channel.test))
     assert splits.train.dtype == np.float32 and splits.labels is channel.labels
-    # exactly what msl.run_channel hands the pipeline's PCA / Isolation Forest / LSTM-AE / student
+    # exactly what protocol.run_channel hands the pipeline's PCA / Isolation Forest / LSTM-AE / student
     sensors = [f"x{i}" for i in range(channel.train.shape[1])]
     scaler = StandardScaler.fit(pd.DataFrame(channel.train, columns=sensors), sensors)
     prepared = arrays_as_prepared(channel.train[:cut], channel.train[cut:], channel.test, channel.labels, scaler)
