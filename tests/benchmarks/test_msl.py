@@ -14,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from components.benchmarks.msl import anomaly_labels
-from components.benchmarks.paper_scoring import last_step_scores, tiled_scores
 from components.cli import app
 
 MSL = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "msl"
@@ -140,35 +139,6 @@ def test_labels_inclusive():
     assert labels.tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 1, 1]
 
 
-class _StepIndex:
-    """A fake detector whose per-step score is the row index it sees (feature 0)."""
-
-    window = 4
-    temperature = n_samples = 1
-
-
-def test_scoring_layouts(monkeypatch):
-    import components.benchmarks.paper_scoring as paper_scoring
-
-    def per_step(kind, net, cfg, values, starts):
-        return np.stack([values[s : s + cfg.window, 0] for s in starts]).astype(float)
-
-    monkeypatch.setattr(paper_scoring, "_per_step_scores", per_step)
-    values = np.arange(10, dtype=np.float32)[:, None]
-    # tiles 0-3, 4-7, then the last 2 rows from the window 6-9: every row scored once, by itself
-    assert tiled_scores("anomaly_transformer", None, _StepIndex, values).tolist() == list(range(10))
-    # last step of the window ending at t; rows 0-2 from the first window
-    assert last_step_scores("omnianomaly", None, _StepIndex, values).tolist() == list(range(10))
-
-    # a layout that distinguishes the two: score = row index within its window
-    def position(kind, net, cfg, values, starts):
-        return np.tile(np.arange(cfg.window, dtype=float), (len(starts), 1))
-
-    monkeypatch.setattr(paper_scoring, "_per_step_scores", position)
-    assert tiled_scores("anomaly_transformer", None, _StepIndex, values).tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 2, 3]
-    assert last_step_scores("omnianomaly", None, _StepIndex, values).tolist() == [0, 1, 2] + [3] * 7
-
-
 @pytest.mark.slow
 @needs_msl
 def test_full_fast_benchmark(tmp_path):
@@ -197,14 +167,3 @@ def test_several_seeds_are_averaged_with_their_spread(tmp_path):
     assert report["per_channel"]["lstm_ae"]["A-1"]["roc_auc_by_seed"][0] != report["per_channel"]["lstm_ae"]["A-1"]["roc_auc_by_seed"][1]
     table = msl_table(report)
     assert "means over seeds 7, 8" in table and f"{report['models']['lstm_ae']['vus_pr_sd']:.3f}" in table
-
-
-def test_one_seed_report_has_no_spread():
-    from components.benchmarks.series_metrics import mean_over_seeds
-
-    one = mean_over_seeds([{"m": {"vus_pr": 0.5, "threshold_method": "pot"}}], "m", [7])
-    assert one == {"vus_pr": 0.5, "threshold_method": "pot"}
-    two = mean_over_seeds([{"m": {"vus_pr": 0.4, "epochs": 3, "threshold_method": "pot"}}, {"m": {"vus_pr": 0.6, "epochs": 5, "threshold_method": "pot"}}], "m", [7, 9])
-    assert two["vus_pr"] == pytest.approx(0.5) and two["vus_pr_sd"] == pytest.approx(np.std([0.4, 0.6], ddof=1))
-    assert two["vus_pr_by_seed"] == [0.4, 0.6] and two["epochs"] == 4 and two["seeds"] == [7, 9]
-    assert "epochs_sd" not in two and two["threshold_method"] == "pot"
