@@ -2,11 +2,15 @@
 
 Usage (after `make demo`, from the project root):
     .venv/bin/python benchmarks/serve_latency.py --rows 1,200,10000 --clients 4
-Starts `mlflow models serve` (1 worker) on a free loopback port. Requests are the first
-R readings of one asset of artifacts/validated.parquet (original units, as exported).
-Per size: p50/p99/max latency of N sequential requests after warm-up. Then `--clients`
-threads send 200-row requests for `--seconds`: requests/s and rows/s under load.
-Writes reports/benchmarks/serve_latency.json.
+Starts `mlflow models serve` (1 worker) on a free loopback port for the model
+``--model`` (default ``models:/anomflow-detector@champion``) of the project's MLflow
+store. Requests are the first R readings of one asset of the project's
+artifacts/validated.parquet (original units, as exported), in the columns of
+reports/request_example.json. Per size: p50/p99/max latency in ms of N sequential
+requests after warm-up. Then ``--clients`` threads send 200-row requests for
+``--seconds``: requests/s and rows/s under load (a failed request fails the run).
+Writes reports/benchmarks/serve_latency.json (``--out``) with the git commit, versions,
+hardware and the served model's version.
 """
 
 from __future__ import annotations
@@ -14,17 +18,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from components.benchmarks.environment import environment  # noqa: E402
+
+MODEL_URI = "models:/anomflow-detector@champion"
+LOAD_ROWS = 200
+STARTUP_S = 180.0
+HEADERS = {"Content-Type": "application/json"}
 
 
 def _free_port() -> int:
@@ -33,34 +48,79 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _body(readings: pd.DataFrame, rows: int) -> str:
+@contextmanager
+def served(model_uri: str, tracking_uri: str, *, startup_s: float = STARTUP_S) -> Iterator[str]:
+    """A running `mlflow models serve` (1 worker, loopback) of ``model_uri``: yields its
+    URL once ``/ping`` answers, stops it on exit. Raises with the end of its log when it
+    exits or does not answer within ``startup_s`` seconds."""
+    env = dict(os.environ, MLFLOW_TRACKING_URI=tracking_uri, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    port = _free_port()
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+             "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_ready(proc, url, log, startup_s)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _wait_until_ready(proc: subprocess.Popen, url: str, log, startup_s: float) -> None:
+    deadline = time.monotonic() + startup_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"mlflow models serve exited with code {proc.returncode}:\n{log.read()[-3000:]}")
+        try:
+            if requests.get(f"{url}/ping", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    log.seek(0)
+    raise RuntimeError(f"mlflow models serve did not answer /ping within {startup_s:.0f} s:\n{log.read()[-3000:]}")
+
+
+def request_body(readings: pd.DataFrame, rows: int) -> str:
+    """The first ``rows`` of ``readings`` as an MLflow ``dataframe_split`` request."""
     part = readings.head(rows).copy()
     part["timestamp"] = part["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps({"dataframe_split": part.to_dict(orient="split", index=False)})
 
 
-def _latencies(url: str, body: str, warmup: int, count: int) -> list[float]:
+def latencies_ms(url: str, body: str, warmup: int, count: int) -> list[float]:
+    """Milliseconds of ``count`` sequential requests of ``body``, after ``warmup`` unmeasured ones."""
     session = requests.Session()
-    headers = {"Content-Type": "application/json"}
     for _ in range(warmup):
-        session.post(f"{url}/invocations", data=body, headers=headers).raise_for_status()
+        session.post(f"{url}/invocations", data=body, headers=HEADERS).raise_for_status()
     out = []
     for _ in range(count):
         start = time.perf_counter()
-        session.post(f"{url}/invocations", data=body, headers=headers).raise_for_status()
+        session.post(f"{url}/invocations", data=body, headers=HEADERS).raise_for_status()
         out.append((time.perf_counter() - start) * 1000)
     return out
 
 
-def _load(url: str, body: str, clients: int, seconds: float) -> int:
-    done = []
+def requests_under_load(url: str, body: str, clients: int, seconds: float) -> int:
+    """Requests of ``body`` answered while ``clients`` threads send them back to back for
+    ``seconds``; the first failed request is raised."""
+    done: list[int] = []
+    failures: list[BaseException] = []
     stop = time.perf_counter() + seconds
 
     def client() -> None:
         session, count = requests.Session(), 0
-        while time.perf_counter() < stop:
-            session.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}).raise_for_status()
-            count += 1
+        try:
+            while time.perf_counter() < stop:
+                session.post(f"{url}/invocations", data=body, headers=HEADERS).raise_for_status()
+                count += 1
+        except BaseException as error:  # reported below: a thread's exception is otherwise lost
+            failures.append(error)
         done.append(count)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -68,7 +128,53 @@ def _load(url: str, body: str, clients: int, seconds: float) -> int:
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {clients} load clients failed") from failures[0]
     return sum(done)
+
+
+def served_version(model_uri: str, tracking_uri: str) -> dict:
+    """Registered name and version behind ``models:/<name>@<alias>`` (empty for other URIs)."""
+    import mlflow
+
+    name, _, alias = model_uri.removeprefix("models:/").partition("@")
+    if not model_uri.startswith("models:/") or not alias:
+        return {}
+    version = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(name, alias)
+    return {"name": name, "alias": alias, "version": int(version.version), "run_id": version.run_id}
+
+
+def measure(
+    project: Path, *, tracking_uri: str, model_uri: str = MODEL_URI, sizes: Sequence[int] = (1, 200, 10_000), count: int = 200,
+    warmup: int = 10, clients: int = 4, seconds: float = 15.0, progress=print,
+) -> dict:
+    """Latency per request size and throughput under load of ``model_uri`` served from
+    the MLflow store at ``tracking_uri``, with requests from ``project``'s readings (module
+    doc). Sizes of 5,000 rows or more get a tenth of ``count`` requests (at least 10)."""
+    example = json.loads((project / "reports" / "request_example.json").read_text())["dataframe_split"]
+    validated = pd.read_parquet(project / "artifacts" / "validated.parquet")
+    asset = validated["asset"].iloc[0]
+    readings = validated.loc[validated["asset"] == asset, example["columns"]].reset_index(drop=True)
+    by_size = {}
+    with served(model_uri, tracking_uri) as url:
+        for rows in sizes:
+            n = max(10, count // 10) if rows >= 5000 else count
+            ms = latencies_ms(url, request_body(readings, rows), warmup, n)
+            by_size[str(rows)] = {
+                "rows": min(rows, len(readings)), "requests": n, "p50_ms": float(np.percentile(ms, 50)),
+                "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(np.max(ms)),
+            }
+            progress(f"{rows} rows: {json.dumps(by_size[str(rows)])}")
+        answered = requests_under_load(url, request_body(readings, LOAD_ROWS), clients, seconds)
+    return {
+        "sizes": by_size,
+        "load": {
+            "clients": clients, "seconds": seconds, "rows_per_request": min(LOAD_ROWS, len(readings)),
+            "requests": answered, "requests_per_s": answered / seconds, "rows_per_s": min(LOAD_ROWS, len(readings)) * answered / seconds,
+        },
+        "server": "mlflow models serve, 1 worker, --env-manager local",
+        "model": {"uri": model_uri, **served_version(model_uri, tracking_uri)},
+    }
 
 
 def main() -> None:
@@ -78,51 +184,22 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the load test")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of the load test")
-    parser.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
+    parser.add_argument("--project", type=Path, default=Path("."), help="the project whose artifacts and store are used")
+    parser.add_argument("--tracking-uri", default=None, help="default: the project's sqlite:///<project>/mlruns/mlflow.db")
+    parser.add_argument("--model", default=MODEL_URI)
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks/serve_latency.json"))
     args = parser.parse_args()
-
-    example = json.loads(Path("reports/request_example.json").read_text())["dataframe_split"]
-    validated = pd.read_parquet("artifacts/validated.parquet")
-    asset = validated["asset"].iloc[0]
-    readings = validated.loc[validated["asset"] == asset, example["columns"]].reset_index(drop=True)
-    port = _free_port()
-    env = dict(os.environ, MLFLOW_TRACKING_URI=args.tracking_uri, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/anomflow-detector@champion",
-         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    project = args.project.resolve()
+    tracking_uri = args.tracking_uri or f"sqlite:///{project}/mlruns/mlflow.db"
+    env = environment()
+    result = measure(
+        project, tracking_uri=tracking_uri, model_uri=args.model, sizes=[int(r) for r in args.rows.split(",")], count=args.requests,
+        warmup=args.warmup, clients=args.clients, seconds=args.seconds,
     )
-    url = f"http://127.0.0.1:{port}"
-    sizes = {}
-    try:
-        for _ in range(240):
-            try:
-                if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        for rows in (int(r) for r in args.rows.split(",")):
-            count = max(10, args.requests // 10) if rows >= 5000 else args.requests
-            latencies = _latencies(url, _body(readings, rows), args.warmup, count)
-            sizes[str(rows)] = {
-                "rows": min(rows, len(readings)), "requests": count, "p50_ms": float(np.percentile(latencies, 50)),
-                "p99_ms": float(np.percentile(latencies, 99)), "max_ms": float(np.max(latencies)),
-            }
-            print(rows, json.dumps(sizes[str(rows)]))
-        served = _load(url, _body(readings, 200), args.clients, args.seconds)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    result = {
-        "sizes": sizes,
-        "load": {"clients": args.clients, "seconds": args.seconds, "rows_per_request": 200, "requests_per_s": served / args.seconds, "rows_per_s": 200 * served / args.seconds},
-        "server": "mlflow models serve, 1 worker, --env-manager local",
-        "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-    }
-    out = Path("reports/benchmarks/serve_latency.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result["load"], indent=2))
+    report = {**result, **env, "measured_at": datetime.now().astimezone().isoformat(timespec="seconds")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["load"], indent=2))
 
 
 if __name__ == "__main__":
