@@ -104,6 +104,10 @@ def load_channel(data: str | Path, name: str) -> Channel:
         train, test = train[:, None], test[:, None]
     if train.shape[1] != test.shape[1]:
         raise ValueError(f"channel {name}: train has {train.shape[1]} columns, test {test.shape[1]}")
+    for split, values in (("train", train), ("test", test)):
+        if not np.isfinite(values).all():
+            row, col = np.argwhere(~np.isfinite(values))[0]
+            raise ValueError(f"{data / split / f'{name}.npy'}: row {row}, column {col} is {values[row, col]} (every value must be finite)")
     return Channel(name, train, test, anomaly_labels(table.loc[name, "anomaly_sequences"], len(test)))
 
 

@@ -84,18 +84,35 @@ class Preprocessing:
 
 
 def load_experiment(path: Path, data: Path) -> Channel:
-    """One experiment as a :class:`Channel`: first 400 rows train, the rest test."""
-    frame = pd.read_csv(path, sep=";")
+    """One experiment as a :class:`Channel`: first 400 rows train, the rest test. A
+    missing or non-numeric sensor value, or a label other than 0/1, is an error naming
+    the file, its line (the header is line 1) and the column."""
+    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
     sensors = sensor_columns(path)
-    values = frame[sensors].to_numpy(dtype=np.float64)
+    values = np.column_stack([_numbers(path, frame, column) for column in sensors])
     if not np.isfinite(values).all():
-        bad = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
-        raise ValueError(f"{path}: row {bad + 2} has a missing or non-numeric sensor value")
+        row, col = np.argwhere(~np.isfinite(values))[0]
+        raise ValueError(f"{path}: line {row + 2}, column '{sensors[col]}': {frame[sensors[col]].iloc[row]!r} is not a finite number")
     if len(frame) <= TRAIN_ROWS:
         raise ValueError(f"{path}: {len(frame)} rows, need more than the {TRAIN_ROWS} training rows")
-    labels = frame[LABEL_COLUMN].to_numpy(dtype=np.int8)
+    labels = _numbers(path, frame, LABEL_COLUMN)
+    not_binary = np.flatnonzero(~np.isin(labels, (0.0, 1.0)))
+    if len(not_binary):
+        row = int(not_binary[0])
+        raise ValueError(f"{path}: line {row + 2}, column '{LABEL_COLUMN}': {frame[LABEL_COLUMN].iloc[row]!r} is not 0 or 1")
     name = str(path.relative_to(data).with_suffix(""))
-    return Channel(name, values[:TRAIN_ROWS], values[TRAIN_ROWS:], labels[TRAIN_ROWS:])
+    return Channel(name, values[:TRAIN_ROWS], values[TRAIN_ROWS:], labels[TRAIN_ROWS:].astype(np.int8))
+
+
+def _numbers(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` of ``frame`` (read as text) as float64 (rows,); an empty or non-numeric
+    cell is an error naming the file, line and column."""
+    numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(numbers))
+    if len(bad):
+        row = int(bad[0])
+        raise ValueError(f"{path}: line {row + 2}, column '{column}': {frame[column].iloc[row]!r} is not a number")
+    return numbers
 
 
 def pooled_rates(labels: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from components.benchmarks.msl import anomaly_labels
+from components.benchmarks.msl import anomaly_labels, load_channel
 from components.cli import app
 
 MSL = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "msl"
@@ -132,6 +132,16 @@ def test_unknown_channel_and_profile(tmp_path):
     for extra, message in ((["--channels", "Z-9"], "Z-9"), (["--profile", "huge"], "huge")):
         result = CliRunner().invoke(app, ["benchmark", "msl", "--data", str(data), "--out", str(tmp_path / "r.json"), *extra])
         assert result.exit_code == 1 and message in result.output
+
+
+def test_a_non_finite_value_names_the_file_row_and_column(tmp_path):
+    data = _fake_smap(tmp_path / "smap_like")
+    test = np.load(data / "test" / "B-2.npy")
+    test[17, 3] = np.nan
+    np.save(data / "test" / "B-2.npy", test)
+    assert load_channel(data, "A-1").test.shape == (300, 25)
+    with pytest.raises(ValueError, match=r"test/B-2\.npy: row 17, column 3 is nan"):
+        load_channel(data, "B-2")
 
 
 def test_labels_inclusive():

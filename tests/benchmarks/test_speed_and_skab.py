@@ -110,6 +110,27 @@ def test_skab_folder_errors(tmp_path):
         list_experiments(tmp_path / "empty")
 
 
+@pytest.mark.parametrize(
+    ("column", "row", "cell", "message"),
+    [
+        ("s2", 450, "abc", "line 452, column 's2': 'abc' is not a number"),
+        ("s0", 10, "", "line 12, column 's0': '' is not a number"),
+        ("s3", 600, "inf", "line 602, column 's3': 'inf' is not a finite number"),
+        ("anomaly", 500, "", "line 502, column 'anomaly': '' is not a number"),
+        ("anomaly", 501, "2", "line 503, column 'anomaly': '2' is not 0 or 1"),
+    ],
+)
+def test_bad_cells_name_the_file_line_and_column(tmp_path, column, row, cell, message):
+    data = _fake_skab(tmp_path / "skab")
+    path = data / "valve9" / "0.csv"
+    frame = pd.read_csv(path, sep=";", dtype=str)
+    frame.loc[row, column] = cell
+    frame.to_csv(path, sep=";", index=False)
+    with pytest.raises(ValueError) as failed:
+        load_experiment(path, data)
+    assert str(failed.value) == f"{path}: {message}"
+
+
 @pytest.mark.skipif(not SKAB.is_dir(), reason=f"SKAB data not found at {SKAB}")
 def test_real_skab_files_load():
     files = list_experiments(SKAB)
