@@ -137,8 +137,10 @@ def served_version(model_uri: str, tracking_uri: str) -> dict:
     """Registered name and version behind ``models:/<name>@<alias>`` (empty for other URIs)."""
     import mlflow
 
+    if not model_uri.startswith("models:/"):
+        return {}
     name, _, alias = model_uri.removeprefix("models:/").partition("@")
-    if not model_uri.startswith("models:/") or not alias:
+    if not alias:
         return {}
     version = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(name, alias)
     return {"name": name, "alias": alias, "version": int(version.version), "run_id": version.run_id}
