@@ -88,7 +88,7 @@ def load_experiment(path: Path, data: Path) -> Channel:
     missing or non-numeric sensor value, or a label other than 0/1, is an error naming
     the file, its line (the header is line 1) and the column."""
     frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
-    sensors = sensor_columns(path)
+    sensors = [c for c in frame.columns if c not in NON_SENSOR]
     values = np.column_stack([_numbers(path, frame, column) for column in sensors])
     if not np.isfinite(values).all():
         row, col = np.argwhere(~np.isfinite(values))[0]
