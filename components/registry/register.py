@@ -18,6 +18,7 @@ from components.frames import LABEL, SESSION
 from components.models.store import SPEC_FILE, WEIGHTS_FILE
 from components.registry.promotion import decide_and_alias
 from components.registry.served_detector import SERVING_FILE
+from components.registry.serving_requirements import pinned_requirements
 from components.registry.tracking import RunIds, configure_tracking, lineage_tags, tracking_uri, using_tracking_uri
 from components.scoring.evaluate import LEADERBOARD_FILE, LEADERBOARD_PLOT, LOSS_CSV, METRICS_FILE, evaluation_set
 from components.scoring.threshold_stage import THRESHOLDS_FILE
@@ -97,7 +98,8 @@ def _log_pyfunc(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, run_id
         with mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(
                 name="model", python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
-                code_paths=[str(PACKAGE_DIR)], signature=signature, input_example=example,
+                code_paths=[str(PACKAGE_DIR)], pip_requirements=pinned_requirements(),
+                signature=signature, input_example=example,
                 registered_model_name=registered_name,
             )
 
