@@ -160,16 +160,36 @@ def retrain(config: str = ConfigOption) -> None:
 
 @app.command()
 def score(
-    input_path: Path = typer.Argument(..., help="export to score (Grafana CSV, or plain CSV with --delimiter)"),
-    output_path: Path = typer.Argument(..., help="scored output, .csv or .parquet"),
-    model_uri: str = typer.Option("models:/anomflow-detector@champion", help="MLflow model URI"),
-    asset: str = typer.Option(None, help="asset name for every row (when the file has no asset column)"),
+    paths: list[Path] = typer.Argument(
+        ..., metavar="EXPORT... OUTPUT",
+        help="exports to score (Grafana CSV, or plain CSV with --delimiter; several, e.g. one per panel, are joined on time), then the scored output, .csv or .parquet",
+    ),
+    model_uri: str = typer.Option(None, help="MLflow model URI [default: the config's registered model @champion]"),
+    asset: str = typer.Option(None, help="asset name for every row"),
     delimiter: str = typer.Option(None, help="plain CSV delimiter; omit for Grafana exports"),
+    timezone: str = typer.Option("UTC", help="zone of formatted time stamps (Grafana: the dashboard's), e.g. Europe/Berlin"),
+    config: str = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file: its MLflow store and model name, if it exists"),
 ) -> None:
-    """Batch-score an export with the Prefect `score` flow."""
+    """Batch-score exports with the Prefect `score` flow (MLflow store: $MLFLOW_TRACKING_URI, else the config's)."""
+    from mlflow.exceptions import MlflowException
+
+    from components.config import MlflowConfig, RegisterConfig, load_config
+    from components.registry.tracking import tracking_uri
     from flows.score import score as score_flow
 
-    score_flow(str(input_path), str(output_path), model_uri, asset, delimiter)
+    if len(paths) < 2:
+        console.print("[bold red]score needs at least one export and an output path[/] (anomflow score EXPORT... OUTPUT)")
+        raise typer.Exit(2)
+    try:
+        cfg = load_config(config) if Path(config).exists() else None
+        uri = tracking_uri(cfg.mlflow if cfg else MlflowConfig())
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_absolute():
+            uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"  # the message says where it looked
+        model_uri = model_uri or f"models:/{(cfg.register_ if cfg else RegisterConfig()).model_name}@champion"
+        score_flow([str(p) for p in paths[:-1]], str(paths[-1]), model_uri, asset, delimiter, timezone, uri)
+    except (*_user_errors(), MlflowException) as err:
+        console.print(f"[bold red]score failed:[/] {err}" + (f" (MLflow store {uri})" if isinstance(err, MlflowException) else ""), soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

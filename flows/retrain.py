@@ -21,8 +21,11 @@ from prefect.runtime import flow_run
 from components import stages
 from components.config import SERVED_MODEL, load_config
 from components.registry.tracking import open_parent_run
+from flows.retry import retry_unless_bad_input
 
-ingest_task = task(stages.run_ingest, name="ingest", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+ingest_task = task(
+    stages.run_ingest, name="ingest", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_unless_bad_input, cache_policy=NO_CACHE,
+)
 validate_task = task(stages.run_validate, name="validate", cache_policy=NO_CACHE)
 prepare_task = task(stages.run_prepare, name="prepare", cache_policy=NO_CACHE)
 
@@ -45,7 +48,9 @@ def train_task(config_path: str, kind: str, concurrent: bool) -> str:
 
 threshold_task = task(stages.run_threshold, name="threshold", cache_policy=NO_CACHE)
 evaluate_task = task(stages.run_evaluate, name="evaluate", cache_policy=NO_CACHE)
-register_task = task(stages.run_register, name="register", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+register_task = task(
+    stages.run_register, name="register", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_unless_bad_input, cache_policy=NO_CACHE,
+)
 
 
 def _validation_markdown(summary: dict) -> str:

@@ -1,4 +1,4 @@
-"""Prefect ``score`` flow: batch-score a CSV export with a registered model."""
+"""Prefect ``score`` flow: batch-score exports with a registered model."""
 
 from __future__ import annotations
 
@@ -7,17 +7,32 @@ from pathlib import Path
 from prefect import flow, task
 
 from components.scoring.batch import score_export
+from flows.retry import retry_unless_bad_input
 
 
-@task(name="score-export", retries=1, retry_delay_seconds=2)
-def score_task(input_path: str, output_path: str, model_uri: str, asset: str | None, delimiter: str | None) -> dict:
-    return score_export(Path(input_path), Path(output_path), model_uri, asset=asset, delimiter=delimiter)
+@task(name="score-export", retries=1, retry_delay_seconds=2, retry_condition_fn=retry_unless_bad_input)
+def score_task(
+    input_paths: list[str], output_path: str, model_uri: str, asset: str | None, delimiter: str | None, timezone: str,
+    tracking_uri: str | None,
+) -> dict:
+    return score_export(
+        [Path(p) for p in input_paths], Path(output_path), model_uri, asset=asset, delimiter=delimiter, timezone=timezone,
+        tracking_uri=tracking_uri,
+    )
 
 
 @flow(name="score", log_prints=True)
-def score(input_path: str, output_path: str, model_uri: str = "models:/anomflow-detector@champion", asset: str | None = None, delimiter: str | None = None) -> dict:
-    """Score ``input_path`` (Grafana export or plain CSV) and write ``output_path``
-    (``.csv`` or ``.parquet``) with ``score``, ``level`` and ``top_sensors`` per row."""
-    summary = score_task(input_path, output_path, model_uri, asset, delimiter)
+def score(
+    input_paths: list[str], output_path: str, model_uri: str = "models:/anomflow-detector@champion",
+    asset: str | None = None, delimiter: str | None = None, timezone: str = "UTC", tracking_uri: str | None = None,
+) -> dict:
+    """Score the exports in ``input_paths`` (Grafana exports or plain CSV; several are
+    joined on time, e.g. one per panel) and write ``output_path`` (``.csv`` or
+    ``.parquet``) with ``score``, ``level`` and ``top_sensors`` per row. ``timezone``: the
+    zone formatted time stamps were written in (Grafana: the dashboard's); ``tracking_uri``:
+    the MLflow store that resolves ``model_uri`` (default: MLflow's)."""
+    summary = score_task(input_paths, output_path, model_uri, asset, delimiter, timezone, tracking_uri)
     print(f"scored {summary['rows']} rows → {output_path} (levels: {summary['levels']})")
+    if summary["ignored_columns"]:
+        print(f"columns the model does not score, left out: {summary['ignored_columns']}")
     return summary

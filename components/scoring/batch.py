@@ -1,25 +1,29 @@
-"""Batch scoring of an export file with a registered model (the ``score`` flow's work),
+"""Batch scoring of exports with a registered model (the ``score`` flow's work),
 streamed in chunks so memory stays flat however long the export is.
 
-The file is cut into chunks of ``chunk_rows`` data lines (each read by the same reader
+Each file is cut into chunks of ``chunk_rows`` data lines (each read by the same reader
 as ingest, with its preamble: a ``sep=`` line if any, and the header), each chunk is
 scored together with the last rows of the previous chunk of every asset (so rows at a
 chunk boundary keep their history and get exactly the score they would get in one
 piece), and the scored rows are appended to the output (Parquet row groups or CSV).
-Errors name the original file and line. UTF-16 exports (Grafana's "Excel" mode) are
-read whole.
+Several exports of one asset, e.g. one per Grafana panel, are outer-joined on time as
+ingest joins them (:func:`join_on_time`). Columns the model does not score are
+left out and reported; a missing one is an error that names the files. Errors name the
+original file and line. UTF-16 exports (Grafana's "Excel" mode) are read whole.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from components.frames import ASSET, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
+from components.registry.tracking import using_tracking_uri
 from components.sources.errors import SourceFormatError
 from components.sources.ingest import snake_case
 
@@ -27,18 +31,20 @@ CHUNK_ROWS = 200_000
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def read_export(path: Path, delimiter: str | None) -> pd.DataFrame:
-    """A Grafana export (default) or, with ``delimiter``, a plain CSV with ``timestamp``."""
+def read_export(path: Path, delimiter: str | None, timezone: str = "UTC") -> pd.DataFrame:
+    """A Grafana export (default) or, with ``delimiter``, a plain CSV with ``timestamp``;
+    ``source_row`` is each row's line in ``path``. ``timezone``: the zone that formatted
+    time stamps were written in (Grafana: the dashboard's)."""
     if delimiter is None:
         from components.sources.grafana_csv import read_grafana_csv
 
-        frame = read_grafana_csv(path)
+        frame = read_grafana_csv(path, timezone=timezone)
     else:
         from components.sources.plain_csv import read_plain_csv
 
-        frame = read_plain_csv(path, delimiter=delimiter)
-    frame = frame.drop(columns=[c for c in (SOURCE_FILE, SOURCE_ROW) if c in frame.columns])
-    return frame.rename(columns={c: snake_case(c) for c in frame.columns if c not in (TIMESTAMP, ASSET)})
+        frame = read_plain_csv(path, delimiter=delimiter, timezone=timezone)
+    frame = frame.drop(columns=[c for c in (SOURCE_FILE,) if c in frame.columns])
+    return frame.rename(columns={c: snake_case(c) for c in frame.columns if c not in (TIMESTAMP, ASSET, SOURCE_ROW)})
 
 
 def _preamble_size(lines: list[bytes]) -> int:
@@ -47,11 +53,12 @@ def _preamble_size(lines: list[bytes]) -> int:
     return 2 if first.lower().startswith(b"sep=") else 1
 
 
-def read_export_chunks(path: Path, delimiter: str | None, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The export as frames of at most ``chunk_rows`` rows, in file order."""
+def read_export_chunks(path: Path, delimiter: str | None, chunk_rows: int = CHUNK_ROWS, timezone: str = "UTC") -> Iterator[pd.DataFrame]:
+    """The export as frames of at most ``chunk_rows`` rows, in file order (``source_row``:
+    the line in ``path``)."""
     with path.open("rb") as handle:
         if handle.read(2) in _UTF16_BOMS:
-            yield read_export(path, delimiter)
+            yield read_export(path, delimiter, timezone)
             return
         handle.seek(0)
         head = [handle.readline(), handle.readline()]
@@ -68,9 +75,11 @@ def read_export_chunks(path: Path, delimiter: str | None, chunk_rows: int = CHUN
                     return
                 chunk_path.write_bytes(b"".join(preamble + lines))
                 try:
-                    yield read_export(chunk_path, delimiter)
+                    chunk = read_export(chunk_path, delimiter, timezone)
                 except SourceFormatError as err:
                     raise SourceFormatError(_in_original(str(err), chunk_path, path, consumed)) from None
+                chunk[SOURCE_ROW] += consumed
+                yield chunk
                 consumed += len(lines)
 
 
@@ -78,6 +87,64 @@ def _in_original(message: str, chunk_path: Path, path: Path, shift: int) -> str:
     """An error about a chunk file, restated for the original file (its lines are ``shift`` further down)."""
     message = message.replace(str(chunk_path), str(path))
     return re.sub(r"line (\d+)", lambda m: f"line {int(m.group(1)) + shift}", message)
+
+
+def _check_time_order(chunk: pd.DataFrame, path: Path, previous: pd.Timestamp | None) -> None:
+    """Raise unless ``chunk``'s time stamps never decrease, from ``previous`` (the last of
+    the chunk before) on."""
+    times = chunk[TIMESTAMP]
+    before = times.shift(1)
+    if previous is not None and len(times):
+        before.iloc[0] = previous
+    back = (times < before).to_numpy()
+    if back.any():
+        i = int(np.flatnonzero(back)[0])
+        raise SourceFormatError(
+            f"{path}: line {chunk[SOURCE_ROW].iloc[i]}: time {times.iloc[i]} is before the line above it "
+            f"({before.iloc[i]}); exports scored together are joined on time, so each must be in time order"
+        )
+
+
+def join_on_time(paths: Sequence[Path], delimiter: str | None, chunk_rows: int = CHUNK_ROWS, timezone: str = "UTC") -> Iterator[pd.DataFrame]:
+    """Several exports of one asset outer-joined on time, in time order, as ingest joins
+    one asset's files: repeated time stamps within a file are averaged (ingest's default
+    ``duplicate_rule``) and where two files give the same column at the same time the
+    first file given wins.
+
+    Streamed: each file is read ``chunk_rows`` lines at a time, and a joined frame holds
+    the rows before the earliest of the files' last buffered time stamps, which every
+    file has then passed, so no row is joined before all its parts are read. Each file
+    must be in time order; a file that is not raises an error naming it and the line.
+    """
+    readers = [read_export_chunks(path, delimiter, chunk_rows, timezone) for path in paths]
+    buffers: list[pd.DataFrame | None] = [None] * len(paths)
+    ended = [False] * len(paths)
+    last: list[pd.Timestamp | None] = [None] * len(paths)
+    cut = None
+    while not all(ended) or any(b is not None and len(b) for b in buffers):
+        for i, reader in enumerate(readers):
+            buffer = buffers[i]
+            if ended[i] or not (buffer is None or len(buffer) < chunk_rows or last[i] == cut):
+                continue
+            chunk = next(reader, None)
+            if chunk is None:
+                ended[i] = True
+                continue
+            _check_time_order(chunk, paths[i], last[i])
+            last[i] = chunk[TIMESTAMP].iloc[-1] if len(chunk) else last[i]
+            buffers[i] = chunk if buffer is None else pd.concat([buffer, chunk], ignore_index=True)
+        open_ends = [last[i] for i in range(len(paths)) if not ended[i] and last[i] is not None]
+        cut = min(open_ends) if open_ends else None
+        parts = []
+        for i, buffer in enumerate(buffers):
+            if buffer is None or not len(buffer):
+                continue
+            ready = np.ones(len(buffer), dtype=bool) if cut is None else (buffer[TIMESTAMP] < cut).to_numpy()
+            parts.append(buffer[ready].drop(columns=[SOURCE_ROW]))
+            buffers[i] = buffer[~ready].reset_index(drop=True)
+        parts = [p.groupby(TIMESTAMP, sort=False).mean() for p in parts if len(p)]
+        if parts:
+            yield pd.concat(parts).groupby(level=TIMESTAMP, sort=True).first().reset_index()
 
 
 def _history_rows(model) -> int:
@@ -111,20 +178,47 @@ class _Sink:
             self.writer.close()
 
 
+def _model_columns(frame: pd.DataFrame, sensors: list[str], paths: Sequence[Path]) -> pd.DataFrame:
+    """``frame``'s time stamp, asset and the model's sensors; an error naming the files if
+    a sensor is missing."""
+    missing = [s for s in sensors if s not in frame.columns]
+    if missing:
+        raise SourceFormatError(
+            f"{', '.join(map(str, paths))}: no column(s) {missing}; the model scores {sensors}. "
+            "A Grafana panel may hold only some of them: pass every panel's export "
+            "(anomflow score A.csv B.csv OUT.parquet) and they are joined on time"
+        )
+    return frame[[TIMESTAMP, *([ASSET] if ASSET in frame.columns else []), *sensors]]
+
+
 def score_export(
-    input_path: Path, output_path: Path, model_uri: str, *, asset: str | None = None, delimiter: str | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    input_paths: Sequence[Path], output_path: Path, model_uri: str, *, asset: str | None = None,
+    delimiter: str | None = None, timezone: str = "UTC", tracking_uri: str | None = None, chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
-    """Score every row of ``input_path`` chunk by chunk and write ``output_path`` (.csv or .parquet)."""
+    """Score every row of the exports (one file, or several joined on time) chunk by chunk
+    and write ``output_path`` (.csv or .parquet). ``tracking_uri``: the MLflow store that
+    resolves ``model_uri`` (default: MLflow's). Returns rows, levels, the output and the
+    input columns left out because the model does not score them."""
     import mlflow
 
-    model = mlflow.pyfunc.load_model(model_uri)
-    history = _history_rows(model)
-    sink, levels, carried = _Sink(output_path), {}, None
+    paths = [Path(p) for p in input_paths]
+    if tracking_uri is None:
+        model = mlflow.pyfunc.load_model(model_uri)
+    else:
+        with using_tracking_uri(tracking_uri):
+            model = mlflow.pyfunc.load_model(model_uri)
+    history, sensors = _history_rows(model), list(model.unwrap_python_model().spec.sensors)
+    if len(paths) == 1:
+        chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], delimiter, chunk_rows, timezone))
+    else:
+        chunks = join_on_time(paths, delimiter, chunk_rows, timezone)
+    sink, levels, carried, ignored = _Sink(output_path), {}, None, set()
     try:
-        for chunk in read_export_chunks(input_path, delimiter, chunk_rows):
+        for chunk in chunks:
             if asset is not None:
                 chunk.insert(1, ASSET, asset)
+            ignored.update(c for c in chunk.columns if c not in (TIMESTAMP, ASSET, *sensors))
+            chunk = _model_columns(chunk, sensors, paths)
             context = 0 if carried is None else len(carried)
             frame = chunk if carried is None else pd.concat([carried, chunk], ignore_index=True)
             scored = model.predict(frame).iloc[context:]
@@ -136,4 +230,4 @@ def score_export(
             carried = (by_asset.tail(history) if by_asset is not None else frame.tail(history)).reset_index(drop=True)
     finally:
         sink.close()
-    return {"rows": sink.rows, "levels": levels, "output": str(output_path)}
+    return {"rows": sink.rows, "levels": levels, "output": str(output_path), "ignored_columns": sorted(ignored)}

@@ -124,7 +124,8 @@ def test_score_memory_export_reads_back_as_the_scorer_reads_it(tmp_path):
     assert size == path.stat().st_size > 0
     chunks = list(read_export_chunks(path, ",", chunk_rows=60))
     whole = pd.concat(chunks, ignore_index=True)
-    assert [len(c) for c in chunks] == [60, 60, 17] and list(whole.columns) == ["timestamp", "a", "b"]
+    assert [len(c) for c in chunks] == [60, 60, 17] and list(whole.columns) == ["timestamp", "a", "b", "source_row"]
+    assert list(whole["source_row"]) == list(range(2, 139))  # each row's line in the export
     assert (whole["timestamp"].diff().dropna() == pd.Timedelta(minutes=1)).all()
     np.testing.assert_allclose(whole["a"].to_numpy(), np.arange(137) % 50)
 

@@ -17,7 +17,7 @@ def test_score_flow_writes_scored_rows(trained_project, tmp_path):
     export.assign(timestamp=export["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(csv, index=False)
     os.environ["MLFLOW_TRACKING_URI"] = trained_project["tracking_uri"]
     try:
-        summary = score(str(csv), str(tmp_path / "scored.parquet"), asset="pump-1", delimiter=",")
+        summary = score([str(csv)], str(tmp_path / "scored.parquet"), asset="pump-1", delimiter=",")
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     scored = pd.read_parquet(tmp_path / "scored.parquet")
@@ -37,15 +37,15 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
     uri = "models:/anomflow-detector@champion"
     os.environ["MLFLOW_TRACKING_URI"] = trained_project["tracking_uri"]
     try:
-        whole = score_export(csv, tmp_path / "whole.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=10_000)
-        streamed = score_export(csv, tmp_path / "streamed.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=97)
-        as_csv = score_export(csv, tmp_path / "streamed.csv", uri, asset="pump-1", delimiter=",", chunk_rows=97)
+        whole = score_export([csv], tmp_path / "whole.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=10_000)
+        streamed = score_export([csv], tmp_path / "streamed.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=97)
+        as_csv = score_export([csv], tmp_path / "streamed.csv", uri, asset="pump-1", delimiter=",", chunk_rows=97)
         lines = csv.read_text().splitlines()
         lines[250] = lines[250].replace(lines[250].split(",")[1], "broken", 1)
         bad = tmp_path / "bad.csv"
         bad.write_text("\n".join(lines) + "\n")
         with pytest.raises(ValueError, match=r"bad\.csv.*line 251"):
-            score_export(bad, tmp_path / "bad.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=97)
+            score_export([bad], tmp_path / "bad.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=97)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     assert whole["rows"] == streamed["rows"] == as_csv["rows"] == 700
@@ -54,3 +54,67 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
     c = pd.read_csv(tmp_path / "streamed.csv")
     np.testing.assert_allclose(c["score"].to_numpy(), a["score"].to_numpy(), rtol=1e-6, equal_nan=True)  # CSV text round trip
     assert whole["levels"] == streamed["levels"]
+
+
+def _demo_exports(root, asset: str) -> dict[str, object]:
+    return {panel: next((root / "data" / "demo").glob(f"{asset}__{panel}-*.csv")) for panel in ("Electrical", "Process")}
+
+
+def test_cli_scores_one_asset_s_panel_exports_as_ingest_joins_them(trained_project, tmp_path, monkeypatch):
+    """The demo's Grafana exports, one per panel (formatted with units, and raw epoch-ms),
+    scored together in the project (its config names the MLflow store) give the scores of
+    the ingested readings, which ingest joined."""
+    from typer.testing import CliRunner
+
+    from components.cli import app
+
+    root = trained_project["root"]
+    panels = _demo_exports(root, "pump-1")
+    out = tmp_path / "scored.parquet"
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(app, ["score", str(panels["Electrical"]), str(panels["Process"]), str(out), "--asset", "pump-1"])
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(out)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_project["tracking_uri"])
+
+    readings = pd.read_parquet(root / "artifacts" / "readings.parquet")
+    sensors = json.loads((root / "models" / "student" / "model.json").read_text())["sensors"]
+    ingested = readings[readings["asset"] == "pump-1"][["timestamp", *sensors]]
+    csv = tmp_path / "ingested.csv"
+    ingested.assign(timestamp=ingested["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(csv, index=False)
+    from components.scoring.batch import score_export
+
+    reference = score_export([csv], tmp_path / "reference.parquet", "models:/anomflow-detector@champion", asset="pump-1", delimiter=",")
+    expected = pd.read_parquet(tmp_path / "reference.parquet")
+    assert len(scored) == reference["rows"] == len(ingested) > 1000
+    assert scored["score"].notna().sum() > 0.9 * len(scored)
+    np.testing.assert_allclose(scored["score"].to_numpy(), expected["score"].to_numpy(), rtol=1e-5, equal_nan=True)  # float32 network
+    assert (scored["level"] == expected["level"]).all()
+
+
+def test_cli_names_the_export_and_missing_sensors_in_one_line(trained_project, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from components.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_project["tracking_uri"])
+    process = _demo_exports(trained_project["root"], "pump-1")["Process"]
+    result = CliRunner().invoke(app, ["score", str(process), str(tmp_path / "scored.parquet")])
+    assert result.exit_code == 1
+    assert "score failed:" in result.output and process.name in result.output
+    assert "no column(s) ['current', 'voltage', 'power_factor', 'motor_temperature']" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_outside_a_project_names_the_store_it_looked_in(tmp_path, monkeypatch, prefect_server):
+    from typer.testing import CliRunner
+
+    from components.cli import app
+
+    export = tmp_path / "export.csv"
+    export.write_text("timestamp,flow\n2026-01-05T00:00:00Z,1.0\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["score", str(export), "out.parquet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "anomflow-detector" in result.output
+    assert f"(MLflow store sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db)" in result.output

@@ -23,7 +23,7 @@ class _RecordingModel:
 
     def __init__(self, history: int) -> None:
         self.sizes: list[int] = []
-        detector = SimpleNamespace(spec=SimpleNamespace(window=history + 1), serving={"impute_steps": 0})
+        detector = SimpleNamespace(spec=SimpleNamespace(window=history + 1, sensors=["a", "b"]), serving={"impute_steps": 0})
         self.unwrap_python_model = lambda: detector
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +52,7 @@ def test_score_export_never_holds_more_than_a_chunk_and_its_history(tmp_path, mo
     written: list[int] = []
     original = batch._Sink.write
     monkeypatch.setattr(batch._Sink, "write", lambda self, scored: (written.append(len(scored)), original(self, scored))[1])
-    summary = batch.score_export(path, tmp_path / "scored.parquet", "models:/fake", asset="pump-1", delimiter=",", chunk_rows=128)
+    summary = batch.score_export([path], tmp_path / "scored.parquet", "models:/fake", asset="pump-1", delimiter=",", chunk_rows=128)
     assert summary["rows"] == 1000 and len(pd.read_parquet(tmp_path / "scored.parquet")) == 1000
     assert model.sizes == [128] + [128 + 9] * 6 + [104 + 9]  # each chunk plus the 9 rows of history it needs
     assert max(written) == 128  # the sink gets one chunk's rows at a time (Parquet row groups)
