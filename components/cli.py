@@ -178,7 +178,7 @@ def score(
     from flows.score import score as score_flow
 
     if len(paths) < 2:
-        console.print("[bold red]score needs at least one export and an output path[/] (anomflow score EXPORT... OUTPUT)")
+        console.print("[bold red]score needs at least one export and an output path[/] (anomflow score EXPORT... OUTPUT)", soft_wrap=True)
         raise typer.Exit(2)
     try:
         cfg = load_config(config) if Path(config).exists() else None

@@ -38,3 +38,9 @@ def test_too_much_bad_data_stops_validate_with_a_one_line_reason(tmp_path, monke
     assert "current" in result.output and "quarantine_tolerance" in result.output
     assert "Traceback" not in result.output
     assert len(pd.read_parquet("artifacts/quarantine.parquet")) >= len(readings) // 10
+
+
+def test_score_without_an_output_path_says_how_to_call_it(tmp_path):
+    result = CliRunner().invoke(app, ["score", str(tmp_path / "export.csv")])
+    assert result.exit_code == 2
+    assert "anomflow score EXPORT... OUTPUT" in result.output and "Traceback" not in result.output
