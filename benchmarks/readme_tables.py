@@ -173,7 +173,13 @@ def _load(report: dict) -> str:
 
 
 def _commit(report: dict) -> str:
-    return str(report.get("git_commit", "unknown"))[:8] + ("+dirty" if str(report.get("git_commit", "")).endswith("+dirty") else "")
+    """The commit's first 8 hex digits; ``+dirty`` with uncommitted changes, or
+    ``+reports`` when every changed file is an earlier report (no code changed)."""
+    commit = str(report.get("git_commit", "unknown"))
+    if not commit.endswith("+dirty"):
+        return commit[:8]
+    changed = report.get("changed_files") or []
+    return commit[:8] + ("+reports" if changed and all(f.startswith("reports/") for f in changed) else "+dirty")
 
 
 def _epoch(result: dict) -> str:

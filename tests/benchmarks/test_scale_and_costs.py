@@ -190,8 +190,12 @@ def test_readme_tables_render_every_cost_report(tmp_path):
         "stages": [{"task": "ingest-1a2", "seconds": 1.0, "start_s": 0.5}, {"task": "train-3b4", "seconds": 50.0, "start_s": 2.0}],
         "models": {"student": {"train_s": 40.0}}, "hardware": {"load_average_1_5_15": [4.0, 3.0, 2.0]},
     }}}
+    retrain["runs"]["demo"] = {**retrain["runs"]["skab"], "git_commit": "abcdef123+dirty", "changed_files": ["reports/benchmarks/retrain_time.json"]}
     text = "\n\n".join([tables.scale_table(scale), tables.score_memory_table(memory), tables.retrain_table(retrain)])
     assert "5,000,000" in text and "1,016" in text and "1,500" in text and "skab" in text and "| student |" in text
+    assert "| abcdef12+reports |" in text  # only an earlier report changed: the code is the commit's
+    retrain["runs"]["demo"]["changed_files"].append("components/cli.py")
+    assert "| abcdef12+dirty |" in tables.retrain_table(retrain)
     png = tables.plot_costs(scale, tmp_path / "costs.png")
     assert png.stat().st_size > 1000
 
