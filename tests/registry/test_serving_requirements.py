@@ -4,11 +4,16 @@ really imports, pinned to the installed versions, and nothing that is on no inde
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
+import pytest
+import requests
 from packaging.requirements import Requirement
 
 from components.registry.serving_requirements import SERVING_DISTRIBUTIONS, pinned_requirements
@@ -81,3 +86,48 @@ def test_serving_distributions_are_the_import_closure_of_the_logged_models(train
     imported = {_canonical(d) for d in json.loads(done.stdout.splitlines()[-1])}
     mlflow_parts = {"mlflow-skinny", "mlflow-tracing"}  # installed with mlflow, and import as mlflow
     assert imported - mlflow_parts - {"anomflow"} == {_canonical(d) for d in SERVING_DISTRIBUTIONS}
+
+
+@pytest.mark.slow
+def test_an_environment_built_from_the_logged_requirements_alone_serves_the_champion(trained_project, tmp_path):
+    """A fresh virtual environment with nothing but the champion's requirements.txt (no
+    anomflow, no Prefect, no Great Expectations) serves it from an empty directory."""
+    with using_tracking_uri(trained_project["tracking_uri"]):
+        model_dir = Path(mlflow.artifacts.download_artifacts("models:/anomflow-detector@champion", dst_path=str(tmp_path / "model")))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(model_dir / "requirements.txt")],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "MLFLOW_"))}
+    env["PATH"] = f"{venv / 'bin'}:/usr/bin:/bin"
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            [str(venv / "bin" / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            cwd=empty, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and server.poll() is None:
+                try:
+                    if requests.get(f"{url}/ping", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.5)
+            body = (model_dir / "serving_input_example.json").read_text()
+            answer = requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=60)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert answer.status_code == 200, (tmp_path / "serve.log").read_text()[-3000:]
+    rows = answer.json()["predictions"]
+    assert any(row["score"] is not None and row["level"] in ("normal", "warning", "critical") for row in rows)
