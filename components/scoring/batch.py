@@ -25,7 +25,8 @@ import pandas as pd
 from components.frames import ASSET, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.registry.tracking import using_tracking_uri
 from components.sources.errors import SourceFormatError
-from components.sources.ingest import snake_case
+from components.sources.grafana_csv import resolve_duplicate_timestamps
+from components.sources.ingest import join_asset, snake_case
 
 CHUNK_ROWS = 200_000
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -140,11 +141,11 @@ def join_on_time(paths: Sequence[Path], delimiter: str | None, chunk_rows: int =
             if buffer is None or not len(buffer):
                 continue
             ready = np.ones(len(buffer), dtype=bool) if cut is None else (buffer[TIMESTAMP] < cut).to_numpy()
-            parts.append(buffer[ready].drop(columns=[SOURCE_ROW]))
+            if ready.any():
+                parts.append(resolve_duplicate_timestamps(buffer[ready], "mean").drop(columns=[SOURCE_ROW]))
             buffers[i] = buffer[~ready].reset_index(drop=True)
-        parts = [p.groupby(TIMESTAMP, sort=False).mean() for p in parts if len(p)]
         if parts:
-            yield pd.concat(parts).groupby(level=TIMESTAMP, sort=True).first().reset_index()
+            yield join_asset(parts)
 
 
 def _history_rows(model) -> int:

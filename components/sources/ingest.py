@@ -67,7 +67,7 @@ def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
     return frames
 
 
-def _join_asset(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def join_asset(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Outer-join one asset's files on time; the first non-null value per cell wins."""
     combined = pd.concat(frames, ignore_index=True)
     return combined.groupby(TIMESTAMP, sort=True).first().reset_index()
@@ -100,7 +100,7 @@ def ingest(cfg: IngestConfig) -> pd.DataFrame:
     by_asset: dict[str, list[pd.DataFrame]] = {}
     for frame in frames:
         by_asset.setdefault(str(frame[ASSET].iloc[0]), []).append(frame.drop(columns=[ASSET]))
-    joined = [_join_asset(parts).assign(**{ASSET: asset}) for asset, parts in sorted(by_asset.items())]
+    joined = [join_asset(parts).assign(**{ASSET: asset}) for asset, parts in sorted(by_asset.items())]
     readings = pd.concat(joined, ignore_index=True)
     meta = [TIMESTAMP, ASSET]
     sensors = [c for c in readings.columns if c not in (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW)]
