@@ -168,7 +168,7 @@ def score(
     asset: str = typer.Option(None, help="asset name for every row"),
     delimiter: str = typer.Option(None, help="plain CSV delimiter; omit for Grafana exports"),
     timezone: str = typer.Option("UTC", help="zone of formatted time stamps (Grafana: the dashboard's), e.g. Europe/Berlin"),
-    config: str = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file: its MLflow store and model name, if it exists"),
+    config: str = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file: its MLflow store, model name and duplicate_rule, if it exists"),
 ) -> None:
     """Batch-score exports with the Prefect `score` flow (MLflow store: $MLFLOW_TRACKING_URI, else the config's)."""
     from mlflow.exceptions import MlflowException
@@ -186,7 +186,8 @@ def score(
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_absolute():
             uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"  # the message says where it looked
         model_uri = model_uri or f"models:/{(cfg.register_ if cfg else RegisterConfig()).model_name}@champion"
-        score_flow([str(p) for p in paths[:-1]], str(paths[-1]), model_uri, asset, delimiter, timezone, uri)
+        duplicate_rule = cfg.ingest.duplicate_rule if cfg else "mean"
+        score_flow([str(p) for p in paths[:-1]], str(paths[-1]), model_uri, asset, delimiter, timezone, duplicate_rule, uri)
     except (*_user_errors(), MlflowException) as err:
         console.print(f"[bold red]score failed:[/] {err}" + (f" (MLflow store {uri})" if isinstance(err, MlflowException) else ""), soft_wrap=True)
         raise typer.Exit(1) from None

@@ -106,11 +106,13 @@ def _check_time_order(chunk: pd.DataFrame, path: Path, previous: pd.Timestamp | 
         )
 
 
-def join_on_time(paths: Sequence[Path], delimiter: str | None, chunk_rows: int = CHUNK_ROWS, timezone: str = "UTC") -> Iterator[pd.DataFrame]:
+def join_on_time(
+    paths: Sequence[Path], delimiter: str | None, chunk_rows: int = CHUNK_ROWS, timezone: str = "UTC", duplicate_rule: str = "mean",
+) -> Iterator[pd.DataFrame]:
     """Several exports of one asset outer-joined on time, in time order, as ingest joins
-    one asset's files: repeated time stamps within a file are averaged (ingest's default
-    ``duplicate_rule``) and where two files give the same column at the same time the
-    first file given wins.
+    one asset's files: repeated time stamps within a file are resolved by
+    ``duplicate_rule`` (``mean``, ``first`` or ``last``, as ingest's) and where two files
+    give the same column at the same time the first file given wins.
 
     Streamed: each file is read ``chunk_rows`` lines at a time, and a joined frame holds
     the rows before the earliest of the files' last buffered time stamps, which every
@@ -142,7 +144,7 @@ def join_on_time(paths: Sequence[Path], delimiter: str | None, chunk_rows: int =
                 continue
             ready = np.ones(len(buffer), dtype=bool) if cut is None else (buffer[TIMESTAMP] < cut).to_numpy()
             if ready.any():
-                parts.append(resolve_duplicate_timestamps(buffer[ready], "mean").drop(columns=[SOURCE_ROW]))
+                parts.append(resolve_duplicate_timestamps(buffer[ready], duplicate_rule).drop(columns=[SOURCE_ROW]))
             buffers[i] = buffer[~ready].reset_index(drop=True)
         if parts:
             yield join_asset(parts)
@@ -194,10 +196,12 @@ def _model_columns(frame: pd.DataFrame, sensors: list[str], paths: Sequence[Path
 
 def score_export(
     input_paths: Sequence[Path], output_path: Path, model_uri: str, *, asset: str | None = None,
-    delimiter: str | None = None, timezone: str = "UTC", tracking_uri: str | None = None, chunk_rows: int = CHUNK_ROWS,
+    delimiter: str | None = None, timezone: str = "UTC", duplicate_rule: str = "mean", tracking_uri: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
     """Score every row of the exports (one file, or several joined on time) chunk by chunk
-    and write ``output_path`` (.csv or .parquet). ``tracking_uri``: the MLflow store that
+    and write ``output_path`` (.csv or .parquet). ``duplicate_rule``: see
+    :func:`join_on_time`. ``tracking_uri``: the MLflow store that
     resolves ``model_uri`` (default: MLflow's). Returns rows, levels, the output and the
     input columns left out because the model does not score them."""
     import mlflow
@@ -212,7 +216,7 @@ def score_export(
     if len(paths) == 1:
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], delimiter, chunk_rows, timezone))
     else:
-        chunks = join_on_time(paths, delimiter, chunk_rows, timezone)
+        chunks = join_on_time(paths, delimiter, chunk_rows, timezone, duplicate_rule)
     sink, levels, carried, ignored = _Sink(output_path), {}, None, set()
     try:
         for chunk in chunks:

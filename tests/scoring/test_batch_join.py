@@ -20,8 +20,8 @@ def _minutes(start: int, count: int, step: int = 1) -> pd.DatetimeIndex:
     return pd.date_range("2026-01-01", periods=count, freq=f"{step}min", tz="UTC") + pd.Timedelta(minutes=start)
 
 
-def _joined(paths, chunk_rows: int) -> pd.DataFrame:
-    return pd.concat(list(join_on_time(paths, ",", chunk_rows)), ignore_index=True)
+def _joined(paths, chunk_rows: int, duplicate_rule: str = "mean") -> pd.DataFrame:
+    return pd.concat(list(join_on_time(paths, ",", chunk_rows, duplicate_rule=duplicate_rule)), ignore_index=True)
 
 
 @pytest.fixture
@@ -50,6 +50,8 @@ def test_panels_are_outer_joined_on_time_and_the_first_file_wins(panels):
     assert np.isnan(by_time.loc[at[10], "flow"])
     assert by_time.loc[at[70], "flow"] == 10.5  # repeated time stamp: mean of 10 and 11
     assert by_time.loc[at[72], "flow"] == 12.0
+    last = _joined(panels, chunk_rows=7, duplicate_rule="last").set_index("timestamp")
+    assert last.loc[at[70], "flow"] == 11.0  # ingest's duplicate_rule, as configured
 
 
 def test_streaming_in_small_chunks_gives_the_same_frame(panels):
