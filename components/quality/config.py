@@ -11,6 +11,11 @@ Example::
         current:  {min: 0, max: 400}
         pressure: {min: 0, max: 16, max_null_fraction: 0.1}
         vibration: {}                # no range, default null tolerance
+      ignore_columns: [fan_speed]    # in the exports, not validated or modelled
+
+Every sensor column of the readings frame must be declared: under ``sensors`` (validated,
+and modelled by the stages after) or under ``ignore_columns`` (left out of the validated
+frame; it stays in the readings frame).
 
 Importing this module is cheap: it does not import Great Expectations.
 """
@@ -54,6 +59,9 @@ class ValidationConfig(BaseModel):
         0.02, ge=0, le=1, description="largest fraction of rows that may be quarantined before the run stops"
     )
     require_label: bool = Field(False, description="the `label` column must be present")
+    ignore_columns: list[str] = Field(
+        default_factory=list, description="sensor columns left out of the validated frame (and so of every model)"
+    )
 
     @field_validator("sensors", mode="before")
     @classmethod
@@ -62,6 +70,13 @@ class ValidationConfig(BaseModel):
         if isinstance(value, dict):
             return {k: ({} if v is None else v) for k, v in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _ignored_are_not_sensors(self) -> "ValidationConfig":
+        both = sorted(set(self.sensors) & set(self.ignore_columns))
+        if both:
+            raise ValueError(f"column(s) {both} are both declared under sensors and listed in ignore_columns")
+        return self
 
     def interval_bounds(self) -> tuple[float, float]:
         """Allowed range of the per-asset median sampling interval, seconds."""

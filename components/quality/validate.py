@@ -2,9 +2,11 @@
 
 :func:`validate_readings` works in three steps:
 
-1. **Schema** (plain pandas, before GX): required columns present, sensors numeric,
-   ``timestamp`` a tz-aware datetime, ``asset`` text. A violation raises
-   :class:`SchemaError` naming the column and the source file(s) and line.
+1. **Schema** (plain pandas, before GX): required columns present, every other sensor
+   column listed in ``ignore_columns`` (so no column reaches the models unvalidated),
+   sensors numeric, ``timestamp`` a tz-aware datetime, ``asset`` text. A violation raises
+   :class:`SchemaError` naming the column and the source file(s) and line. Ignored
+   columns are left out of the clean frame.
 2. **Great Expectations** suite (:mod:`components.quality.suite`). Rows that break a
    row rule (value out of ``[min, max]``, duplicate / non-increasing timestamp within an
    asset, missing timestamp or asset) are moved to the quarantine Parquet file with
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
+from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
 from components.quality import suite as qs
 from components.quality.config import ValidationConfig
 
@@ -105,6 +107,14 @@ def check_schema(frame: pd.DataFrame, cfg: ValidationConfig) -> None:
     for column in required:
         if column not in frame.columns:
             problems.append(f"column {column!r} is missing in {where}")
+    undeclared = [c for c in sensor_columns(frame) if c not in cfg.sensors and c not in cfg.ignore_columns]
+    if undeclared:
+        sources = _files_phrase(frame[frame[undeclared].notna().any(axis=1)])
+        problems.append(
+            f"column(s) {undeclared} in {sources} are not declared: add each sensor the models should learn under "
+            f"validate.sensors (e.g. sensors: {{{', '.join(f'{c}: {{}}' for c in undeclared)}}} checks type and nulls; "
+            "add min/max for ranges), or list it under validate.ignore_columns to leave it out"
+        )
 
     if TIMESTAMP in frame.columns:
         ts = frame[TIMESTAMP]
@@ -148,8 +158,9 @@ def check_schema(frame: pd.DataFrame, cfg: ValidationConfig) -> None:
 
 
 def _normalise(frame: pd.DataFrame, cfg: ValidationConfig) -> pd.DataFrame:
-    """Copy with a RangeIndex, UTC timestamps and float64 sensors (after check_schema)."""
-    work = frame.reset_index(drop=True)
+    """Copy without the ignored columns, with a RangeIndex, UTC timestamps and float64
+    sensors (after check_schema)."""
+    work = frame.drop(columns=[c for c in cfg.ignore_columns if c in frame.columns]).reset_index(drop=True)
     if str(work[TIMESTAMP].dt.tz) != "UTC":
         work[TIMESTAMP] = work[TIMESTAMP].dt.tz_convert("UTC")
     for sensor in cfg.sensors:
@@ -399,6 +410,7 @@ def validate_readings(
         "quarantined_fraction": fraction,
         "quarantine_tolerance": cfg.quarantine_tolerance,
         "quarantine_by_rule": counts,
+        "ignored_columns": [c for c in cfg.ignore_columns if c in frame.columns],
         "assets": assets,
         "statistics": stats,
         "problems": problems,

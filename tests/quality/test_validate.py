@@ -141,6 +141,28 @@ def test_missing_column_names_column_and_file(tmp_path):
     assert not (tmp_path / "reports").exists()  # schema errors stop before GX
 
 
+def test_an_undeclared_sensor_column_stops_the_run_naming_it_and_its_file(tmp_path):
+    """A column no rule covers would reach the models unvalidated: declare or ignore it."""
+    frame = make_frame()
+    frame["fan_speed"] = np.where(frame["asset"] == "pump-2", 1200.0, np.nan)  # only pump-2's file has it
+    with pytest.raises(SchemaError) as err:
+        run(frame, make_cfg(), tmp_path)
+    assert str(err.value) == (
+        "column(s) ['fan_speed'] in data/demo/pump-2__Process.csv are not declared: add each sensor the models "
+        "should learn under validate.sensors (e.g. sensors: {fan_speed: {}} checks type and nulls; add min/max "
+        "for ranges), or list it under validate.ignore_columns to leave it out"
+    )
+    assert not (tmp_path / "reports").exists()
+
+    out = run(frame, make_cfg(ignore_columns=["fan_speed", "not_there"]), tmp_path)
+    assert "fan_speed" not in out.clean.columns and out.summary["ignored_columns"] == ["fan_speed"]
+    assert list(out.clean.columns) == list(make_frame().columns)
+    declared = run(frame, make_cfg(sensors={**make_cfg().model_dump()["sensors"], "fan_speed": {"max_null_fraction": 0.5}}), tmp_path)
+    assert declared.clean["fan_speed"].notna().sum() == N_PER_ASSET
+    with pytest.raises(ValidationError, match=r"\['current'\] are both declared"):
+        make_cfg(ignore_columns=["current"])
+
+
 def test_missing_asset_and_label(tmp_path):
     frame = make_frame().drop(columns=["asset", "label"])
     with pytest.raises(SchemaError) as err:
