@@ -12,6 +12,7 @@ from components.config import PrepareConfig
 from components.features.scaling import StandardScaler
 from components.features.sessions import resample_sessions
 from components.features.split import SPLITS, chronological_split
+from components.features.windows import fit_window_starts, no_fit_window_reason
 from components.frames import LABEL, SESSION, sensor_columns
 
 
@@ -35,7 +36,10 @@ def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) ->
     """Resample, sessionise, split and fit the scaler; write everything to ``out_dir``.
 
     Files: ``train|val|test.parquet`` (timestamp, asset, session, sensors[, label], in
-    original units), ``scaler.json`` and ``summary.json`` (rows and sessions per split).
+    original units), ``scaler.json`` and ``summary.json`` (rows, sessions and labelled
+    rows per split; for train and val also ``fit_windows``, the ``cfg.window``-row windows
+    the models can fit on). Raises ValueError, after writing them, when train or val has
+    no such window, saying why and what to change.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -51,6 +55,11 @@ def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) ->
             "sessions": int(frame[SESSION].nunique()),
             "anomalous_rows": int(frame[LABEL].sum()) if LABEL in frame else None,
         }
+        if name != "test":
+            summary[name]["fit_windows"] = int(len(fit_window_starts(frame, cfg.window, 1, cfg.exclude_labelled_from_fit)))
     scaler.save(out_dir / "scaler.json")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    reasons = [no_fit_window_reason(splits[name], name, cfg.window, cfg.exclude_labelled_from_fit) for name in ("train", "val")]
+    if any(reasons):
+        raise ValueError("; ".join(r for r in reasons if r))
     return PreparedData(splits, scaler, sensors)

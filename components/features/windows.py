@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from components.frames import LABEL, SESSION
 
 
 def window_starts(sessions: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
@@ -33,3 +36,35 @@ def window_ends(sessions: np.ndarray, window: int) -> np.ndarray:
 def gather_windows(values: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
     """Stack windows: ``values`` (rows, features) → (len(starts), window, features)."""
     return values[starts[:, None] + np.arange(window)[None, :]]
+
+
+def fit_window_starts(frame: pd.DataFrame, window: int, stride: int, exclude_labelled: bool) -> np.ndarray:
+    """Window starts in ``frame`` (a prepared split); with ``exclude_labelled``, none
+    touching a label=1 row."""
+    starts = window_starts(frame[SESSION].to_numpy(), window, stride)
+    if exclude_labelled and LABEL in frame.columns:
+        labelled = np.concatenate([[0], np.cumsum(frame[LABEL].to_numpy(dtype=np.int64))])
+        starts = starts[labelled[starts + window] - labelled[starts] == 0]
+    return starts
+
+
+def no_fit_window_reason(frame: pd.DataFrame, name: str, window: int, exclude_labelled: bool) -> str | None:
+    """Why the ``name`` split (train or val) has no window to fit on, and what to change;
+    None when it has one."""
+    if len(fit_window_starts(frame, window, 1, exclude_labelled)):
+        return None
+    longest = int(frame[SESSION].value_counts().max()) if len(frame) else 0
+    sessions = frame[SESSION].nunique()
+    rows = f"{len(frame):,} rows in {sessions} session{'s' * (sessions != 1)}, the longest {longest:,} rows"
+    if longest >= window and exclude_labelled and LABEL in frame.columns:
+        return (
+            f"the {name} split has no {window}-row window free of labelled anomalies ({rows}, "
+            f"{int(frame[LABEL].sum()):,} of them labelled), and the models fit, stop early and set their thresholds on "
+            f"such windows: move the split so that the {name} split holds normal rows (prepare.train_fraction and "
+            "val_fraction are the first fractions of each asset's rows), or fit on labelled rows too with "
+            "prepare.exclude_labelled_from_fit: false"
+        )
+    return (
+        f"the {name} split has no {window}-row window inside one session ({rows}): lower prepare.window, raise "
+        "prepare.max_gap_s (a longer gap starts a new session) or add data"
+    )

@@ -8,17 +8,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from components.features.prepare import PreparedData
-from components.features.windows import gather_windows, window_starts
-from components.frames import LABEL, SESSION
-
-
-def fit_window_starts(frame, window: int, stride: int, exclude_labelled: bool) -> np.ndarray:
-    """Window starts in ``frame``; with ``exclude_labelled``, none touching a label=1 row."""
-    starts = window_starts(frame[SESSION].to_numpy(), window, stride)
-    if exclude_labelled and LABEL in frame.columns:
-        labelled = np.concatenate([[0], np.cumsum(frame[LABEL].to_numpy(dtype=np.int64))])
-        starts = starts[labelled[starts + window] - labelled[starts] == 0]
-    return starts
+from components.features.windows import fit_window_starts, gather_windows
 
 
 def _gather(array: np.ndarray, starts: np.ndarray, window: int) -> torch.Tensor:
@@ -62,7 +52,10 @@ class WindowDataModule(pl.LightningDataModule):
         super().__init__()
         for name in ("train", "val"):
             if len(starts[name]) == 0:
-                raise ValueError(f"the {name} split has no full window of {window} steps; lower the window or add data")
+                raise ValueError(
+                    f"the {name} split has no {window}-row window to fit on (none inside one session, or with "
+                    "prepare.exclude_labelled_from_fit none free of labelled rows); lower the window or add data"
+                )
         self.values, self.starts, self.extras = values, starts, extras
         self.window = window
         self.batch_size = batch_size

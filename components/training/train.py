@@ -18,13 +18,13 @@ from pytorch_lightning.loggers import Logger, MLFlowLogger
 
 from components.config import PipelineConfig
 from components.features.prepare import PreparedData
-from components.features.windows import gather_windows
+from components.features.windows import fit_window_starts, gather_windows
 from components.frames import LABEL, SESSION
 from components.models.student import ComponentErrors
 from components.models.store import BASELINES, ModelSpec, build_network, load_network, save_network
 from components.registry.tracking import RunIds, shared_parent_run, start_model_run, tracking_uri, using_tracking_uri
 from components.scoring.series_scores import sensor_error_scale
-from components.training.datamodule import WindowDataModule, fit_window_starts
+from components.training.datamodule import WindowDataModule
 from components.training.distillation import DistillationSet, distillation_set
 from components.training.fit import FitResult, fit
 from components.training.lstm_ae_module import LstmAeModule

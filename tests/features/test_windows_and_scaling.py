@@ -1,5 +1,7 @@
 """Windows never cross sessions; the scaler never sees validation or test rows."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +79,28 @@ def test_constant_sensor_scales_to_zero():
     frame = pd.DataFrame({"a": [2.0, 2.0, 2.0], "b": [1.0, 2.0, 3.0]})
     scaler = StandardScaler.fit(frame, ["a", "b"])
     assert np.allclose(scaler.transform(frame)[:, 0], 0.0)
+
+
+def test_a_validation_split_of_labelled_rows_stops_prepare_saying_why(tmp_path):
+    """SKAB-like files, whose faults fill the middle: the val split holds no normal window,
+    so nothing could stop early or set a threshold. Prepare says so (after writing its files)
+    instead of the five training processes failing later."""
+    frame = _readings(n=1000, gap_at=10**6).assign(label=0)
+    frame.loc[480:699, "label"] = 1  # every val row (500–699) and the last train rows
+    cfg = PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10)
+    with pytest.raises(ValueError) as err:
+        prepare(frame, cfg, tmp_path)
+    assert str(err.value).startswith(
+        "the val split has no 10-row window free of labelled anomalies (200 rows in 1 session, the longest 200 rows, "
+        "200 of them labelled)"
+    )
+    assert "prepare.exclude_labelled_from_fit: false" in str(err.value) and "train split" not in str(err.value)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["train"]["fit_windows"], summary["val"]["fit_windows"]) == (480 - 10 + 1, 0)
+    prepare(frame, cfg.model_copy(update={"exclude_labelled_from_fit": False}), tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text())["val"]["fit_windows"] == 200 - 10 + 1
+
+
+def test_sessions_shorter_than_the_window_stop_prepare_saying_why(tmp_path):
+    with pytest.raises(ValueError, match=r"^the val split has no 250-row window inside one session \(200 rows in 1 session, the longest 200 rows\): lower prepare.window"):
+        prepare(_readings(n=1000, gap_at=10**6), PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=250), tmp_path)
