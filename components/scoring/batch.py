@@ -24,6 +24,7 @@ import pandas as pd
 
 from components.frames import ASSET, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.registry.tracking import using_tracking_uri
+from components.scoring.export_format import ExportFormat
 from components.sources.errors import SourceFormatError
 from components.sources.grafana_csv import resolve_duplicate_timestamps
 from components.sources.ingest import join_asset, snake_case
@@ -32,18 +33,20 @@ CHUNK_ROWS = 200_000
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def read_export(path: Path, delimiter: str | None, timezone: str = "UTC") -> pd.DataFrame:
-    """A Grafana export (default) or, with ``delimiter``, a plain CSV with ``timestamp``;
-    ``source_row`` is each row's line in ``path``. ``timezone``: the zone that formatted
-    time stamps were written in (Grafana: the dashboard's)."""
-    if delimiter is None:
+def read_export(path: Path, fmt: ExportFormat = ExportFormat()) -> pd.DataFrame:
+    """The export read as ``fmt`` says (a Grafana export by default), columns snake-cased
+    as ingest's; ``source_row`` is each row's line in ``path``."""
+    if fmt.delimiter is None:
         from components.sources.grafana_csv import read_grafana_csv
 
-        frame = read_grafana_csv(path, timezone=timezone)
+        frame = read_grafana_csv(path, timezone=fmt.timezone)
     else:
         from components.sources.plain_csv import read_plain_csv
 
-        frame = read_plain_csv(path, delimiter=delimiter, timezone=timezone)
+        frame = read_plain_csv(
+            path, delimiter=fmt.delimiter, timestamp_column=fmt.timestamp_column, timestamp_format=fmt.timestamp_format,
+            timezone=fmt.timezone, drop_columns=fmt.drop_columns,
+        )
     frame = frame.drop(columns=[c for c in (SOURCE_FILE,) if c in frame.columns])
     return frame.rename(columns={c: snake_case(c) for c in frame.columns if c not in (TIMESTAMP, ASSET, SOURCE_ROW)})
 
@@ -54,12 +57,12 @@ def _preamble_size(lines: list[bytes]) -> int:
     return 2 if first.lower().startswith(b"sep=") else 1
 
 
-def read_export_chunks(path: Path, delimiter: str | None, chunk_rows: int = CHUNK_ROWS, timezone: str = "UTC") -> Iterator[pd.DataFrame]:
+def read_export_chunks(path: Path, fmt: ExportFormat = ExportFormat(), chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     """The export as frames of at most ``chunk_rows`` rows, in file order (``source_row``:
     the line in ``path``)."""
     with path.open("rb") as handle:
         if handle.read(2) in _UTF16_BOMS:
-            yield read_export(path, delimiter, timezone)
+            yield read_export(path, fmt)
             return
         handle.seek(0)
         head = [handle.readline(), handle.readline()]
@@ -76,7 +79,7 @@ def read_export_chunks(path: Path, delimiter: str | None, chunk_rows: int = CHUN
                     return
                 chunk_path.write_bytes(b"".join(preamble + lines))
                 try:
-                    chunk = read_export(chunk_path, delimiter, timezone)
+                    chunk = read_export(chunk_path, fmt)
                 except SourceFormatError as err:
                     raise SourceFormatError(_in_original(str(err), chunk_path, path, consumed)) from None
                 chunk[SOURCE_ROW] += consumed
@@ -107,7 +110,7 @@ def _check_time_order(chunk: pd.DataFrame, path: Path, previous: pd.Timestamp | 
 
 
 def join_on_time(
-    paths: Sequence[Path], delimiter: str | None, chunk_rows: int = CHUNK_ROWS, timezone: str = "UTC", duplicate_rule: str = "mean",
+    paths: Sequence[Path], fmt: ExportFormat = ExportFormat(), chunk_rows: int = CHUNK_ROWS, duplicate_rule: str = "mean",
 ) -> Iterator[pd.DataFrame]:
     """Several exports of one asset outer-joined on time, in time order, as ingest joins
     one asset's files: repeated time stamps within a file are resolved by
@@ -119,7 +122,7 @@ def join_on_time(
     file has then passed, so no row is joined before all its parts are read. Each file
     must be in time order; a file that is not raises an error naming it and the line.
     """
-    readers = [read_export_chunks(path, delimiter, chunk_rows, timezone) for path in paths]
+    readers = [read_export_chunks(path, fmt, chunk_rows) for path in paths]
     buffers: list[pd.DataFrame | None] = [None] * len(paths)
     ended = [False] * len(paths)
     last: list[pd.Timestamp | None] = [None] * len(paths)
@@ -157,7 +160,8 @@ def _history_rows(model) -> int:
 
 
 class _Sink:
-    """Appends scored chunks to ``.parquet`` (row groups) or ``.csv``."""
+    """Appends scored chunks to ``.parquet`` (row groups; ``timestamp`` as a UTC
+    timestamp column) or ``.csv`` (ISO-8601 text, as the served model answers)."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.writer, self.rows = path, None, 0
@@ -169,6 +173,7 @@ class _Sink:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
+            scored = scored.assign(**{TIMESTAMP: pd.to_datetime(scored[TIMESTAMP], utc=True, format="ISO8601")})
             table = pa.Table.from_pandas(scored, preserve_index=False)
             self.writer = self.writer or pq.ParquetWriter(self.path, table.schema)
             self.writer.write_table(table)
@@ -196,11 +201,12 @@ def _model_columns(frame: pd.DataFrame, sensors: list[str], paths: Sequence[Path
 
 def score_export(
     input_paths: Sequence[Path], output_path: Path, model_uri: str, *, asset: str | None = None,
-    delimiter: str | None = None, timezone: str = "UTC", duplicate_rule: str = "mean", tracking_uri: str | None = None,
+    fmt: ExportFormat = ExportFormat(), duplicate_rule: str = "mean", tracking_uri: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
     """Score every row of the exports (one file, or several joined on time) chunk by chunk
-    and write ``output_path`` (.csv or .parquet). ``duplicate_rule``: see
+    and write ``output_path`` (.csv or .parquet). ``fmt``: how the exports are read
+    (default: Grafana exports in UTC). ``duplicate_rule``: see
     :func:`join_on_time`. ``tracking_uri``: the MLflow store that
     resolves ``model_uri`` (default: MLflow's). Returns rows, levels, the output and the
     input columns left out because the model does not score them."""
@@ -214,9 +220,9 @@ def score_export(
             model = mlflow.pyfunc.load_model(model_uri)
     history, sensors = _history_rows(model), list(model.unwrap_python_model().spec.sensors)
     if len(paths) == 1:
-        chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], delimiter, chunk_rows, timezone))
+        chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))
     else:
-        chunks = join_on_time(paths, delimiter, chunk_rows, timezone, duplicate_rule)
+        chunks = join_on_time(paths, fmt, chunk_rows, duplicate_rule)
     sink, levels, carried, ignored = _Sink(output_path), {}, None, set()
     try:
         for chunk in chunks:

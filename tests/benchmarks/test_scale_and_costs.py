@@ -113,6 +113,7 @@ def test_child_failure_is_reported():
 
 def test_score_memory_export_reads_back_as_the_scorer_reads_it(tmp_path):
     from components.scoring.batch import read_export_chunks
+    from components.scoring.export_format import ExportFormat
 
     score_memory = _script("score_memory")
     stamps = pd.date_range("2026-01-05", periods=50, freq="min", tz="UTC")
@@ -122,7 +123,7 @@ def test_score_memory_export_reads_back_as_the_scorer_reads_it(tmp_path):
     path = tmp_path / "export.csv"
     size = score_memory.write_export(path, 137, readings)
     assert size == path.stat().st_size > 0
-    chunks = list(read_export_chunks(path, ",", chunk_rows=60))
+    chunks = list(read_export_chunks(path, ExportFormat(delimiter=","), chunk_rows=60))
     whole = pd.concat(chunks, ignore_index=True)
     assert [len(c) for c in chunks] == [60, 60, 17] and list(whole.columns) == ["timestamp", "a", "b", "source_row"]
     assert list(whole["source_row"]) == list(range(2, 139))  # each row's line in the export

@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.scoring.export_format import ExportFormat
 from flows.score import score
+
+PLAIN = ExportFormat(delimiter=",")
 
 
 def test_score_flow_writes_scored_rows(trained_project, tmp_path):
@@ -17,12 +20,13 @@ def test_score_flow_writes_scored_rows(trained_project, tmp_path):
     export.assign(timestamp=export["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(csv, index=False)
     os.environ["MLFLOW_TRACKING_URI"] = trained_project["tracking_uri"]
     try:
-        summary = score([str(csv)], str(tmp_path / "scored.parquet"), asset="pump-1", delimiter=",")
+        summary = score([str(csv)], str(tmp_path / "scored.parquet"), asset="pump-1", export_format=PLAIN)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     scored = pd.read_parquet(tmp_path / "scored.parquet")
     assert len(scored) == summary["rows"] == 300
     assert {"timestamp", "asset", "score", "level", "top_sensors"} <= set(scored.columns)
+    assert scored["timestamp"].dt.tz is not None and scored["timestamp"].tolist() == export["timestamp"].tolist()
     window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
     assert scored["score"].notna().sum() == 300 - (window - 1)  # the served student needs a full window
 
@@ -37,15 +41,15 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
     uri = "models:/anomflow-detector@champion"
     os.environ["MLFLOW_TRACKING_URI"] = trained_project["tracking_uri"]
     try:
-        whole = score_export([csv], tmp_path / "whole.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=10_000)
-        streamed = score_export([csv], tmp_path / "streamed.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=97)
-        as_csv = score_export([csv], tmp_path / "streamed.csv", uri, asset="pump-1", delimiter=",", chunk_rows=97)
+        whole = score_export([csv], tmp_path / "whole.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=10_000)
+        streamed = score_export([csv], tmp_path / "streamed.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
+        as_csv = score_export([csv], tmp_path / "streamed.csv", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
         lines = csv.read_text().splitlines()
         lines[250] = lines[250].replace(lines[250].split(",")[1], "broken", 1)
         bad = tmp_path / "bad.csv"
         bad.write_text("\n".join(lines) + "\n")
         with pytest.raises(ValueError, match=r"bad\.csv.*line 251"):
-            score_export([bad], tmp_path / "bad.parquet", uri, asset="pump-1", delimiter=",", chunk_rows=97)
+            score_export([bad], tmp_path / "bad.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     assert whole["rows"] == streamed["rows"] == as_csv["rows"] == 700
@@ -58,6 +62,26 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
 
 def _demo_exports(root, asset: str) -> dict[str, object]:
     return {panel: next((root / "data" / "demo").glob(f"{asset}__{panel}-*.csv")) for panel in ("Electrical", "Process")}
+
+
+def _ingested_and_their_scores(root, tmp_path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """pump-1's ingested readings (the model's sensors) and the champion's scores of them."""
+    from components.scoring.batch import score_export
+
+    readings = pd.read_parquet(root / "artifacts" / "readings.parquet")
+    sensors = json.loads((root / "models" / "student" / "model.json").read_text())["sensors"]
+    ingested = readings[readings["asset"] == "pump-1"][["timestamp", *sensors]].reset_index(drop=True)
+    csv = tmp_path / "ingested.csv"
+    ingested.assign(timestamp=ingested["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(csv, index=False)
+    score_export([csv], tmp_path / "reference.parquet", "models:/anomflow-detector@champion", asset="pump-1", fmt=PLAIN)
+    return ingested, pd.read_parquet(tmp_path / "reference.parquet")
+
+
+def _assert_same_scores(scored: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert len(scored) == len(expected) > 1000
+    assert scored["score"].notna().sum() > 0.9 * len(scored)
+    np.testing.assert_allclose(scored["score"].to_numpy(), expected["score"].to_numpy(), rtol=1e-5, equal_nan=True)  # float32 network
+    assert (scored["level"] == expected["level"]).all()
 
 
 def test_cli_scores_one_asset_s_panel_exports_as_ingest_joins_them(trained_project, tmp_path, monkeypatch):
@@ -74,22 +98,42 @@ def test_cli_scores_one_asset_s_panel_exports_as_ingest_joins_them(trained_proje
     monkeypatch.chdir(root)
     result = CliRunner().invoke(app, ["score", str(panels["Electrical"]), str(panels["Process"]), str(out), "--asset", "pump-1"])
     assert result.exit_code == 0, result.output
-    scored = pd.read_parquet(out)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_project["tracking_uri"])
+    _assert_same_scores(pd.read_parquet(out), _ingested_and_their_scores(root, tmp_path)[1])
 
-    readings = pd.read_parquet(root / "artifacts" / "readings.parquet")
-    sensors = json.loads((root / "models" / "student" / "model.json").read_text())["sensors"]
-    ingested = readings[readings["asset"] == "pump-1"][["timestamp", *sensors]]
-    csv = tmp_path / "ingested.csv"
-    ingested.assign(timestamp=ingested["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(csv, index=False)
-    from components.scoring.batch import score_export
 
-    reference = score_export([csv], tmp_path / "reference.parquet", "models:/anomflow-detector@champion", asset="pump-1", delimiter=",")
-    expected = pd.read_parquet(tmp_path / "reference.parquet")
-    assert len(scored) == reference["rows"] == len(ingested) > 1000
-    assert scored["score"].notna().sum() > 0.9 * len(scored)
-    np.testing.assert_allclose(scored["score"].to_numpy(), expected["score"].to_numpy(), rtol=1e-5, equal_nan=True)  # float32 network
-    assert (scored["level"] == expected["level"]).all()
+def test_cli_reads_exports_as_the_project_s_csv_source_does(trained_project, tmp_path, monkeypatch):
+    """In a project whose source is plain CSV laid out like SKAB's (';', a `datetime`
+    column in local time, a label column and a dropped column), `anomflow score FILE OUT`
+    needs no reading options: it reads the file as that source does."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from components.cli import app
+
+    root = trained_project["root"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_project["tracking_uri"])
+    ingested, expected = _ingested_and_their_scores(root, tmp_path)
+    local = ingested["timestamp"].dt.tz_convert("Europe/Berlin").dt.strftime("%d.%m.%Y %H:%M:%S")
+    skab_like = ingested.drop(columns=["timestamp"]).assign(anomaly=0, changepoint=0)
+    skab_like.insert(0, "datetime", local)
+    export = tmp_path / "pump-1.csv"
+    skab_like.to_csv(export, sep=";", index=False)
+    cfg = yaml.safe_load((root / "conf" / "pipeline.yaml").read_text())
+    cfg["ingest"]["sources"] = [{
+        "kind": "csv", "glob": "data/plant/*.csv", "delimiter": ";", "timestamp_column": "datetime",
+        "timestamp_format": "%d.%m.%Y %H:%M:%S", "timezone": "Europe/Berlin", "label_column": "anomaly",
+        "drop_columns": ["changepoint"],
+    }]
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+
+    out = tmp_path / "scored.parquet"
+    result = CliRunner().invoke(app, ["score", str(export), str(out), "--asset", "pump-1", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert f"scored {len(expected):,} rows" in result.output
+    assert "left out: ['anomaly']" in result.output  # the label is not scored; the dropped column is not read
+    _assert_same_scores(pd.read_parquet(out), expected)
 
 
 def test_cli_names_the_export_and_missing_sensors_in_one_line(trained_project, tmp_path, monkeypatch):

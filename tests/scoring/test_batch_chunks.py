@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from components.scoring import batch
+from components.scoring.export_format import ExportFormat
 
 
 def _export(path, rows: int) -> None:
@@ -37,7 +38,7 @@ class _RecordingModel:
 def test_export_is_read_in_chunks(tmp_path):
     path = tmp_path / "export.csv"
     _export(path, 1000)
-    sizes = [len(chunk) for chunk in batch.read_export_chunks(path, ",", chunk_rows=128)]
+    sizes = [len(chunk) for chunk in batch.read_export_chunks(path, ExportFormat(delimiter=","), chunk_rows=128)]
     assert sizes == [128] * 7 + [104]
 
 
@@ -52,7 +53,7 @@ def test_score_export_never_holds_more_than_a_chunk_and_its_history(tmp_path, mo
     written: list[int] = []
     original = batch._Sink.write
     monkeypatch.setattr(batch._Sink, "write", lambda self, scored: (written.append(len(scored)), original(self, scored))[1])
-    summary = batch.score_export([path], tmp_path / "scored.parquet", "models:/fake", asset="pump-1", delimiter=",", chunk_rows=128)
+    summary = batch.score_export([path], tmp_path / "scored.parquet", "models:/fake", asset="pump-1", fmt=ExportFormat(delimiter=","), chunk_rows=128)
     assert summary["rows"] == 1000 and len(pd.read_parquet(tmp_path / "scored.parquet")) == 1000
     assert model.sizes == [128] + [128 + 9] * 6 + [104 + 9]  # each chunk plus the 9 rows of history it needs
     assert max(written) == 128  # the sink gets one chunk's rows at a time (Parquet row groups)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from components.scoring.batch import join_on_time
+from components.scoring.export_format import ExportFormat
 from components.sources.errors import SourceFormatError
 
 
@@ -21,7 +22,7 @@ def _minutes(start: int, count: int, step: int = 1) -> pd.DatetimeIndex:
 
 
 def _joined(paths, chunk_rows: int, duplicate_rule: str = "mean") -> pd.DataFrame:
-    return pd.concat(list(join_on_time(paths, ",", chunk_rows, duplicate_rule=duplicate_rule)), ignore_index=True)
+    return pd.concat(list(join_on_time(paths, ExportFormat(delimiter=","), chunk_rows, duplicate_rule=duplicate_rule)), ignore_index=True)
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_streaming_in_small_chunks_gives_the_same_frame(panels):
     whole = _joined(panels, chunk_rows=10_000)
     for chunk_rows in (7, 31, 100):
         pd.testing.assert_frame_equal(_joined(panels, chunk_rows=chunk_rows), whole)
-    assert max(len(part) for part in join_on_time(panels, ",", 31)) <= 2 * 31
+    assert max(len(part) for part in join_on_time(panels, ExportFormat(delimiter=","), 31)) <= 2 * 31
 
 
 def test_a_file_out_of_time_order_is_named_with_its_line(panels, tmp_path):
