@@ -16,6 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+# Defaults a user can override in the environment: the ephemeral Prefect server sends no
+# usage telemetry (plants are often offline, where each attempt logs an ERROR line), and
+# MLflow draws no "Downloading artifacts" progress bars while registering models.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 app = typer.Typer(help="anomflow: anomaly detection on industrial sensor time series, from export to served model.", no_args_is_help=True, add_completion=False)
 console = Console()
 ConfigOption = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file")
@@ -166,15 +172,18 @@ def score(
     ),
     model_uri: str = typer.Option(None, help="MLflow model URI [default: the config's registered model @champion]"),
     asset: str = typer.Option(None, help="asset name for every row"),
-    delimiter: str = typer.Option(None, help="plain CSV delimiter; omit for Grafana exports"),
-    timezone: str = typer.Option("UTC", help="zone of formatted time stamps (Grafana: the dashboard's), e.g. Europe/Berlin"),
-    config: str = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file: its MLflow store, model name and duplicate_rule, if it exists"),
+    delimiter: str = typer.Option(None, help="plain CSV delimiter [default: as the config's first file source reads; Grafana exports without one]"),
+    timestamp_column: str = typer.Option(None, help="plain CSV time column [default: the config's source's, else timestamp]"),
+    timezone: str = typer.Option(None, help="zone of formatted time stamps (Grafana: the dashboard's), e.g. Europe/Berlin [default: the config's source's, else UTC]"),
+    config: str = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file, if it exists: its MLflow store, model name, duplicate_rule and how its sources read files"),
 ) -> None:
-    """Batch-score exports with the Prefect `score` flow (MLflow store: $MLFLOW_TRACKING_URI, else the config's)."""
+    """Batch-score exports with the Prefect `score` flow, read as the project's training
+    files are (MLflow store: $MLFLOW_TRACKING_URI, else the config's)."""
     from mlflow.exceptions import MlflowException
 
     from components.config import MlflowConfig, RegisterConfig, load_config
     from components.registry.tracking import tracking_uri
+    from components.scoring.export_format import ExportFormat
     from flows.score import score as score_flow
 
     if len(paths) < 2:
@@ -187,10 +196,14 @@ def score(
             uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"  # the message says where it looked
         model_uri = model_uri or f"models:/{(cfg.register_ if cfg else RegisterConfig()).model_name}@champion"
         duplicate_rule = cfg.ingest.duplicate_rule if cfg else "mean"
-        score_flow([str(p) for p in paths[:-1]], str(paths[-1]), model_uri, asset, delimiter, timezone, duplicate_rule, uri)
+        fmt = ExportFormat.for_project(cfg, delimiter=delimiter, timestamp_column=timestamp_column, timezone=timezone)
+        summary = score_flow([str(p) for p in paths[:-1]], str(paths[-1]), model_uri, asset, fmt, duplicate_rule, uri)
     except (*_user_errors(), MlflowException) as err:
         console.print(f"[bold red]score failed:[/] {err}" + (f" (MLflow store {uri})" if isinstance(err, MlflowException) else ""), soft_wrap=True)
         raise typer.Exit(1) from None
+    console.print(f"[green]scored[/] {summary['rows']:,} rows with {model_uri} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
+    if summary["ignored_columns"]:
+        console.print(f"columns the model does not score, left out: {summary['ignored_columns']}", soft_wrap=True)
 
 
 @app.command()

@@ -44,3 +44,18 @@ def test_score_without_an_output_path_says_how_to_call_it(tmp_path):
     result = CliRunner().invoke(app, ["score", str(tmp_path / "export.csv")])
     assert result.exit_code == 2
     assert "anomflow score EXPORT... OUTPUT" in result.output and "Traceback" not in result.output
+
+
+def test_the_cli_sends_no_telemetry_and_draws_no_download_bars_unless_the_user_asks():
+    """Offline plants: the ephemeral Prefect server's telemetry would log an ERROR line per
+    run, and MLflow's artifact bars fill the log of every registration."""
+    import os
+    import subprocess
+    import sys
+
+    keys = ("PREFECT_SERVER_ANALYTICS_ENABLED", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    code = f"import os, components.cli; print(*(os.environ[k] for k in {keys!r}))"
+    env = {k: v for k, v in os.environ.items() if k not in keys}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split() == ["false", "false"]
+    env[keys[0]] = "true"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split() == ["true", "false"]
