@@ -53,6 +53,15 @@ def sessionise(readings: pd.DataFrame, max_gap_s: float, impute_steps: int) -> p
     return pd.concat(pieces)
 
 
+def _none_where_not_finite(values: np.ndarray) -> np.ndarray:
+    """``values`` as objects with None for NaN: MLflow's server writes NaN floats as the
+    bare token ``NaN``, which is not JSON (JavaScript's ``JSON.parse`` rejects the whole
+    answer), and None as ``null``."""
+    out = values.astype(object)
+    out[~np.isfinite(values)] = None
+    return out
+
+
 class AnomflowDetector(mlflow.pyfunc.PythonModel):
     """Scores raw readings with the trained network, scaler and alarm levels."""
 
@@ -80,7 +89,7 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
             {
                 TIMESTAMP: frame[TIMESTAMP].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
                 ASSET: frame[ASSET].to_numpy(dtype=object),
-                "score": score,
+                "score": _none_where_not_finite(score),
                 "level": classify_levels(score, self.thresholds),
                 "top_sensors": [list(names[row]) if np.isfinite(s) else [] for row, s in zip(order, score)],
             },

@@ -233,6 +233,7 @@ def score_export(
             context = 0 if carried is None else len(carried)
             frame = chunk if carried is None else pd.concat([carried, chunk], ignore_index=True)
             scored = model.predict(frame).iloc[context:]
+            scored["score"] = scored["score"].astype("float64")  # the served null (None) → NaN, one type in every chunk
             scored["top_sensors"] = scored["top_sensors"].map(",".join)
             sink.write(scored)
             for level, count in scored["level"].value_counts().items():

@@ -43,6 +43,8 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
     try:
         whole = score_export([csv], tmp_path / "whole.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=10_000)
         streamed = score_export([csv], tmp_path / "streamed.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
+        # a first chunk shorter than the window has no score at all, yet the file keeps one float column
+        short_first = score_export([csv], tmp_path / "short_first.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=10)
         as_csv = score_export([csv], tmp_path / "streamed.csv", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
         lines = csv.read_text().splitlines()
         lines[250] = lines[250].replace(lines[250].split(",")[1], "broken", 1)
@@ -55,6 +57,8 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
     assert whole["rows"] == streamed["rows"] == as_csv["rows"] == 700
     a, b = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "streamed.parquet")
     pd.testing.assert_frame_equal(a, b)
+    assert short_first["rows"] == 700 and a["score"].dtype == np.float64
+    pd.testing.assert_frame_equal(a, pd.read_parquet(tmp_path / "short_first.parquet"))
     c = pd.read_csv(tmp_path / "streamed.csv")
     np.testing.assert_allclose(c["score"].to_numpy(), a["score"].to_numpy(), rtol=1e-6, equal_nan=True)  # CSV text round trip
     assert whole["levels"] == streamed["levels"]

@@ -68,11 +68,16 @@ def test_good_request_gets_score_level_and_top_sensors(server, request_rows, tra
     assert len(request_rows) == 200
     response = _post(server, request_rows)
     assert response.status_code == 200, response.text
-    predictions = pd.DataFrame(response.json()["predictions"])
+
+    def not_json(constant: str):
+        raise ValueError(f"{constant} is not JSON (JavaScript's JSON.parse and most clients reject it)")
+
+    predictions = pd.DataFrame(json.loads(response.text, parse_constant=not_json)["predictions"])
     assert list(predictions.columns) == ["timestamp", "asset", "score", "level", "top_sensors"]
     assert len(predictions) == 200
     window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
     assert (predictions["level"].iloc[: window - 1] == "insufficient_history").all()
+    assert predictions["score"].iloc[: window - 1].isna().all()  # null: no score without a full window
     scored = predictions.iloc[window - 1 :]
     assert scored["score"].notna().all()
     assert set(scored["level"]) <= {"normal", "warning", "critical"}
