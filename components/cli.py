@@ -155,7 +155,9 @@ def register(config: str = ConfigOption) -> None:
 def retrain(config: str = ConfigOption) -> None:
     """Run the whole pipeline as the Prefect `retrain` flow (ephemeral API unless PREFECT_API_URL is set)."""
     from flows.retrain import retrain as retrain_flow
+    from flows.retry import hide_bad_input_tracebacks
 
+    hide_bad_input_tracebacks()
     try:
         result = retrain_flow(config_path=config)
     except _user_errors() as err:
@@ -184,11 +186,13 @@ def score(
     from components.config import MlflowConfig, RegisterConfig, load_config
     from components.registry.tracking import tracking_uri
     from components.scoring.export_format import ExportFormat
+    from flows.retry import hide_bad_input_tracebacks
     from flows.score import score as score_flow
 
     if len(paths) < 2:
         console.print("[bold red]score needs at least one export and an output path[/] (anomflow score EXPORT... OUTPUT)", soft_wrap=True)
         raise typer.Exit(2)
+    hide_bad_input_tracebacks()
     try:
         cfg = load_config(config) if Path(config).exists() else None
         uri = tracking_uri(cfg.mlflow if cfg else MlflowConfig())

@@ -1,4 +1,5 @@
-"""When a failed task is worth retrying: not when its input is bad.
+"""When a failed task is worth retrying, and its traceback worth logging: not when its
+input is bad.
 
 Retries are for I/O that can fail once and work the next time (a file share, the MLflow
 or Grafana server). A bad export, a missing file or a request the model refuses fails
@@ -6,6 +7,8 @@ the same way every time, and a retry only repeats the error in the log.
 """
 
 from __future__ import annotations
+
+import logging
 
 from prefect.states import State, get_state_exception
 
@@ -21,3 +24,20 @@ def is_bad_input(error: BaseException) -> bool:
 def retry_unless_bad_input(task, task_run, state: State) -> bool:
     """Prefect ``retry_condition_fn``: retry unless the task failed on bad input."""
     return not is_bad_input(get_state_exception(state))
+
+
+class _DropBadInputTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and is_bad_input(record.exc_info[1]):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def hide_bad_input_tracebacks() -> None:
+    """Log a task or flow run that failed on bad input in its one line, without the
+    traceback: the error names the file, row or column, and the trace only buries it.
+    Other failures keep their traceback."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropBadInputTraceback) for f in logger.filters):
+            logger.addFilter(_DropBadInputTraceback())

@@ -24,3 +24,30 @@ from flows.retry import retry_unless_bad_input
 )
 def test_retry_unless_bad_input(error, retried):
     assert retry_unless_bad_input(None, None, Failed(data=error)) is retried
+
+
+def test_runs_failed_on_bad_input_are_logged_without_their_traceback():
+    import logging
+    import sys
+
+    from flows.retry import hide_bad_input_tracebacks
+
+    hide_bad_input_tracebacks()
+    hide_bad_input_tracebacks()  # idempotent: one filter per logger
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    logger = logging.getLogger("prefect.flow_runs")
+    assert len(logger.filters) == 1 and len(logging.getLogger("prefect.task_runs").filters) == 1
+    logger.addHandler(handler)
+    try:
+        for error in (SourceFormatError("export.csv: line 3: 'x' is not a number"), ConnectionError("MLflow server went away")):
+            try:
+                raise error
+            except Exception:
+                logger.error("Encountered exception during execution: %r", error, exc_info=sys.exc_info())
+    finally:
+        logger.removeHandler(handler)
+    bad_input, io_failure = seen
+    assert bad_input.exc_info is None and "export.csv: line 3" in bad_input.getMessage()
+    assert io_failure.exc_info is not None and "Traceback" in logging.Formatter().format(io_failure)
