@@ -170,22 +170,19 @@ def retrain(config: str = ConfigOption) -> None:
 def score(
     paths: list[Path] = typer.Argument(
         ..., metavar="EXPORT... OUTPUT",
-        help="exports to score (Grafana CSV, or plain CSV with --delimiter; several, e.g. one per panel, are joined on time), then the scored output, .csv or .parquet",
+        help="exports to score (Grafana or plain CSV, read as the config's first file source reads files; several, e.g. one per panel, are joined on time), then the scored output, .csv or .parquet",
     ),
     model_uri: str = typer.Option(None, help="MLflow model URI [default: the config's registered model @champion]"),
     asset: str = typer.Option(None, help="asset name for every row"),
     delimiter: str = typer.Option(None, help="plain CSV delimiter [default: as the config's first file source reads; Grafana exports without one]"),
     timestamp_column: str = typer.Option(None, help="plain CSV time column [default: the config's source's, else timestamp]"),
     timezone: str = typer.Option(None, help="zone of formatted time stamps (Grafana: the dashboard's), e.g. Europe/Berlin [default: the config's source's, else UTC]"),
-    config: str = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file, if it exists: its MLflow store, model name, duplicate_rule and how its sources read files"),
+    config: str = typer.Option(None, "--config", "-c", help="pipeline YAML file: its MLflow store, model name, duplicate_rule and how its sources read files [default: conf/pipeline.yaml if it exists]"),
 ) -> None:
     """Batch-score exports with the Prefect `score` flow, read as the project's training
     files are (MLflow store: $MLFLOW_TRACKING_URI, else the config's)."""
     from mlflow.exceptions import MlflowException
 
-    from components.config import MlflowConfig, RegisterConfig, load_config
-    from components.registry.tracking import tracking_uri
-    from components.scoring.export_format import ExportFormat
     from flows.retry import hide_bad_input_tracebacks
     from flows.score import score as score_flow
 
@@ -194,18 +191,13 @@ def score(
         raise typer.Exit(2)
     hide_bad_input_tracebacks()
     try:
-        cfg = load_config(config) if Path(config).exists() else None
-        uri = tracking_uri(cfg.mlflow if cfg else MlflowConfig())
-        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_absolute():
-            uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"  # the message says where it looked
-        model_uri = model_uri or f"models:/{(cfg.register_ if cfg else RegisterConfig()).model_name}@champion"
-        duplicate_rule = cfg.ingest.duplicate_rule if cfg else "mean"
-        fmt = ExportFormat.for_project(cfg, delimiter=delimiter, timestamp_column=timestamp_column, timezone=timezone)
-        summary = score_flow([str(p) for p in paths[:-1]], str(paths[-1]), model_uri, asset, fmt, duplicate_rule, uri)
+        summary = score_flow(
+            [str(p) for p in paths[:-1]], str(paths[-1]), config, model_uri, asset, delimiter, timestamp_column, timezone
+        )
     except (*_user_errors(), MlflowException) as err:
-        console.print(f"[bold red]score failed:[/] {err}" + (f" (MLflow store {uri})" if isinstance(err, MlflowException) else ""), soft_wrap=True)
+        console.print(f"[bold red]score failed:[/] {err}", soft_wrap=True)
         raise typer.Exit(1) from None
-    console.print(f"[green]scored[/] {summary['rows']:,} rows with {model_uri} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
+    console.print(f"[green]scored[/] {summary['rows']:,} rows with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
     if summary["ignored_columns"]:
         console.print(f"columns the model does not score, left out: {summary['ignored_columns']}", soft_wrap=True)
 

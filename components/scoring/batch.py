@@ -212,12 +212,18 @@ def score_export(
     input columns left out because the model does not score them."""
     import mlflow
 
+    from mlflow.exceptions import MlflowException
+
     paths = [Path(p) for p in input_paths]
-    if tracking_uri is None:
-        model = mlflow.pyfunc.load_model(model_uri)
-    else:
-        with using_tracking_uri(tracking_uri):
+    try:
+        if tracking_uri is None:
             model = mlflow.pyfunc.load_model(model_uri)
+        else:
+            with using_tracking_uri(tracking_uri):
+                model = mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as err:
+        store = tracking_uri or mlflow.get_tracking_uri()
+        raise MlflowException(f"{err.message} (MLflow store {store})", error_code=err.error_code) from None
     history, sensors = _history_rows(model), list(model.unwrap_python_model().spec.sensors)
     if len(paths) == 1:
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))

@@ -20,7 +20,7 @@ def test_score_flow_writes_scored_rows(trained_project, tmp_path):
     export.assign(timestamp=export["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(csv, index=False)
     os.environ["MLFLOW_TRACKING_URI"] = trained_project["tracking_uri"]
     try:
-        summary = score([str(csv)], str(tmp_path / "scored.parquet"), asset="pump-1", export_format=PLAIN)
+        summary = score([str(csv)], str(tmp_path / "scored.parquet"), asset="pump-1", delimiter=",")
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     scored = pd.read_parquet(tmp_path / "scored.parquet")

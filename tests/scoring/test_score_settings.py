@@ -1,0 +1,42 @@
+"""Batch scoring takes the project's store, model, reading options and duplicate rule."""
+
+import pytest
+import yaml
+
+from components.scoring.export_format import ExportFormat
+from components.scoring.score_settings import ScoreSettings
+
+
+def _project(root, **sections) -> None:
+    cfg = {
+        "ingest": {"sources": [{"kind": "csv", "glob": "data/*.csv", "delimiter": ";", "timestamp_column": "datetime"}], "duplicate_rule": "last"},
+        "validate": {"expected_interval_s": 1, "sensors": {"flow": None}},
+        **sections,
+    }
+    (root / "conf").mkdir()
+    (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def test_the_project_s_config_sets_store_model_format_and_duplicate_rule(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _project(tmp_path, register={"model_name": "pump-detector"}, mlflow={"tracking_uri": "sqlite:///store/mlflow.db"})
+    monkeypatch.chdir(tmp_path)
+    settings = ScoreSettings.for_project()
+    assert settings == ScoreSettings(
+        model_uri="models:/pump-detector@champion", tracking_uri=f"sqlite:///{tmp_path.resolve()}/store/mlflow.db",
+        export_format=ExportFormat(delimiter=";", timestamp_column="datetime"), duplicate_rule="last",
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.plant:5000")
+    given = ScoreSettings.for_project("conf/pipeline.yaml", model_uri="models:/pump-detector/3", delimiter=",", timezone="Europe/Berlin")
+    assert (given.tracking_uri, given.model_uri) == ("http://mlflow.plant:5000", "models:/pump-detector/3")
+    assert given.export_format == ExportFormat(delimiter=",", timestamp_column="datetime", timezone="Europe/Berlin")
+
+
+def test_outside_a_project_the_defaults_apply_and_a_named_config_must_exist(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = ScoreSettings.for_project()
+    assert settings.model_uri == "models:/anomflow-detector@champion" and settings.export_format == ExportFormat()
+    assert settings.tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db" and settings.duplicate_rule == "mean"
+    with pytest.raises(FileNotFoundError, match="config file not found: elsewhere.yaml"):
+        ScoreSettings.for_project("elsewhere.yaml")
