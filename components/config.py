@@ -46,7 +46,8 @@ class PlainCsvSource(_Strict):
     timezone: str = "UTC"
     label_column: str | None = None
     drop_columns: list[str] = Field(default_factory=list)
-    asset_pattern: str = r"^(?P<asset>.+)\.csv$"
+    asset_column: str | None = Field(None, description="column naming each row's asset (files with several assets)")
+    asset_pattern: str = Field(r"^(?P<asset>.+)\.csv$", description="regex on the file name naming its asset, without asset_column")
 
 
 class GrafanaApiSource(_Strict):

@@ -45,7 +45,7 @@ def read_export(path: Path, fmt: ExportFormat = ExportFormat()) -> pd.DataFrame:
 
         frame = read_plain_csv(
             path, delimiter=fmt.delimiter, timestamp_column=fmt.timestamp_column, timestamp_format=fmt.timestamp_format,
-            timezone=fmt.timezone, drop_columns=fmt.drop_columns,
+            timezone=fmt.timezone, drop_columns=fmt.drop_columns, asset_column=fmt.asset_column,
         )
     frame = frame.drop(columns=[c for c in (SOURCE_FILE,) if c in frame.columns])
     return frame.rename(columns={c: snake_case(c) for c in frame.columns if c not in (TIMESTAMP, ASSET, SOURCE_ROW)})
@@ -215,6 +215,11 @@ def score_export(
     from mlflow.exceptions import MlflowException
 
     paths = [Path(p) for p in input_paths]
+    if fmt.asset_column is not None and (len(paths) > 1 or asset is not None):
+        raise ValueError(
+            f"exports with an asset column ({fmt.asset_column!r}) name each row's asset: score them one file at a time, "
+            "without an asset name for every row"
+        )
     try:
         if tracking_uri is None:
             model = mlflow.pyfunc.load_model(model_uri)

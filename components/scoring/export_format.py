@@ -12,8 +12,9 @@ class ExportFormat(BaseModel):
     """Reading options of an export. ``delimiter`` None: a Grafana panel export (every
     variant ingest reads; ``timezone`` is the dashboard's, for formatted time stamps);
     otherwise a plain CSV with that delimiter, its time in ``timestamp_column``
-    (``timestamp_format``: strftime format, or None to infer) and ``drop_columns`` left
-    out. The label column of a source is read as an ordinary column (scoring ignores it)."""
+    (``timestamp_format``: strftime format, or None to infer), ``drop_columns`` left
+    out and, with ``asset_column``, each row's asset in that column. The label column of
+    a source is read as an ordinary column (scoring ignores it)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -22,6 +23,7 @@ class ExportFormat(BaseModel):
     timestamp_format: str | None = None
     timezone: str = "UTC"
     drop_columns: tuple[str, ...] = ()
+    asset_column: str | None = None
 
     @classmethod
     def of_source(cls, source: GrafanaCsvSource | PlainCsvSource) -> "ExportFormat":
@@ -31,6 +33,7 @@ class ExportFormat(BaseModel):
         return cls(
             delimiter=source.delimiter, timestamp_column=source.timestamp_column,
             timestamp_format=source.timestamp_format, timezone=source.timezone, drop_columns=tuple(source.drop_columns),
+            asset_column=source.asset_column,
         )
 
     @classmethod

@@ -61,9 +61,13 @@ def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
             frame = read_plain_csv(
                 path, delimiter=source.delimiter, timestamp_column=source.timestamp_column,
                 timestamp_format=source.timestamp_format, timezone=source.timezone,
-                label_column=source.label_column, drop_columns=tuple(source.drop_columns),
+                label_column=source.label_column, drop_columns=tuple(source.drop_columns), asset_column=source.asset_column,
             )
-        frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: _asset_of(path, source.asset_pattern)}))
+        if ASSET in frame.columns:  # a file of several assets: each asset's rows are one file's worth
+            for asset, rows in frame.groupby(ASSET, sort=True):
+                frames.append(resolve_duplicate_timestamps(rows.drop(columns=[ASSET]), duplicate_rule).assign(**{ASSET: asset}))
+        else:
+            frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: _asset_of(path, source.asset_pattern)}))
     return frames
 
 

@@ -14,6 +14,8 @@ names get ``__2``, ``__3`` ….
   gets ``label`` 0 everywhere (SKAB's ``anomaly-free.csv`` has no ``anomaly`` column).
 - ``drop_columns``: dropped where present (SKAB's ``changepoint``; absent in
   ``anomaly-free.csv``).
+- ``asset_column``: a file with several assets (a historian's long export): that column's
+  text becomes ``asset`` (stripped; an empty cell is an error naming its line).
 
 SKAB: ``read_plain_csv(p, delimiter=";", timestamp_column="datetime",
 label_column="anomaly", drop_columns=("changepoint",))``.
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.frames import LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
+from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.sources.errors import SourceFormatError
 from components.sources.grafana_csv import parse_timestamps, read_cells, unique_names
 from components.sources.units import parse_values
@@ -42,6 +44,17 @@ def _labels(cells: pd.Series, *, file: str, column: str, lines: np.ndarray) -> n
     return values.astype("int8")
 
 
+def _assets(cells: pd.DataFrame, names: list[str], column: str, *, file: str, lines: np.ndarray) -> dict[str, object]:
+    """``{ASSET: names}`` from the asset column's cells."""
+    if column not in names:
+        raise SourceFormatError(f"{file}: no asset column {column!r} in the header {names!r}")
+    assets = cells[names.index(column)].str.strip()
+    empty = (assets == "").to_numpy()
+    if empty.any():
+        raise SourceFormatError(f"{file}: line {lines[int(np.argmax(empty))]}, column {column!r}: no asset name")
+    return {ASSET: assets.array}
+
+
 def read_plain_csv(
     path: str | Path,
     *,
@@ -51,6 +64,7 @@ def read_plain_csv(
     timezone: str = "UTC",
     label_column: str | None = None,
     drop_columns: Sequence[str] = (),
+    asset_column: str | None = None,
 ) -> pd.DataFrame:
     """Read one plain CSV file into the wide reader frame (see the module docstring)."""
     path = Path(path)
@@ -66,7 +80,8 @@ def read_plain_csv(
             table.cells[at], file=file, lines=lines, column=timestamp_column, timezone=timezone, fmt=timestamp_format
         ).array
     }
-    skip = {timestamp_column, label_column, *drop_columns}
+    columns.update(_assets(table.cells, names, asset_column, file=file, lines=lines) if asset_column else {})
+    skip = {timestamp_column, label_column, asset_column, *drop_columns}
     positions = [i for i, name in enumerate(names) if name not in skip]
     for name, i in zip(unique_names(names[i] for i in positions), positions):
         columns[name] = parse_values(table.cells[i], file=file, column=name, lines=lines).values

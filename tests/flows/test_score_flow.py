@@ -68,17 +68,18 @@ def _demo_exports(root, asset: str) -> dict[str, object]:
     return {panel: next((root / "data" / "demo").glob(f"{asset}__{panel}-*.csv")) for panel in ("Electrical", "Process")}
 
 
-def _ingested_and_their_scores(root, tmp_path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """pump-1's ingested readings (the model's sensors) and the champion's scores of them."""
+def _ingested_and_their_scores(root, tmp_path, asset: str = "pump-1") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An asset's ingested readings (the model's sensors) and the champion's scores of them."""
     from components.scoring.batch import score_export
 
     readings = pd.read_parquet(root / "artifacts" / "readings.parquet")
     sensors = json.loads((root / "models" / "student" / "model.json").read_text())["sensors"]
-    ingested = readings[readings["asset"] == "pump-1"][["timestamp", *sensors]].reset_index(drop=True)
-    csv = tmp_path / "ingested.csv"
+    ingested = readings[readings["asset"] == asset][["timestamp", *sensors]].reset_index(drop=True)
+    csv = tmp_path / f"ingested-{asset}.csv"
     ingested.assign(timestamp=ingested["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(csv, index=False)
-    score_export([csv], tmp_path / "reference.parquet", "models:/anomflow-detector@champion", asset="pump-1", fmt=PLAIN)
-    return ingested, pd.read_parquet(tmp_path / "reference.parquet")
+    out = tmp_path / f"reference-{asset}.parquet"
+    score_export([csv], out, "models:/anomflow-detector@champion", asset=asset, fmt=PLAIN)
+    return ingested, pd.read_parquet(out)
 
 
 def _assert_same_scores(scored: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -138,6 +139,36 @@ def test_cli_reads_exports_as_the_project_s_csv_source_does(trained_project, tmp
     assert f"scored {len(expected):,} rows" in result.output
     assert "left out: ['anomaly']" in result.output  # the label is not scored; the dropped column is not read
     _assert_same_scores(pd.read_parquet(out), expected)
+
+
+def test_a_long_export_of_two_assets_scores_each_as_its_own(trained_project, tmp_path, monkeypatch):
+    """A historian's long export (rows of both pumps interleaved by time, an asset column)
+    in a project whose source names that column: each pump's rows get the scores that
+    pump's own export gets."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from components.cli import app
+
+    root = trained_project["root"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_project["tracking_uri"])
+    parts = {asset: _ingested_and_their_scores(root, tmp_path, asset) for asset in ("pump-1", "pump-2")}
+    long = pd.concat([ingested.assign(machine=asset) for asset, (ingested, _) in parts.items()]).sort_values("timestamp", kind="stable")
+    export = tmp_path / "historian.csv"
+    long.assign(timestamp=long["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(export, index=False)
+    cfg = yaml.safe_load((root / "conf" / "pipeline.yaml").read_text())
+    cfg["ingest"]["sources"] = [{"kind": "csv", "glob": "data/historian/*.csv", "asset_column": "machine"}]
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+
+    out = tmp_path / "scored.parquet"
+    result = CliRunner().invoke(app, ["score", str(export), str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(out)
+    for asset, (_, expected) in parts.items():
+        _assert_same_scores(scored[scored["asset"] == asset].reset_index(drop=True), expected)
+    one_name = CliRunner().invoke(app, ["score", str(export), str(out), "--config", str(config), "--asset", "pump-1"])
+    assert one_name.exit_code == 1 and "score them one file at a time, without an asset name for every row" in one_name.output
 
 
 def test_cli_names_the_export_and_missing_sensors_in_one_line(trained_project, tmp_path, monkeypatch):

@@ -66,6 +66,8 @@ def test_no_label_column_means_no_label(tmp_path):
         ("timestamp,x,y\n2024-01-01,1,2\n2024-01-02,1,7\n", {"label_column": "y"}, "line 2, column 'y': label '2' is not 0 or 1"),
         ("timestamp,x\n2024-01-01,1\n2024-13-01,1\n", {}, "line 3, column 'timestamp': '2024-13-01' is not a time stamp"),
         ("timestamp,x\n2024-01-01,1\n2024-01-02,high\n", {}, "line 3, column 'x': 'high' is not a number"),
+        ("timestamp,x\n2024-01-01,1\n", {"asset_column": "machine"}, "no asset column 'machine' in the header"),
+        ("timestamp,machine,x\n2024-01-01,p1,1\n2024-01-01, ,2\n", {"asset_column": "machine"}, "line 3, column 'machine': no asset name"),
     ],
 )
 def test_errors_name_file_line_and_column(tmp_path, text, kwargs, expected):
@@ -73,3 +75,34 @@ def test_errors_name_file_line_and_column(tmp_path, text, kwargs, expected):
     with pytest.raises(SourceFormatError, match=expected) as err:
         read_plain_csv(path, **kwargs)
     assert str(path) in str(err.value)
+
+
+LONG_EXPORT = """time,machine,flow,pressure
+2024-01-01T00:00:00Z,pump-2,10,1.0
+2024-01-01T00:00:00Z,pump-1,20,2.0
+2024-01-01T00:01:00Z,pump-1,22,2.2
+2024-01-01T00:01:00Z,pump-1,24,2.4
+2024-01-01T00:01:00Z,pump-2,12,1.2
+"""
+
+
+def test_a_long_export_of_several_assets_names_each_row_s_asset(tmp_path):
+    frame = read_plain_csv(write(tmp_path, LONG_EXPORT), timestamp_column="time", asset_column="machine")
+    assert list(frame.columns) == ["timestamp", "asset", "flow", "pressure", "source_file", "source_row"]
+    assert frame["asset"].tolist() == ["pump-2", "pump-1", "pump-1", "pump-1", "pump-2"]
+
+
+def test_ingest_splits_a_long_export_into_its_assets(tmp_path, monkeypatch):
+    """Each asset's rows are resolved (duplicate time stamps: per asset) and joined as one
+    file of that asset; the readings frame is sorted by asset, then time."""
+    from components.config import IngestConfig
+    from components.sources.ingest import ingest
+
+    write(tmp_path, LONG_EXPORT)
+    monkeypatch.chdir(tmp_path)
+    cfg = IngestConfig.model_validate({"sources": [{"kind": "csv", "glob": "plant.csv", "timestamp_column": "time", "asset_column": "machine"}]})
+    readings = ingest(cfg)
+    assert readings[["asset", "flow", "pressure"]].values.tolist() == [
+        ["pump-1", 20.0, 2.0], ["pump-1", 23.0, 2.3], ["pump-2", 10.0, 1.0], ["pump-2", 12.0, 1.2],
+    ]
+    assert readings["timestamp"].tolist() == [pd.Timestamp("2024-01-01 00:00", tz="UTC"), pd.Timestamp("2024-01-01 00:01", tz="UTC")] * 2
