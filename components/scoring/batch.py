@@ -211,8 +211,8 @@ def score_export(
     resolves ``model_uri`` (default: MLflow's). Returns rows, levels, the output and the
     input columns left out because the model does not score them."""
     import mlflow
-
     from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
 
     paths = [Path(p) for p in input_paths]
     if fmt.asset_column is not None and (len(paths) > 1 or asset is not None):
@@ -228,7 +228,7 @@ def score_export(
                 model = mlflow.pyfunc.load_model(model_uri)
     except MlflowException as err:
         store = tracking_uri or mlflow.get_tracking_uri()
-        raise MlflowException(f"{err.message} (MLflow store {store})", error_code=err.error_code) from None
+        raise MlflowException(f"{err.message} (MLflow store {store})", error_code=ErrorCode.Value(err.error_code)) from None
     history, sensors = _history_rows(model), list(model.unwrap_python_model().spec.sensors)
     if len(paths) == 1:
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))

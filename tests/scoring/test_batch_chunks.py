@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from components.scoring import batch
 from components.scoring.export_format import ExportFormat
@@ -58,3 +59,16 @@ def test_score_export_never_holds_more_than_a_chunk_and_its_history(tmp_path, mo
     assert model.sizes == [128] + [128 + 9] * 6 + [104 + 9]  # each chunk plus the 9 rows of history it needs
     assert max(written) == 128  # the sink gets one chunk's rows at a time (Parquet row groups)
     assert len(model.sizes) == 8
+
+
+def test_a_model_that_does_not_load_names_its_store_and_keeps_mlflow_s_error_code(tmp_path):
+    """The code decides whether the score task retries (a missing model may appear; a bad
+    request will not), so the restated error must keep it."""
+    from mlflow.exceptions import MlflowException
+
+    path = tmp_path / "export.csv"
+    _export(path, 10)
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    with pytest.raises(MlflowException) as err:
+        batch.score_export([path], tmp_path / "out.parquet", "models:/nobody@champion", fmt=ExportFormat(delimiter=","), tracking_uri=store)
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST" and str(err.value).endswith(f"(MLflow store {store})")
