@@ -1,10 +1,27 @@
-"""Scheduled retraining: ``retrain.serve`` with a cron schedule (long-running process)."""
+"""Scheduled retraining: ``retrain`` served on a cron schedule (long-running process).
+
+Prefect's temporary server, which flows use when no ``PREFECT_API_URL`` is set, runs no
+scheduler (its services are only those marked for ephemeral servers), so a deployment
+served against it is never started. Without a server, :func:`serve_deployments` starts a
+local Prefect server (scheduler and UI included, its database under ``PREFECT_HOME``) for
+as long as it serves.
+"""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flows.retrain import retrain
 
 DEPLOYMENT_NAME = "anomflow-retrain"
+PREFECT_DEFAULT_PORT = 4200
 
 
 def retrain_deployment(cron: str, config_path: str):
@@ -12,8 +29,79 @@ def retrain_deployment(cron: str, config_path: str):
     return retrain.to_deployment(name=DEPLOYMENT_NAME, cron=cron, parameters={"config_path": config_path})
 
 
+def _port(preferred: int) -> int:
+    """``preferred`` if it is free on loopback, else any free port."""
+    for candidate in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port on 127.0.0.1")
+
+
+@contextmanager
+def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120.0) -> Iterator[str]:
+    """A Prefect server with its services (the scheduler among them) in a child process
+    for the duration of the block; yields its API URL. Raises RuntimeError with the
+    server's last output if it exits or does not answer within ``startup_timeout_s``."""
+    import httpx
+
+    port = port or _port(PREFECT_DEFAULT_PORT)
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED", "false")}
+    env.pop("PREFECT_API_URL", None)
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-3000:]
+
+        try:
+            deadline = time.monotonic() + startup_timeout_s
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"the local Prefect server exited ({server.returncode}):\n{output()}")
+                try:
+                    if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the local Prefect server did not answer within {startup_timeout_s:.0f} s:\n{output()}")
+                time.sleep(0.5)
+            yield api_url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def serve_deployments(*deployments) -> None:
+    """Block and run ``deployments`` on their schedules until interrupted: against
+    ``PREFECT_API_URL`` if set, else against a local server started for the purpose."""
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        serve(*deployments)
+        return
+    with local_prefect_server() as api_url, temporary_settings({PREFECT_API_URL: api_url}):
+        print(
+            f"No PREFECT_API_URL: started a local Prefect server with a scheduler at {api_url} "
+            f"(UI: {api_url.removesuffix('/api')}; runs by hand: PREFECT_API_URL={api_url} prefect deployment run ...)",
+            flush=True,
+        )
+        serve(*deployments)
+
+
 def serve_retrain(cron: str, config_path: str) -> None:
     """Block and run ``retrain`` on ``cron`` until interrupted."""
-    from prefect import serve
-
-    serve(retrain_deployment(cron, config_path))
+    serve_deployments(retrain_deployment(cron, config_path))

@@ -3,6 +3,7 @@
 import importlib
 from pathlib import Path
 
+import pytest
 import yaml
 from prefect.client.schemas.schedules import CronSchedule
 
@@ -29,3 +30,41 @@ def test_prefect_yaml_entrypoints_and_schedules_are_valid():
         for schedule in deployment.get("schedules", []):
             CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
     assert names == {"retrain", "score"}
+
+
+def test_served_schedule_runs_without_a_prefect_server_and_stops_the_one_it_started(tmp_path):
+    """Prefect's temporary server has no scheduler: without PREFECT_API_URL a served
+    deployment never ran. serve_deployments starts a local server with one, so a flow on a
+    5 s interval runs; Ctrl-C stops the server with it. (Also the check that Prefect's
+    scheduler can insert runs with the pinned SQLAlchemy: with 2.1 it could not.)"""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    mark = tmp_path / "mark"
+    code = (
+        "from flows.schedule import serve_deployments\n"
+        "from tests.flows.scheduled_probe import leave_mark\n"
+        f"serve_deployments(leave_mark.to_deployment(name='probe', interval=5, parameters={{'path': {str(mark)!r}}}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        serving = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 150
+        while not mark.exists() and serving.poll() is None and time.monotonic() < deadline:
+            time.sleep(1)
+        assert mark.exists(), log.read_text()[-3000:]
+        api_url = log.read_text().split("with a scheduler at ")[1].split()[0]
+        assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
+    finally:
+        serving.send_signal(signal.SIGINT)
+        serving.wait(timeout=60)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{api_url}/health", timeout=5)
