@@ -25,14 +25,23 @@ PREFECT_DEFAULT_PORT = 4200
 
 
 def retrain_deployment(cron: str, config_path: str):
-    """The deployment object (name, cron schedule, parameters) that ``serve`` runs."""
-    return retrain.to_deployment(name=DEPLOYMENT_NAME, cron=cron, parameters={"config_path": config_path})
+    """The deployment object (name, cron schedule, parameters) that ``serve`` runs. One
+    run at a time: a run due while the last one is still training is cancelled, since two
+    retrains of one project would write the same artifacts (and the next run trains on
+    the newer data anyway)."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    return retrain.to_deployment(
+        name=DEPLOYMENT_NAME, cron=cron, parameters={"config_path": config_path},
+        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+    )
 
 
 def _port(preferred: int) -> int:
     """``preferred`` if it is free on loopback, else any free port."""
     for candidate in (preferred, 0):
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a port in TIME_WAIT is free
             try:
                 s.bind(("127.0.0.1", candidate))
             except OSError:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.client.schemas.schedules import CronSchedule
 
 from flows.schedule import DEPLOYMENT_NAME, retrain_deployment
@@ -17,6 +18,7 @@ def test_serve_deployment_has_the_cron_schedule():
     assert deployment.name == DEPLOYMENT_NAME
     assert deployment.parameters == {"config_path": "conf/pipeline.yaml"}
     assert [s.schedule.cron for s in deployment.schedules] == ["*/15 * * * *"]
+    assert deployment.concurrency_limit == 1 and deployment.concurrency_options.collision_strategy == "CANCEL_NEW"
 
 
 def test_prefect_yaml_entrypoints_and_schedules_are_valid():
@@ -29,6 +31,8 @@ def test_prefect_yaml_entrypoints_and_schedules_are_valid():
         names.add(flow.name)
         for schedule in deployment.get("schedules", []):
             CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+        if "concurrency_limit" in deployment:
+            ConcurrencyLimitConfig(**deployment["concurrency_limit"])
     assert names == {"retrain", "score"}
 
 
