@@ -35,6 +35,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from components.benchmarks.environment import environment  # noqa: E402
+from components.child_server import wait_until_answering  # noqa: E402
 
 MODEL_URI = "models:/anomflow-detector@champion"
 LOAD_ROWS = 200
@@ -63,27 +64,11 @@ def served(model_uri: str, tracking_uri: str, *, startup_s: float = STARTUP_S) -
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_ready(proc, url, log, startup_s)
+            wait_until_answering(proc, f"{url}/ping", log, startup_s, "mlflow models serve")
             yield url
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-
-
-def _wait_until_ready(proc: subprocess.Popen, url: str, log, startup_s: float) -> None:
-    deadline = time.monotonic() + startup_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"mlflow models serve exited with code {proc.returncode}:\n{log.read()[-3000:]}")
-        try:
-            if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    log.seek(0)
-    raise RuntimeError(f"mlflow models serve did not answer /ping within {startup_s:.0f} s:\n{log.read()[-3000:]}")
 
 
 def request_body(readings: pd.DataFrame, rows: int) -> str:

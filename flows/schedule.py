@@ -14,10 +14,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from components.child_server import wait_until_answering
 from flows.retrain import retrain
 
 DEPLOYMENT_NAME = "anomflow-retrain"
@@ -55,8 +55,6 @@ def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120
     """A Prefect server with its services (the scheduler among them) in a child process
     for the duration of the block; yields its API URL. Raises RuntimeError with the
     server's last output if it exits or does not answer within ``startup_timeout_s``."""
-    import httpx
-
     port = port or _port(PREFECT_DEFAULT_PORT)
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED", "false")}
@@ -66,24 +64,8 @@ def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
-
-        def output() -> str:
-            log.seek(0)
-            return log.read().decode(errors="replace")[-3000:]
-
         try:
-            deadline = time.monotonic() + startup_timeout_s
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"the local Prefect server exited ({server.returncode}):\n{output()}")
-                try:
-                    if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the local Prefect server did not answer within {startup_timeout_s:.0f} s:\n{output()}")
-                time.sleep(0.5)
+            wait_until_answering(server, f"{api_url}/health", log, startup_timeout_s, "the local Prefect server")
             yield api_url
         finally:
             server.terminate()

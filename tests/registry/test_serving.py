@@ -7,12 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
+
+from components.child_server import wait_until_answering
 
 
 def _free_port() -> int:
@@ -34,18 +35,12 @@ def server(trained_project, tmp_path_factory):
         cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow models serve exited: {(cwd / 'serve.log').read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.5)
-    else:
+    try:
+        with open(cwd / "serve.log") as output:
+            wait_until_answering(proc, f"{url}/ping", output, 120, "mlflow models serve")
+    except RuntimeError:
         proc.kill()
-        raise RuntimeError(f"server did not start: {(cwd / 'serve.log').read_text()[-3000:]}")
+        raise
     yield url
     proc.terminate()
     proc.wait(timeout=30)
