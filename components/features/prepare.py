@@ -59,7 +59,7 @@ def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) ->
             summary[name]["fit_windows"] = int(len(fit_window_starts(frame, cfg.window, 1, cfg.exclude_labelled_from_fit)))
     scaler.save(out_dir / "scaler.json")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    reasons = [no_fit_window_reason(splits[name], name, cfg.window, cfg.exclude_labelled_from_fit) for name in ("train", "val")]
-    if any(reasons):
-        raise ValueError("; ".join(r for r in reasons if r))
+    empty = [name for name in ("train", "val") if summary[name]["fit_windows"] == 0]
+    if empty:
+        raise ValueError("; ".join(no_fit_window_reason(splits[n], n, cfg.window, cfg.exclude_labelled_from_fit) for n in empty))
     return PreparedData(splits, scaler, sensors)

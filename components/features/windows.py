@@ -48,11 +48,9 @@ def fit_window_starts(frame: pd.DataFrame, window: int, stride: int, exclude_lab
     return starts
 
 
-def no_fit_window_reason(frame: pd.DataFrame, name: str, window: int, exclude_labelled: bool) -> str | None:
-    """Why the ``name`` split (train or val) has no window to fit on, and what to change;
-    None when it has one."""
-    if len(fit_window_starts(frame, window, 1, exclude_labelled)):
-        return None
+def no_fit_window_reason(frame: pd.DataFrame, name: str, window: int, exclude_labelled: bool) -> str:
+    """Why the ``name`` split (train or val), in which :func:`fit_window_starts` finds no
+    window, has none, and what to change."""
     longest = int(frame[SESSION].value_counts().max()) if len(frame) else 0
     sessions = frame[SESSION].nunique()
     rows = f"{len(frame):,} rows in {sessions} session{'s' * (sessions != 1)}, the longest {longest:,} rows"
