@@ -70,6 +70,31 @@ def demo_data(
     console.print(f"[green]demo plant written[/] to {out}: {len(manifest.files)} files")
 
 
+@app.command("config")
+def show_config(
+    config: str = ConfigOption,
+    out: Path = typer.Option(None, help="write the YAML here (dvc.yaml's params file) instead of printing it"),
+) -> None:
+    """Every setting with the defaults filled in: what the stages will use."""
+    import yaml
+
+    from components.config import load_config, resolved_settings
+
+    try:
+        settings = resolved_settings(load_config(config))
+    except _user_errors() as err:
+        console.print(f"[bold red]config failed:[/] {err}")
+        raise typer.Exit(1) from None
+    text = f"# {config} with every default filled in (anomflow config); edit that file, not this one\n"
+    text += yaml.safe_dump(settings, sort_keys=False)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"[green]config written[/] to {out}")
+
+
 @app.command()
 def ingest(config: str = ConfigOption) -> None:
     """Read every configured source (Grafana CSV, plain CSV, Grafana API) into artifacts/readings.parquet."""

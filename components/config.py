@@ -1,7 +1,9 @@
 """Pipeline configuration: one YAML file (``conf/pipeline.yaml``) validated by pydantic.
 
-The same file feeds the CLI, the Prefect flows and DVC (``dvc.yaml`` reads its
-sections as ``params``), so a parameter lives in exactly one place.
+The same file feeds the CLI, the Prefect flows and DVC, so a parameter lives in exactly
+one place. A project's file may leave out every section with defaults; DVC needs each
+tracked section present, so ``dvc.yaml``'s first stage writes the file with every default
+filled in (:func:`resolved_settings`) and the later stages read and track that one.
 """
 
 from __future__ import annotations
@@ -254,3 +256,9 @@ def load_config(path: str | Path) -> PipelineConfig:
         return PipelineConfig.model_validate(raw)
     except Exception as err:
         raise ValueError(f"invalid config {path}:\n{err}") from None
+
+
+def resolved_settings(cfg: PipelineConfig) -> dict:
+    """Every setting of ``cfg``, defaults filled in, as plain YAML-ready data keyed as in
+    the file (``validate``, ``register``); loading it again gives an equal config."""
+    return cfg.model_dump(mode="json", by_alias=True)

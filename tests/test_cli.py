@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from components.cli import app
 
-STAGES = ["demo-data", "ingest", "validate", "prepare", "train", "threshold", "evaluate", "register", "retrain", "score", "schedule"]
+STAGES = ["demo-data", "config", "ingest", "validate", "prepare", "train", "threshold", "evaluate", "register", "retrain", "score", "schedule"]
 
 
 def test_help_lists_every_stage_with_an_explanation():
@@ -20,6 +20,41 @@ def test_stage_error_is_reported_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "--config", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 1
     assert "config file not found" in result.output and "Traceback" not in result.output
+
+
+PARTIAL_CONFIG = """\
+ingest:
+  sources: [{kind: csv, glob: "data/*.csv", delimiter: ";"}]
+validate:
+  expected_interval_s: 1
+  sensors: {current: {min: 0}}
+prepare:
+  window: 12
+"""
+
+
+def test_config_fills_in_every_default_and_reloads_equal(tmp_path):
+    import yaml
+
+    from components.config import PipelineConfig, load_config
+
+    (tmp_path / "pipeline.yaml").write_text(PARTIAL_CONFIG)
+    printed = CliRunner().invoke(app, ["config", "--config", str(tmp_path / "pipeline.yaml")])
+    assert printed.exit_code == 0
+    settings = yaml.safe_load(printed.stdout)
+    assert list(settings) == [f.alias or name for name, f in PipelineConfig.model_fields.items()]
+    assert settings["prepare"]["window"] == 12 and settings["threshold"] and settings["ingest"]["sources"][0]["delimiter"] == ";"
+
+    out = tmp_path / "artifacts" / "params.yaml"
+    written = CliRunner().invoke(app, ["config", "--config", str(tmp_path / "pipeline.yaml"), "--out", str(out)])
+    assert written.exit_code == 0 and "config written" in written.output
+    assert load_config(out) == load_config(tmp_path / "pipeline.yaml")
+
+
+def test_config_with_a_misspelt_key_names_it(tmp_path):
+    (tmp_path / "pipeline.yaml").write_text(PARTIAL_CONFIG.replace("window", "windw"))
+    result = CliRunner().invoke(app, ["config", "--config", str(tmp_path / "pipeline.yaml")])
+    assert result.exit_code == 1 and "windw" in result.output and "Traceback" not in result.output
 
 
 def test_too_much_bad_data_stops_validate_with_a_one_line_reason(tmp_path, monkeypatch):
