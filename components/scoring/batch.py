@@ -24,7 +24,7 @@ import pandas as pd
 
 from components.frames import ASSET, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.registry.tracking import using_tracking_uri
-from components.scoring.export_format import ExportFormat
+from components.sources.export_format import ExportFormat
 from components.sources.errors import SourceFormatError
 from components.sources.grafana_csv import resolve_duplicate_timestamps
 from components.sources.ingest import join_asset, snake_case
@@ -36,17 +36,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 def read_export(path: Path, fmt: ExportFormat = ExportFormat()) -> pd.DataFrame:
     """The export read as ``fmt`` says (a Grafana export by default), columns snake-cased
     as ingest's; ``source_row`` is each row's line in ``path``."""
-    if fmt.delimiter is None:
-        from components.sources.grafana_csv import read_grafana_csv
-
-        frame = read_grafana_csv(path, timezone=fmt.timezone)
-    else:
-        from components.sources.plain_csv import read_plain_csv
-
-        frame = read_plain_csv(
-            path, delimiter=fmt.delimiter, timestamp_column=fmt.timestamp_column, timestamp_format=fmt.timestamp_format,
-            timezone=fmt.timezone, drop_columns=fmt.drop_columns, asset_column=fmt.asset_column,
-        )
+    frame = fmt.read(path)
     frame = frame.drop(columns=[c for c in (SOURCE_FILE,) if c in frame.columns])
     return frame.rename(columns={c: snake_case(c) for c in frame.columns if c not in (TIMESTAMP, ASSET, SOURCE_ROW)})
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from components.config import MlflowConfig, RegisterConfig, load_config
 from components.registry.tracking import tracking_uri
-from components.scoring.export_format import ExportFormat
+from components.sources.export_format import ExportFormat
 
 DEFAULT_CONFIG = "conf/pipeline.yaml"
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, LabelsConfig, PlainCsvSource
+from components.config import GrafanaApiSource, IngestConfig, LabelsConfig, PlainCsvSource
 from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.sources.errors import SourceFormatError
-from components.sources.grafana_csv import read_grafana_csv, resolve_duplicate_timestamps
-from components.sources.plain_csv import read_plain_csv
+from components.sources.export_format import ExportFormat
+from components.sources.grafana_csv import resolve_duplicate_timestamps
 
 
 def snake_case(name: str) -> str:
@@ -54,15 +54,10 @@ def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
         frame = query_grafana(source.url, source.queries, time_from=source.time_from, time_to=source.time_to, token_env=source.token_env, timeout_s=source.timeout_s)
         frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: source.asset}))
         return frames
+    fmt = ExportFormat.of_source(source)
+    label_column = source.label_column if isinstance(source, PlainCsvSource) else None
     for path in _files(source.glob):
-        if isinstance(source, GrafanaCsvSource):
-            frame = read_grafana_csv(path, timezone=source.timezone)
-        elif isinstance(source, PlainCsvSource):
-            frame = read_plain_csv(
-                path, delimiter=source.delimiter, timestamp_column=source.timestamp_column,
-                timestamp_format=source.timestamp_format, timezone=source.timezone,
-                label_column=source.label_column, drop_columns=tuple(source.drop_columns), asset_column=source.asset_column,
-            )
+        frame = fmt.read(path, label_column=label_column)
         if ASSET in frame.columns:  # a file of several assets: each asset's rows are one file's worth
             for asset, rows in frame.groupby(ASSET, sort=True):
                 frames.append(resolve_duplicate_timestamps(rows.drop(columns=[ASSET]), duplicate_rule).assign(**{ASSET: asset}))

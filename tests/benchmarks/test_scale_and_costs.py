@@ -113,7 +113,7 @@ def test_child_failure_is_reported():
 
 def test_score_memory_export_reads_back_as_the_scorer_reads_it(tmp_path):
     from components.scoring.batch import read_export_chunks
-    from components.scoring.export_format import ExportFormat
+    from components.sources.export_format import ExportFormat
 
     score_memory = _script("score_memory")
     stamps = pd.date_range("2026-01-05", periods=50, freq="min", tz="UTC")

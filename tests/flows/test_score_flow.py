@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.scoring.export_format import ExportFormat
+from components.sources.export_format import ExportFormat
 from flows.score import score
 
 PLAIN = ExportFormat(delimiter=",")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from components.scoring import batch
-from components.scoring.export_format import ExportFormat
+from components.sources.export_format import ExportFormat
 
 
 def _export(path, rows: int) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from components.scoring.batch import join_on_time
-from components.scoring.export_format import ExportFormat
+from components.sources.export_format import ExportFormat
 from components.sources.errors import SourceFormatError
 
 

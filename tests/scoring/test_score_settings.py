@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from components.scoring.export_format import ExportFormat
+from components.sources.export_format import ExportFormat
 from components.scoring.score_settings import ScoreSettings
 
 

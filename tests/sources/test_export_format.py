@@ -3,7 +3,7 @@
 import pytest
 
 from components.config import GrafanaApiSource, GrafanaCsvSource, PlainCsvSource
-from components.scoring.export_format import ExportFormat
+from components.sources.export_format import ExportFormat
 
 
 class _Project:

@@ -1,8 +1,12 @@
-"""How batch scoring reads an export: Grafana's CSV or a plain CSV, as the project's
-sources read the files the model was trained on."""
+"""How an export file is read: Grafana's CSV or a plain CSV. Ingest reads each file of a
+source with its format, and batch scoring reads exports with the format of the project's
+first file source, so both read a file the same way."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from components.config import GrafanaCsvSource, PipelineConfig, PlainCsvSource
@@ -13,8 +17,9 @@ class ExportFormat(BaseModel):
     variant ingest reads; ``timezone`` is the dashboard's, for formatted time stamps);
     otherwise a plain CSV with that delimiter, its time in ``timestamp_column``
     (``timestamp_format``: strftime format, or None to infer), ``drop_columns`` left
-    out and, with ``asset_column``, each row's asset in that column. The label column of
-    a source is read as an ordinary column (scoring ignores it)."""
+    out and, with ``asset_column``, each row's asset in that column. A source's label
+    column is not part of the format: :meth:`read` takes it, and without it the column
+    is read as an ordinary one (batch scoring's case; it leaves the column out)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,6 +39,20 @@ class ExportFormat(BaseModel):
             delimiter=source.delimiter, timestamp_column=source.timestamp_column,
             timestamp_format=source.timestamp_format, timezone=source.timezone, drop_columns=tuple(source.drop_columns),
             asset_column=source.asset_column,
+        )
+
+    def read(self, path: Path, *, label_column: str | None = None) -> pd.DataFrame:
+        """One file as the wide reader frame of :mod:`components.sources.grafana_csv` or
+        :mod:`components.sources.plain_csv` (``label_column``: plain CSV only)."""
+        if self.delimiter is None:
+            from components.sources.grafana_csv import read_grafana_csv
+
+            return read_grafana_csv(path, timezone=self.timezone)
+        from components.sources.plain_csv import read_plain_csv
+
+        return read_plain_csv(
+            path, delimiter=self.delimiter, timestamp_column=self.timestamp_column, timestamp_format=self.timestamp_format,
+            timezone=self.timezone, label_column=label_column, drop_columns=self.drop_columns, asset_column=self.asset_column,
         )
 
     @classmethod
