@@ -1,0 +1,64 @@
+"""prefect.yaml end to end, as its header tells a user: `prefect deploy --all` against a
+Prefect server, a process work pool, a worker that runs a `score` deployment run with
+the tiny project's champion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from flows.schedule import local_prefect_server
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _prefect(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+def _deployments(api_url: str) -> dict[str, object]:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        return {d.name: d for d in client.read_deployments()}
+
+
+def test_deploy_all_then_a_worker_runs_a_score_deployment_run(trained_project, tmp_path, monkeypatch):
+    root = trained_project["root"]
+    export = next((root / "data" / "demo").glob("pump-1__Electrical-*.csv"))
+    process = next((root / "data" / "demo").glob("pump-1__Process-*.csv"))
+    out = tmp_path / "scored.parquet"
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))  # the server's database, the CLI's profile
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(
+        ANOMFLOW_PROJECT_DIR=str(REPO_ROOT),
+        MLFLOW_TRACKING_URI=trained_project["tracking_uri"], PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+    )
+    with local_prefect_server(startup_timeout_s=120) as api_url:
+        env["PREFECT_API_URL"] = api_url
+        _prefect(["work-pool", "create", "anomflow-pool", "--type", "process"], env)
+        _prefect(["--no-prompt", "deploy", "--all"], env)
+        deployments = _deployments(api_url)
+        assert set(deployments) == {"anomflow-retrain", "anomflow-score"}
+        retrain = deployments["anomflow-retrain"]
+        assert [s.schedule.cron for s in retrain.schedules] == ["0 3 * * *"] and retrain.work_pool_name == "anomflow-pool"
+        limit = retrain.global_concurrency_limit  # prefect.yaml's concurrency_limit, as the server keeps it
+        assert limit.limit == 1 and retrain.concurrency_options.collision_strategy == "CANCEL_NEW"
+
+        _prefect([
+            "deployment", "run", "score/anomflow-score", "-p", f"input_paths={[str(export), str(process)]!r}".replace("'", '"'),
+            "-p", f"output_path={out}", "-p", "asset=pump-1", "-p", f"config_path={root / 'conf' / 'pipeline.yaml'}",
+        ], env)
+        worker = _prefect(["worker", "start", "--pool", "anomflow-pool", "--run-once"], env)
+    assert "Finished in state Completed()" in worker, worker[-3000:]
+    scored = pd.read_parquet(out)
+    assert len(scored) > 0 and set(scored["asset"]) == {"pump-1"} and scored["score"].notna().any()
