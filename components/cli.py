@@ -198,7 +198,7 @@ def score(
         help="exports to score (Grafana or plain CSV, read as the config's first file source reads files; several, e.g. one per panel, are joined on time), then the scored output, .csv or .parquet",
     ),
     model_uri: str = typer.Option(None, help="MLflow model URI [default: the config's registered model @champion]"),
-    asset: str = typer.Option(None, help="asset name for every row"),
+    asset: str = typer.Option(None, help="asset name for every row [default: the config's first file source's asset, if it names one]"),
     delimiter: str = typer.Option(None, help="plain CSV delimiter [default: as the config's first file source reads; Grafana exports without one]"),
     timestamp_column: str = typer.Option(None, help="plain CSV time column [default: the config's source's, else timestamp]"),
     timezone: str = typer.Option(None, help="zone of formatted time stamps (Grafana: the dashboard's), e.g. Europe/Berlin [default: the config's source's, else UTC]"),

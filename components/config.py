@@ -30,15 +30,17 @@ class GrafanaCsvSource(_Strict):
 
     kind: Literal["grafana_csv"] = "grafana_csv"
     glob: str
+    asset: str | None = Field(None, description="every file of this source is this asset (Grafana's file names carry none)")
     asset_pattern: str = Field(
         r"^(?P<asset>[^_]+)__",
-        description="regex on the file name; its `asset` group names the asset",
+        description="regex on the file name; its `asset` group names the asset, without `asset`",
     )
     timezone: str = Field("UTC", description="dashboard time zone of formatted time stamps")
 
 
 class PlainCsvSource(_Strict):
-    """Plain CSV files (one asset per file unless `asset_column` is given)."""
+    """Plain CSV files: one asset per file (named by `asset_pattern`), one asset for all
+    (`asset`), or each row's in `asset_column`."""
 
     kind: Literal["csv"] = "csv"
     glob: str
@@ -48,8 +50,17 @@ class PlainCsvSource(_Strict):
     timezone: str = "UTC"
     label_column: str | None = None
     drop_columns: list[str] = Field(default_factory=list)
+    asset: str | None = Field(None, description="every file of this source is this asset")
     asset_column: str | None = Field(None, description="column naming each row's asset (files with several assets)")
-    asset_pattern: str = Field(r"^(?P<asset>.+)\.csv$", description="regex on the file name naming its asset, without asset_column")
+    asset_pattern: str = Field(
+        r"^(?P<asset>.+)\.csv$", description="regex on the file name naming its asset, without asset or asset_column",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_assets(self) -> "PlainCsvSource":
+        if self.asset is not None and self.asset_column is not None:
+            raise ValueError(f"give asset ({self.asset!r}) or asset_column ({self.asset_column!r}), not both")
+        return self
 
 
 class GrafanaApiSource(_Strict):
@@ -82,9 +93,13 @@ class IngestConfig(_Strict):
 
 
 class PrepareConfig(_Strict):
-    interval_s: int = Field(60, gt=0, description="resampling interval, seconds")
-    max_gap_s: int = Field(600, gt=0, description="a gap longer than this starts a new session")
-    impute_limit_s: int = Field(300, ge=0, description="longest run of missing values filled by interpolation")
+    """Resampling, sessions and splits. Unset times follow the sampling interval: in a
+    pipeline config ``interval_s`` defaults to ``validate.expected_interval_s`` (whole
+    seconds), ``max_gap_s`` to 10 intervals and ``impute_limit_s`` to 5."""
+
+    interval_s: int | None = Field(None, gt=0, description="resampling interval, seconds")
+    max_gap_s: int | None = Field(None, gt=0, description="a gap longer than this starts a new session, seconds")
+    impute_limit_s: int | None = Field(None, ge=0, description="longest run of missing values filled by interpolation, seconds")
     train_fraction: float = Field(0.5, gt=0, lt=1)
     val_fraction: float = Field(0.2, gt=0, lt=1)
     window: int = Field(30, ge=2, description="window length, steps")
@@ -97,6 +112,24 @@ class PrepareConfig(_Strict):
         if self.train_fraction + self.val_fraction >= 1:
             raise ValueError("train_fraction + val_fraction must leave room for a test split")
         return self
+
+    def at_interval(self, interval_s: int) -> "PrepareConfig":
+        """This config with ``interval_s`` (if unset) and the times that follow it filled in."""
+        interval = self.interval_s or interval_s
+        return self.model_copy(update={
+            "interval_s": interval,
+            "max_gap_s": self.max_gap_s if self.max_gap_s is not None else 10 * interval,
+            "impute_limit_s": self.impute_limit_s if self.impute_limit_s is not None else 5 * interval,
+        })
+
+    def times(self) -> tuple[int, int, int]:
+        """``(interval_s, max_gap_s, impute_limit_s)``; ValueError naming what to set if unset."""
+        if self.interval_s is None or self.max_gap_s is None or self.impute_limit_s is None:
+            raise ValueError(
+                "prepare.interval_s is not set and validate.expected_interval_s is not a whole number of seconds: "
+                "set prepare.interval_s (resampling interval, whole seconds)"
+            )
+        return self.interval_s, self.max_gap_s, self.impute_limit_s
 
 
 class LstmAeConfig(_Strict):
@@ -220,7 +253,7 @@ class PipelineConfig(_Strict):
     """The whole pipeline."""
 
     ingest: IngestConfig
-    validate_: ValidationConfig = Field(alias="validate")
+    validate_: ValidationConfig = Field(ValidationConfig(), alias="validate")
     prepare: PrepareConfig = PrepareConfig()
     model: LstmAeConfig = LstmAeConfig()
     train: TrainConfig = TrainConfig()
@@ -234,6 +267,14 @@ class PipelineConfig(_Strict):
     paths: PathsConfig = PathsConfig()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _prepare_at_the_sampling_interval(self) -> "PipelineConfig":
+        expected = self.validate_.expected_interval_s
+        interval = self.prepare.interval_s or (int(expected) if expected is not None and float(expected).is_integer() else None)
+        if interval is not None:
+            self.prepare = self.prepare.at_interval(interval)
+        return self
 
     def models(self) -> list[str]:
         """Every model the pipeline trains, the served one (the student) first."""

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from components.config import SERVED_MODEL, PipelineConfig
+
+if TYPE_CHECKING:
+    from components.features.prepare import PreparedData
 
 READINGS = "readings.parquet"
 VALIDATED = "validated.parquet"
@@ -33,6 +37,19 @@ def model_dir(cfg: PipelineConfig, kind: str = SERVED_MODEL) -> Path:
     return cfg.paths.models_dir() / kind
 
 
+def stage_input(path: Path, written_by: str) -> Path:
+    """``path``, or FileNotFoundError saying which stage writes it."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: `anomflow {written_by}` writes it (run it first, or see why it stopped)")
+    return path
+
+
+def _prepared(cfg: PipelineConfig) -> "PreparedData":
+    from components.features.prepare import PreparedData
+
+    return PreparedData.load(stage_input(prepared_dir(cfg), "prepare"))
+
+
 def run_ingest(cfg: PipelineConfig) -> dict:
     from components.sources.ingest import ingest
 
@@ -46,7 +63,8 @@ def run_ingest(cfg: PipelineConfig) -> dict:
 def run_validate(cfg: PipelineConfig) -> dict:
     from components.quality.validate import validate_readings
 
-    readings = pd.read_parquet(readings_path(cfg))
+    readings = pd.read_parquet(stage_input(readings_path(cfg), "ingest"))
+    validated_path(cfg).unlink(missing_ok=True)  # a run that stops leaves no earlier run's rows for prepare
     outcome = validate_readings(
         readings, cfg.validate_, reports_dir=cfg.paths.reports_dir() / "validation",
         quarantine_path=cfg.paths.artifacts_dir() / QUARANTINE,
@@ -58,45 +76,40 @@ def run_validate(cfg: PipelineConfig) -> dict:
 def run_prepare(cfg: PipelineConfig) -> dict:
     from components.features.prepare import prepare
 
-    prepare(pd.read_parquet(validated_path(cfg)), cfg.prepare, prepared_dir(cfg))
+    prepare(pd.read_parquet(stage_input(validated_path(cfg), "validate")), cfg.prepare, prepared_dir(cfg))
     return json.loads((prepared_dir(cfg) / "summary.json").read_text())
 
 
 def run_train(cfg: PipelineConfig, kind: str = SERVED_MODEL, parent_run_id: str | None = None) -> dict:
-    from components.features.prepare import PreparedData
     from components.training.train import train_model
 
-    result = train_model(cfg, PreparedData.load(prepared_dir(cfg)), kind, parent_run_id)
+    result = train_model(cfg, _prepared(cfg), kind, parent_run_id)
     return {"model": kind, "epochs": result.epochs, "best_val_loss": result.best_val_loss, "train_s": result.train_s, "run_id": result.run_ids.child}
 
 
 def run_threshold(cfg: PipelineConfig) -> dict:
     """Alarm levels for every trained model, from validation scores."""
-    from components.features.prepare import PreparedData
     from components.scoring.threshold_stage import set_thresholds
 
-    prepared = PreparedData.load(prepared_dir(cfg))
+    prepared = _prepared(cfg)
     return {kind: set_thresholds(cfg, prepared, model_dir(cfg, kind)) for kind in cfg.models()}
 
 
 def run_evaluate(cfg: PipelineConfig) -> dict:
-    from components.features.prepare import PreparedData
     from components.scoring.evaluate import evaluate_models
 
-    return evaluate_models(cfg, PreparedData.load(prepared_dir(cfg)))
+    return evaluate_models(cfg, _prepared(cfg))
 
 
 def run_register(cfg: PipelineConfig) -> dict:
-    from components.features.prepare import PreparedData
     from components.registry.register import register_model
 
-    prepared = PreparedData.load(prepared_dir(cfg))
-    return register_model(cfg, prepared, prepared_dir(cfg), model_dir(cfg), pd.read_parquet(validated_path(cfg)))
+    prepared = _prepared(cfg)
+    return register_model(cfg, prepared, prepared_dir(cfg), model_dir(cfg), pd.read_parquet(stage_input(validated_path(cfg), "validate")))
 
 
 def run_ablation(cfg: PipelineConfig) -> list[dict]:
     """The student without distillation, with each teacher alone and with all (needs trained teachers)."""
-    from components.features.prepare import PreparedData
     from components.training.ablation import run_ablation as ablate
 
-    return ablate(cfg, PreparedData.load(prepared_dir(cfg))).to_dict(orient="records")
+    return ablate(cfg, _prepared(cfg)).to_dict(orient="records")

@@ -1,5 +1,7 @@
 """The `anomflow` command: one sub-command per stage, each explained by --help."""
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from components.cli import app
@@ -65,6 +67,7 @@ def test_too_much_bad_data_stops_validate_with_a_one_line_reason(tmp_path, monke
     root = make_tiny_project(tmp_path)
     monkeypatch.chdir(root)
     assert CliRunner().invoke(app, ["ingest"]).exit_code == 0
+    assert CliRunner().invoke(app, ["validate"]).exit_code == 0 and Path("artifacts/validated.parquet").exists()
     readings = pd.read_parquet("artifacts/readings.parquet")
     readings.loc[readings.index[::10], "current"] = 9999.0  # 10 % out of range
     readings.to_parquet("artifacts/readings.parquet", index=False)
@@ -73,6 +76,9 @@ def test_too_much_bad_data_stops_validate_with_a_one_line_reason(tmp_path, monke
     assert "current" in result.output and "quarantine_tolerance" in result.output
     assert "Traceback" not in result.output
     assert len(pd.read_parquet("artifacts/quarantine.parquet")) >= len(readings) // 10
+    # the first run's validated rows went with the stopped run, so prepare cannot use them
+    prepare = CliRunner().invoke(app, ["prepare"])
+    assert prepare.exit_code == 1 and "`anomflow validate`" in prepare.output and "validated.parquet not found" in prepare.output
 
 
 def test_score_without_an_output_path_says_how_to_call_it(tmp_path):

@@ -43,7 +43,7 @@ def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) ->
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    series = resample_sessions(validated, cfg.interval_s, cfg.max_gap_s, cfg.impute_limit_s)
+    series = resample_sessions(validated, *cfg.times())
     splits = chronological_split(series, cfg.train_fraction, cfg.val_fraction)
     sensors = sensor_columns(series)
     scaler = StandardScaler.fit(splits["train"], sensors)

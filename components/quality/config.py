@@ -15,7 +15,9 @@ Example::
 
 Every sensor column of the readings frame must be declared: under ``sensors`` (validated,
 and modelled by the stages after) or under ``ignore_columns`` (left out of the validated
-frame; it stays in the readings frame).
+frame; it stays in the readings frame). A new project may leave ``sensors`` and
+``expected_interval_s`` out: ``ingest`` runs, and ``validate`` then stops with the
+columns to declare and the readings' median sampling interval.
 
 Importing this module is cheap: it does not import Great Expectations.
 """
@@ -49,9 +51,11 @@ class ValidationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sensors: dict[str, SensorRule] = Field(
-        ..., min_length=1, description="expected sensor columns and their rules"
+        default_factory=dict, description="expected sensor columns and their rules (none yet: validate lists the readings')"
     )
-    expected_interval_s: float = Field(..., gt=0, description="nominal sampling interval, seconds")
+    expected_interval_s: float | None = Field(
+        None, gt=0, description="nominal sampling interval, seconds (unset: validate reports the readings' median)"
+    )
     interval_tolerance: float = Field(
         0.5, ge=0, lt=1, description="relative tolerance on the per-asset median sampling interval"
     )
@@ -80,6 +84,8 @@ class ValidationConfig(BaseModel):
 
     def interval_bounds(self) -> tuple[float, float]:
         """Allowed range of the per-asset median sampling interval, seconds."""
+        if self.expected_interval_s is None:
+            raise ValueError("validate.expected_interval_s is not set")
         return (
             self.expected_interval_s * (1 - self.interval_tolerance),
             self.expected_interval_s * (1 + self.interval_tolerance),

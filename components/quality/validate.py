@@ -97,6 +97,20 @@ def _first_bad_value(frame: pd.DataFrame, column: str, parsed: pd.Series) -> str
     return f"found text {str(raw.iloc[pos])!r} at {_where(frame, pos)}"
 
 
+def _median_interval_phrase(frame: pd.DataFrame) -> str:
+    """The readings' median sampling interval per asset, for the error that asks for it."""
+    if TIMESTAMP not in frame.columns or ASSET not in frame.columns or not isinstance(frame[TIMESTAMP].dtype, pd.DatetimeTZDtype):
+        return "set it to the sampling interval of the sensors, in seconds"
+    ordered = frame[[ASSET, TIMESTAMP]].sort_values([ASSET, TIMESTAMP], kind="stable")
+    steps = ordered.groupby(ASSET, sort=True)[TIMESTAMP].diff().dt.total_seconds()
+    medians = steps[steps > 0].groupby(ordered[ASSET], sort=True).median()
+    if medians.empty:
+        return "no asset has two distinct time stamps to measure it from"
+    per_asset = ", ".join(f"{asset!s}: {step:g} s" for asset, step in medians.head(5).items())
+    more = f" and {len(medians) - 5} more" if len(medians) > 5 else ""
+    return f"the readings' median sampling interval is {medians.median():g} s (per asset: {per_asset}{more})"
+
+
 def check_schema(frame: pd.DataFrame, cfg: ValidationConfig) -> None:
     """Raise :class:`SchemaError` listing every schema violation of ``frame``."""
     problems: list[str] = []
@@ -115,6 +129,10 @@ def check_schema(frame: pd.DataFrame, cfg: ValidationConfig) -> None:
             f"validate.sensors (e.g. sensors: {{{', '.join(f'{c}: {{}}' for c in undeclared)}}} checks type and nulls; "
             "add min/max for ranges), or list it under validate.ignore_columns to leave it out"
         )
+    elif not cfg.sensors:
+        problems.append(f"validate.sensors declares no sensor, and no sensor column came from {where}")
+    if cfg.expected_interval_s is None:
+        problems.append(f"validate.expected_interval_s is not set: {_median_interval_phrase(frame)}")
 
     if TIMESTAMP in frame.columns:
         ts = frame[TIMESTAMP]

@@ -36,10 +36,11 @@ def build_bundle(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, out: 
     for name in (WEIGHTS_FILE, SPEC_FILE, THRESHOLDS_FILE):
         shutil.copy2(model_dir / name, out / name)
     shutil.copy2(prepared_dir / "scaler.json", out / "scaler.json")
+    interval_s, max_gap_s, impute_limit_s = cfg.prepare.times()
     serving = {
-        "interval_s": cfg.prepare.interval_s,
-        "max_gap_s": cfg.prepare.max_gap_s,
-        "impute_steps": cfg.prepare.impute_limit_s // cfg.prepare.interval_s,
+        "interval_s": interval_s,
+        "max_gap_s": max_gap_s,
+        "impute_steps": impute_limit_s // interval_s,
         "top_k_sensors": cfg.register_.top_k_sensors,
     }
     (out / SERVING_FILE).write_text(json.dumps(serving, indent=2))

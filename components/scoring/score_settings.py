@@ -1,12 +1,12 @@
 """What batch scoring takes from a project: the model, the MLflow store that resolves
-it, how exports are read and how repeated time stamps are resolved."""
+it, how exports are read, whose they are and how repeated time stamps are resolved."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.config import MlflowConfig, RegisterConfig, load_config
+from components.config import GrafanaCsvSource, MlflowConfig, PipelineConfig, PlainCsvSource, RegisterConfig, load_config
 from components.registry.tracking import tracking_uri
 from components.sources.export_format import ExportFormat
 
@@ -19,17 +19,19 @@ class ScoreSettings:
     tracking_uri: str
     export_format: ExportFormat
     duplicate_rule: str
+    asset: str | None = None
 
     @classmethod
     def for_project(
         cls, config_path: str | Path | None = None, *, model_uri: str | None = None, delimiter: str | None = None,
-        timestamp_column: str | None = None, timezone: str | None = None,
+        timestamp_column: str | None = None, timezone: str | None = None, asset: str | None = None,
     ) -> "ScoreSettings":
         """Settings from the pipeline config at ``config_path`` (None: ``conf/pipeline.yaml``
         if it exists, else the defaults: Grafana exports, ``anomflow-detector``). The store
         is ``$MLFLOW_TRACKING_URI``, else the config's (a relative SQLite path made
         absolute, so errors say where it looked); the model is the config's registered
-        model ``@champion``; any option given here replaces the config's."""
+        model ``@champion``; the asset of every row is the first file source's ``asset``
+        if it names one; any option given here replaces the config's."""
         path = Path(config_path or DEFAULT_CONFIG)
         cfg = load_config(path) if config_path is not None or path.exists() else None
         uri = tracking_uri(cfg.mlflow if cfg else MlflowConfig())
@@ -40,4 +42,10 @@ class ScoreSettings:
             tracking_uri=uri,
             export_format=ExportFormat.for_project(cfg, delimiter=delimiter, timestamp_column=timestamp_column, timezone=timezone),
             duplicate_rule=cfg.ingest.duplicate_rule if cfg else "mean",
+            asset=asset or _source_asset(cfg),
         )
+
+
+def _source_asset(cfg: PipelineConfig | None) -> str | None:
+    files = [s for s in (cfg.ingest.sources if cfg else []) if isinstance(s, (GrafanaCsvSource, PlainCsvSource))]
+    return files[0].asset if files else None

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.config import GrafanaApiSource, IngestConfig, LabelsConfig, PlainCsvSource
+from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, LabelsConfig, PlainCsvSource
 from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.sources.errors import SourceFormatError
 from components.sources.export_format import ExportFormat
@@ -32,10 +32,16 @@ def snake_case(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_") or "sensor"
 
 
-def _asset_of(path: Path, pattern: str) -> str:
-    match = re.search(pattern, path.name)
+def _asset_of(path: Path, source: GrafanaCsvSource | PlainCsvSource) -> str:
+    if source.asset is not None:
+        return source.asset
+    match = re.search(source.asset_pattern, path.name)
     if not match or "asset" not in match.groupdict():
-        raise SourceFormatError(f"{path}: file name does not match asset_pattern {pattern!r}")
+        raise SourceFormatError(
+            f"{path}: file name does not match asset_pattern {source.asset_pattern!r}; if every file of "
+            f"{source.glob!r} is one asset, name it on the source (asset: NAME), else give an asset_pattern "
+            "whose (?P<asset>...) group matches its name in the file names"
+        )
     return match.group("asset")
 
 
@@ -62,7 +68,7 @@ def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
             for asset, rows in frame.groupby(ASSET, sort=True):
                 frames.append(resolve_duplicate_timestamps(rows.drop(columns=[ASSET]), duplicate_rule).assign(**{ASSET: asset}))
         else:
-            frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: _asset_of(path, source.asset_pattern)}))
+            frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: _asset_of(path, source)}))
     return frames
 
 

@@ -64,7 +64,7 @@ def test_long_hole_breaks_session_instead_of_inventing_values():
 def test_scaler_is_fitted_on_train_rows_only(tmp_path):
     frame = _readings(n=1000, gap_at=10**6)
     frame["y"] = np.where(np.arange(1000) < 500, 1.0, 1000.0)  # val/test rows far off
-    prepared = prepare(frame, PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10), tmp_path)
+    prepared = prepare(frame, PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10).at_interval(60), tmp_path)
     train = prepared.splits["train"]
     assert prepared.scaler.mean[prepared.sensors.index("y")] == pytest.approx(train["y"].mean())
     assert prepared.scaler.mean[prepared.sensors.index("y")] == pytest.approx(1.0)
@@ -87,7 +87,7 @@ def test_a_validation_split_of_labelled_rows_stops_prepare_saying_why(tmp_path):
     instead of the five training processes failing later."""
     frame = _readings(n=1000, gap_at=10**6).assign(label=0)
     frame.loc[480:699, "label"] = 1  # every val row (500–699) and the last train rows
-    cfg = PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10)
+    cfg = PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10).at_interval(60)
     with pytest.raises(ValueError) as err:
         prepare(frame, cfg, tmp_path)
     assert str(err.value).startswith(
@@ -103,4 +103,4 @@ def test_a_validation_split_of_labelled_rows_stops_prepare_saying_why(tmp_path):
 
 def test_sessions_shorter_than_the_window_stop_prepare_saying_why(tmp_path):
     with pytest.raises(ValueError, match=r"^the val split has no 250-row window inside one session \(200 rows in 1 session, the longest 200 rows\): lower prepare.window"):
-        prepare(_readings(n=1000, gap_at=10**6), PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=250), tmp_path)
+        prepare(_readings(n=1000, gap_at=10**6), PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=250).at_interval(60), tmp_path)

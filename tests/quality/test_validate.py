@@ -163,6 +163,25 @@ def test_an_undeclared_sensor_column_stops_the_run_naming_it_and_its_file(tmp_pa
         make_cfg(ignore_columns=["current"])
 
 
+def test_a_new_project_declares_nothing_and_validate_says_what_to_set(tmp_path):
+    """Ingest runs before the user knows the column names; validate then lists them with
+    the readings' median sampling interval (pump-2 here sampled every 30 s)."""
+    frame = make_frame()
+    frame.loc[frame["asset"] == "pump-2", "timestamp"] = pd.date_range("2024-03-01", periods=N_PER_ASSET, freq="30s", tz="UTC")
+    with pytest.raises(SchemaError) as err:
+        run(frame, ValidationConfig(), tmp_path)
+    msg = str(err.value)
+    assert "column(s) ['temperature', 'pressure', 'current'] in data/demo/pump-1__Process.csv" in msg
+    assert msg.endswith(
+        "validate.expected_interval_s is not set: the readings' median sampling interval is 45 s "
+        "(per asset: pump-1: 60 s, pump-2: 30 s)"
+    )
+    with pytest.raises(SchemaError, match="declares no sensor, and no sensor column came from"):
+        run(frame[["timestamp", "asset", "source_file", "source_row"]], make_cfg(sensors={}), tmp_path)
+    with pytest.raises(ValueError, match="expected_interval_s is not set"):
+        ValidationConfig().interval_bounds()
+
+
 def test_missing_asset_and_label(tmp_path):
     frame = make_frame().drop(columns=["asset", "label"])
     with pytest.raises(SchemaError) as err:

@@ -40,3 +40,14 @@ def test_outside_a_project_the_defaults_apply_and_a_named_config_must_exist(tmp_
     assert settings.tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db" and settings.duplicate_rule == "mean"
     with pytest.raises(FileNotFoundError, match="config file not found: elsewhere.yaml"):
         ScoreSettings.for_project("elsewhere.yaml")
+
+
+def test_a_source_that_names_its_asset_names_the_scored_rows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "pipeline.yaml").write_text(yaml.safe_dump({"ingest": {"sources": [{"kind": "grafana_csv", "glob": "*.csv", "asset": "press-4"}]}}))
+    assert ScoreSettings.for_project().asset == "press-4"
+    assert ScoreSettings.for_project(asset="press-5").asset == "press-5"
+    (tmp_path / "other").mkdir()
+    _project(tmp_path / "other")
+    assert ScoreSettings.for_project(tmp_path / "other" / "conf" / "pipeline.yaml").asset is None

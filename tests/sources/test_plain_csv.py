@@ -106,3 +106,27 @@ def test_ingest_splits_a_long_export_into_its_assets(tmp_path, monkeypatch):
         ["pump-1", 20.0, 2.0], ["pump-1", 23.0, 2.3], ["pump-2", 10.0, 1.0], ["pump-2", 12.0, 1.2],
     ]
     assert readings["timestamp"].tolist() == [pd.Timestamp("2024-01-01 00:00", tz="UTC"), pd.Timestamp("2024-01-01 00:01", tz="UTC")] * 2
+
+
+def test_one_asset_for_every_file_of_a_source(tmp_path, monkeypatch):
+    """Daily files of one machine (or Grafana downloads, whose names carry no asset) are
+    one asset when the source names it; without it, the file-name error says how."""
+    from pydantic import ValidationError
+
+    from components.config import IngestConfig
+    from components.sources.errors import SourceFormatError
+    from components.sources.ingest import ingest
+
+    for day in (1, 2):
+        (tmp_path / f"2024-01-0{day}.csv").write_text(f"timestamp,flow\n2024-01-0{day}T00:00:00Z,{day}\n2024-01-0{day}T00:01:00Z,{day}\n")
+    monkeypatch.chdir(tmp_path)
+    readings = ingest(IngestConfig.model_validate({"sources": [{"kind": "csv", "glob": "2024-*.csv", "asset": "press-4"}]}))
+    assert readings["asset"].unique().tolist() == ["press-4"] and readings["flow"].tolist() == [1, 1, 2, 2]
+
+    (tmp_path / "Flow-data-2024-01-03 08_00_00.csv").write_text('"Time","flow"\n2024-01-03 08:00:00,3\n2024-01-03 08:01:00,3\n')
+    grafana = {"kind": "grafana_csv", "glob": "Flow-data-*.csv"}
+    with pytest.raises(SourceFormatError, match=r"Flow-data-2024-01-03 08_00_00\.csv: file name does not match asset_pattern .*\(asset: NAME\)"):
+        ingest(IngestConfig.model_validate({"sources": [grafana]}))
+    assert ingest(IngestConfig.model_validate({"sources": [{**grafana, "asset": "press-4"}]}))["asset"].unique().tolist() == ["press-4"]
+    with pytest.raises(ValidationError, match="give asset .* or asset_column"):
+        IngestConfig.model_validate({"sources": [{"kind": "csv", "glob": "*.csv", "asset": "a", "asset_column": "machine"}]})
