@@ -76,17 +76,13 @@ def show_config(
     out: Path = typer.Option(None, help="write the YAML here (dvc.yaml's params file) instead of printing it"),
 ) -> None:
     """Every setting with the defaults filled in: what the stages will use."""
-    import yaml
-
-    from components.config import load_config, resolved_settings
+    from components.config import load_config, resolved_yaml
 
     try:
-        settings = resolved_settings(load_config(config))
+        text = resolved_yaml(load_config(config), config)
     except _user_errors() as err:
         console.print(f"[bold red]config failed:[/] {err}")
         raise typer.Exit(1) from None
-    text = f"# {config} with every default filled in (anomflow config); edit that file, not this one\n"
-    text += yaml.safe_dump(settings, sort_keys=False)
     if out is None:
         sys.stdout.write(text)
         return

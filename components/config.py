@@ -303,3 +303,10 @@ def resolved_settings(cfg: PipelineConfig) -> dict:
     """Every setting of ``cfg``, defaults filled in, as plain YAML-ready data keyed as in
     the file (``validate``, ``register``); loading it again gives an equal config."""
     return cfg.model_dump(mode="json", by_alias=True)
+
+
+def resolved_yaml(cfg: PipelineConfig, source: str | Path | None = None) -> str:
+    """:func:`resolved_settings` as YAML in the file's order, headed by the file it came
+    from if ``source`` is given."""
+    header = f"# {source} with every default filled in (anomflow config); edit that file, not this one\n" if source else ""
+    return header + yaml.safe_dump(resolved_settings(cfg), sort_keys=False)

@@ -69,7 +69,7 @@ def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
     """Ingest → validate → prepare → train → threshold → evaluate → register."""
     cfg = load_config(config_path)
     open_parent_run(
-        cfg.mlflow, cfg.paths.artifacts_dir(), f"retrain-{flow_run.get_name() or 'local'}",
+        cfg, f"retrain-{flow_run.get_name() or 'local'}",
         {"anomflow.entry": "prefect", "prefect.flow_run_id": str(flow_run.get_id() or "")},
     )
     ingest_task(cfg)

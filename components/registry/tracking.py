@@ -14,7 +14,7 @@ from typing import Iterator
 import pandas as pd
 import yaml
 
-from components.config import MlflowConfig
+from components.config import MlflowConfig, PipelineConfig, resolved_settings, resolved_yaml
 
 
 def tracking_uri(cfg: MlflowConfig) -> str:
@@ -77,41 +77,68 @@ class RunIds:
         return cls(**json.loads(Path(path).read_text()))
 
 
-def start_pipeline_run(cfg: MlflowConfig, name: str, tags: dict[str, str]) -> str:
-    """Create the parent run of one pipeline execution; returns its id (left running)."""
-    import mlflow
+SETTINGS_ARTIFACT = "config/pipeline.yaml"
+PARAM_SECTIONS = ("prepare", "threshold", "evaluate", "register")
+MAX_PARAM_CHARS = 500
 
-    experiment_id = configure_tracking(cfg)
-    client = mlflow.MlflowClient(tracking_uri(cfg))
-    return client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+
+def pipeline_params(settings: dict) -> dict[str, str]:
+    """The pipeline-level settings as flat MLflow params (``prepare.window``, ...): the
+    sections no single model's run logs, the sampling interval, the sensors and which
+    models are trained. Long values are cut at MAX_PARAM_CHARS; the full config is the
+    run's ``config/pipeline.yaml``."""
+    params = {f"{section}.{key}": value for section in PARAM_SECTIONS for key, value in settings[section].items()}
+    params["validate.expected_interval_s"] = settings["validate"]["expected_interval_s"]
+    params["validate.sensors"] = ",".join(settings["validate"]["sensors"])
+    params["teachers.models"] = ",".join(settings["teachers"]["models"])
+    params["teachers.profile"] = settings["teachers"]["profile"]
+    params["baselines.models"] = ",".join(settings["baselines"]["models"])
+    text = {key: str(value) for key, value in params.items()}
+    return {key: value if len(value) <= MAX_PARAM_CHARS else value[: MAX_PARAM_CHARS - 1] + "…" for key, value in text.items()}
+
+
+def start_pipeline_run(cfg: PipelineConfig, name: str, tags: dict[str, str]) -> str:
+    """Create the parent run of one pipeline execution, with the config it runs (every
+    default filled in) as ``config/pipeline.yaml`` and :func:`pipeline_params`; returns
+    its id (left running)."""
+    import mlflow
+    from mlflow.entities import Param
+
+    experiment_id = configure_tracking(cfg.mlflow)
+    client = mlflow.MlflowClient(tracking_uri(cfg.mlflow))
+    run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    client.log_text(run_id, resolved_yaml(cfg), SETTINGS_ARTIFACT)
+    client.log_batch(run_id, params=[Param(key, value) for key, value in pipeline_params(resolved_settings(cfg)).items()])
+    return run_id
 
 
 PARENT_RUN_FILE = "mlflow_parent_run.json"
 
 
-def shared_parent_run(cfg: MlflowConfig, artifacts_dir: Path) -> str:
+def shared_parent_run(cfg: PipelineConfig) -> str:
     """The pipeline's parent run for stages run one by one (``dvc repro``, the CLI):
     the run named in ``<artifacts>/mlflow_parent_run.json`` while it is still open,
     else a new one (recorded there), so every model trained on the same prepared data
     nests under one parent. The Prefect flow opens its own parent and records it here."""
     import mlflow
 
-    record = Path(artifacts_dir) / PARENT_RUN_FILE
+    record = cfg.paths.artifacts_dir() / PARENT_RUN_FILE
     if record.exists():
         run_id = json.loads(record.read_text())["run_id"]
         try:
-            if mlflow.MlflowClient(tracking_uri(cfg)).get_run(run_id).info.status == "RUNNING":
+            if mlflow.MlflowClient(tracking_uri(cfg.mlflow)).get_run(run_id).info.status == "RUNNING":
                 return run_id
         except mlflow.exceptions.MlflowException:
             pass
-    return open_parent_run(cfg, artifacts_dir, "pipeline", {"anomflow.entry": "cli"})
+    return open_parent_run(cfg, "pipeline", {"anomflow.entry": "cli"})
 
 
-def open_parent_run(cfg: MlflowConfig, artifacts_dir: Path, name: str, tags: dict[str, str]) -> str:
+def open_parent_run(cfg: PipelineConfig, name: str, tags: dict[str, str]) -> str:
     """Start a new parent run and record it as the one later stages nest under."""
     run_id = start_pipeline_run(cfg, name, tags)
-    Path(artifacts_dir).mkdir(parents=True, exist_ok=True)
-    (Path(artifacts_dir) / PARENT_RUN_FILE).write_text(json.dumps({"run_id": run_id}))
+    artifacts_dir = cfg.paths.artifacts_dir()
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    (artifacts_dir / PARENT_RUN_FILE).write_text(json.dumps({"run_id": run_id}))
     return run_id
 
 

@@ -40,7 +40,7 @@ def _with_teachers(cfg: PipelineConfig, weights: dict[str, float]) -> PipelineCo
 def run_ablation(cfg: PipelineConfig, prepared: PreparedData) -> pd.DataFrame:
     """Train, threshold and evaluate every variant under ``<models>/ablations/<variant>``,
     each logged as a run nested under one ``ablation`` parent run; write the reports."""
-    parent = start_pipeline_run(cfg.mlflow, "ablation", {"anomflow.entry": "ablation"})
+    parent = start_pipeline_run(cfg, "ablation", {"anomflow.entry": "ablation"})
     data = evaluation_set(cfg, prepared)
     rows, details = [], {}
     for variant, weights in ablation_variants(cfg).items():

@@ -207,7 +207,7 @@ def train_model(
         raise ValueError(f"unknown model {kind!r}; choose one of {[*FITTERS, *TEACHERS, *BASELINES]}")
     model_dir = out_dir or cfg.paths.models_dir() / kind
     model_dir.mkdir(parents=True, exist_ok=True)
-    parent = parent_run_id or shared_parent_run(cfg.mlflow, cfg.paths.artifacts_dir())
+    parent = parent_run_id or shared_parent_run(cfg)
     run_ids = RunIds(parent=parent, child=start_model_run(cfg.mlflow, parent, run_name or kind))
     run_ids.save(model_dir / RUN_FILE)
     uri = tracking_uri(cfg.mlflow)

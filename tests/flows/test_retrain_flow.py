@@ -1,9 +1,13 @@
 """The real `retrain` flow under Prefect on a tiny config ends with a registered model."""
 
 import json
+from pathlib import Path
 
 import mlflow
+import yaml
 from prefect.client.orchestration import get_client
+
+from components.config import PipelineConfig, load_config
 
 
 def test_retrain_registers_a_champion(trained_project):
@@ -20,6 +24,11 @@ def test_retrain_registers_a_champion(trained_project):
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     for tag in ("anomflow.dataset_digest", "anomflow.dvc_data_hash", "mlflow.source.git.commit"):
         assert tag in parent.data.tags
+    # the config the run ran, defaults filled in, and its pipeline-level settings as params to compare runs by
+    logged = yaml.safe_load(Path(client.download_artifacts(parent.info.run_id, "config/pipeline.yaml")).read_text())
+    assert PipelineConfig.model_validate(logged) == load_config(root / "conf" / "pipeline.yaml")
+    assert parent.data.params["prepare.window"] == "16" and parent.data.params["threshold.method"] == logged["threshold"]["method"]
+    assert parent.data.params["validate.sensors"] == ",".join(logged["validate"]["sensors"])
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert len(history) >= 1
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
