@@ -24,12 +24,13 @@ def _prefect(args: list[str], env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
-def _deployments(api_url: str) -> dict[str, object]:
+def _read(api_url: str, what: str) -> list:
+    """``read_deployments`` or ``read_flow_runs`` of the server at ``api_url``."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        return {d.name: d for d in client.read_deployments()}
+        return getattr(client, f"read_{what}")()
 
 
 def test_deploy_all_then_a_worker_runs_a_score_deployment_run(trained_project, tmp_path, monkeypatch):
@@ -40,6 +41,7 @@ def test_deploy_all_then_a_worker_runs_a_score_deployment_run(trained_project, t
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))  # the server's database, the CLI's profile
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(
+        PREFECT_LOGGING_LEVEL="INFO",  # the worker's log says what became of the run (make sets WARNING)
         ANOMFLOW_PROJECT_DIR=str(REPO_ROOT),
         MLFLOW_TRACKING_URI=trained_project["tracking_uri"], PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
     )
@@ -47,18 +49,21 @@ def test_deploy_all_then_a_worker_runs_a_score_deployment_run(trained_project, t
         env["PREFECT_API_URL"] = api_url
         _prefect(["work-pool", "create", "anomflow-pool", "--type", "process"], env)
         _prefect(["--no-prompt", "deploy", "--all"], env)
-        deployments = _deployments(api_url)
+        deployments = {d.name: d for d in _read(api_url, "deployments")}
         assert set(deployments) == {"anomflow-retrain", "anomflow-score"}
         retrain = deployments["anomflow-retrain"]
         assert [s.schedule.cron for s in retrain.schedules] == ["0 3 * * *"] and retrain.work_pool_name == "anomflow-pool"
         limit = retrain.global_concurrency_limit  # prefect.yaml's concurrency_limit, as the server keeps it
         assert limit.limit == 1 and retrain.concurrency_options.collision_strategy == "CANCEL_NEW"
+        # with its scheduled runs: none may reach the worker below (at 03:00 it would retrain this repository)
+        _prefect(["deployment", "delete", "retrain/anomflow-retrain"], env)
 
         _prefect([
             "deployment", "run", "score/anomflow-score", "-p", f"input_paths={[str(export), str(process)]!r}".replace("'", '"'),
             "-p", f"output_path={out}", "-p", "asset=pump-1", "-p", f"config_path={root / 'conf' / 'pipeline.yaml'}",
         ], env)
         worker = _prefect(["worker", "start", "--pool", "anomflow-pool", "--run-once"], env)
-    assert "Finished in state Completed()" in worker, worker[-3000:]
+        runs = _read(api_url, "flow_runs")
+    assert [(r.deployment_id, r.state.is_completed()) for r in runs] == [(deployments["anomflow-score"].id, True)], worker[-3000:]
     scored = pd.read_parquet(out)
     assert len(scored) > 0 and set(scored["asset"]) == {"pump-1"} and scored["score"].notna().any()
