@@ -105,6 +105,21 @@ def _log_pyfunc(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, run_id
             )
 
 
+def _describe_version(client, cfg: PipelineConfig, version: str, spec: dict) -> None:
+    """What a client needs to call the version, on the version itself (MLflow UI, API):
+    the model keeps no state between requests, so a reading is scored only when the
+    request also carries the ``window − 1`` rows before it."""
+    interval_s, _, _ = cfg.prepare.times()
+    name, window = cfg.register_.model_name, int(spec["window"])
+    client.update_model_version(name, version, description=(
+        f"Scores a reading from the {window} readings ending at it, one every {interval_s} s per asset; the model keeps "
+        f"no state between requests, so send each new reading with the {window - 1} before it and read the last row. "
+        f"Columns: timestamp, asset (optional), {', '.join(spec['sensors'])}."
+    ))
+    for key, value in {"window": window, "interval_s": interval_s, "sensors": ",".join(spec["sensors"])}.items():
+        client.set_model_version_tag(name, version, f"anomflow.{key}", str(value))
+
+
 def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, model_dir: str | Path, validated: pd.DataFrame) -> dict:
     """Log metrics, plots and the model to the model's MLflow run, register a version and
     set its alias. Writes and returns ``reports/registration.json``."""
@@ -125,7 +140,8 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
 
     test = prepared.splits["test"]
     request = test.drop(columns=[c for c in (LABEL, SESSION) if c in test.columns])
-    example = request_example(request, cfg.prepare.window + 5)
+    spec = json.loads((model_dir / SPEC_FILE).read_text())
+    example = request_example(request, spec["window"] + 5)  # rows enough for the served window to score some
     (reports / REQUEST_EXAMPLE_FILE).write_text(
         json.dumps({"dataframe_split": request_example(request, 200).to_dict(orient="split", index=False)})
     )
@@ -142,6 +158,7 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
             teacher_dir = cfg.paths.models_dir() / teacher
             _log_pyfunc(cfg, teacher_dir, prepared_dir, RunIds.load(teacher_dir / RUN_FILE).child, signature, example, None)
     version = str(info.registered_model_version)
+    _describe_version(client, cfg, version, spec)
     with using_tracking_uri(uri):
         decision = decide_and_alias(
             cfg.register_.model_name, version, promotion_frame(cfg, prepared), cfg.register_.promotion_metric, uri, cfg.evaluate.vus_window,

@@ -18,6 +18,9 @@ def test_retrain_registers_a_champion(trained_project):
     client = mlflow.MlflowClient(trained_project["tracking_uri"])
     version = client.get_model_version_by_alias("anomflow-detector", "champion")
     assert str(version.version) == "1"
+    window = json.loads((root / "models" / "student" / "model.json").read_text())["window"]
+    assert version.tags["anomflow.window"] == str(window) and version.tags["anomflow.interval_s"] == "60"
+    assert f"send each new reading with the {window - 1} before it" in version.description
 
     parent = client.get_run(registration["parent_run_id"])
     child = client.get_run(registration["model_run_id"])

@@ -79,6 +79,18 @@ def test_good_request_gets_score_level_and_top_sensors(server, request_rows, tra
     assert all(len(top) == 3 for top in scored["top_sensors"])
 
 
+def test_a_reading_sent_with_the_window_before_it_scores_as_in_one_long_request(server, request_rows, trained_project):
+    """Real time: the model keeps no state, so a client sends each new reading with the
+    window − 1 rows before it (what the version's description says) and reads the last row."""
+    window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
+    whole = pd.DataFrame(_post(server, request_rows).json()["predictions"])
+    for newest in (window - 1, 120, 199):
+        sliding = pd.DataFrame(_post(server, request_rows.iloc[newest - window + 1 : newest + 1]).json()["predictions"])
+        assert len(sliding) == window and sliding["score"].iloc[:-1].isna().all()
+        last, same_row = sliding.iloc[-1], whole.iloc[newest]
+        assert last["score"] == pytest.approx(same_row["score"], rel=1e-5) and last["level"] == same_row["level"]
+
+
 @pytest.mark.parametrize(
     "mutate, fragment",
     [
