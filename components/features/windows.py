@@ -51,16 +51,21 @@ def fit_window_starts(frame: pd.DataFrame, window: int, stride: int, exclude_lab
 def no_fit_window_reason(frame: pd.DataFrame, name: str, window: int, exclude_labelled: bool) -> str:
     """Why the ``name`` split (train or val), in which :func:`fit_window_starts` finds no
     window, has none, and what to change."""
-    longest = int(frame[SESSION].value_counts().max()) if len(frame) else 0
+    span = "prepare.train_fraction and val_fraction cut each asset's time span, first reading to last"
+    if frame.empty:
+        return (
+            f"the {name} split holds no rows: {span}, so a long pause in the recordings can leave a split's part of "
+            "the span empty; move the fractions, or leave out the recordings on one side of the pause"
+        )
+    longest = int(frame[SESSION].value_counts().max())
     sessions = frame[SESSION].nunique()
     rows = f"{len(frame):,} rows in {sessions} session{'s' * (sessions != 1)}, the longest {longest:,} rows"
     if longest >= window and exclude_labelled and LABEL in frame.columns:
         return (
             f"the {name} split has no {window}-row window free of labelled anomalies ({rows}, "
             f"{int(frame[LABEL].sum()):,} of them labelled), and the models fit, stop early and set their thresholds on "
-            f"such windows: move the split so that the {name} split holds normal rows (prepare.train_fraction and "
-            "val_fraction are the first fractions of each asset's rows), or fit on labelled rows too with "
-            "prepare.exclude_labelled_from_fit: false"
+            f"such windows: move the split so that the {name} split holds normal rows ({span}), or fit on "
+            "labelled rows too with prepare.exclude_labelled_from_fit: false"
         )
     return (
         f"the {name} split has no {window}-row window inside one session ({rows}): lower prepare.window, raise "

@@ -104,3 +104,11 @@ def test_a_validation_split_of_labelled_rows_stops_prepare_saying_why(tmp_path):
 def test_sessions_shorter_than_the_window_stop_prepare_saying_why(tmp_path):
     with pytest.raises(ValueError, match=r"^the val split has no 250-row window inside one session \(200 rows in 1 session, the longest 200 rows\): lower prepare.window"):
         prepare(_readings(n=1000, gap_at=10**6), PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=250).at_interval(60), tmp_path)
+
+
+def test_a_split_left_empty_by_a_long_pause_says_the_cut_is_by_time(tmp_path):
+    """Two recordings six months apart: the time-span cuts put the first alone in train
+    and nothing in val (as with two Grafana exports of one dashboard)."""
+    readings = _readings(n=600, gap_at=100, gap_minutes=180 * 24 * 60)
+    with pytest.raises(ValueError, match=r"^the val split holds no rows: prepare.train_fraction and val_fraction cut each asset's time span"):
+        prepare(readings, PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10).at_interval(60), tmp_path)
