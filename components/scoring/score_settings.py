@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.config import GrafanaCsvSource, MlflowConfig, PipelineConfig, PlainCsvSource, RegisterConfig, load_config
+from components.config import MlflowConfig, RegisterConfig, load_config
 from components.registry.tracking import tracking_uri
-from components.sources.export_format import ExportFormat
+from components.sources.export_format import ExportFormat, first_file_source
 
 DEFAULT_CONFIG = "conf/pipeline.yaml"
 
@@ -37,15 +37,11 @@ class ScoreSettings:
         uri = tracking_uri(cfg.mlflow if cfg else MlflowConfig())
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_absolute():
             uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+        source = first_file_source(cfg)
         return cls(
             model_uri=model_uri or f"models:/{(cfg.register_ if cfg else RegisterConfig()).model_name}@champion",
             tracking_uri=uri,
             export_format=ExportFormat.for_project(cfg, delimiter=delimiter, timestamp_column=timestamp_column, timezone=timezone),
             duplicate_rule=cfg.ingest.duplicate_rule if cfg else "mean",
-            asset=asset or _source_asset(cfg),
+            asset=asset or (source.asset if source else None),
         )
-
-
-def _source_asset(cfg: PipelineConfig | None) -> str | None:
-    files = [s for s in (cfg.ingest.sources if cfg else []) if isinstance(s, (GrafanaCsvSource, PlainCsvSource))]
-    return files[0].asset if files else None

@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict
 from components.config import GrafanaCsvSource, PipelineConfig, PlainCsvSource
 
 
+def first_file_source(cfg: PipelineConfig | None) -> GrafanaCsvSource | PlainCsvSource | None:
+    """The project's first file source (batch scoring reads exports as it reads files), or None."""
+    files = [s for s in (cfg.ingest.sources if cfg else []) if isinstance(s, (GrafanaCsvSource, PlainCsvSource))]
+    return files[0] if files else None
+
+
 class ExportFormat(BaseModel):
     """Reading options of an export. ``delimiter`` None: a Grafana panel export (every
     variant ingest reads; ``timezone`` is the dashboard's, for formatted time stamps);
@@ -63,8 +69,8 @@ class ExportFormat(BaseModel):
         """The format of the project's first file source (Grafana without a project or
         without a file source), with any option given here in its place. A ``delimiter``
         over a Grafana source means a plain CSV with the default plain options."""
-        sources = [s for s in (cfg.ingest.sources if cfg else []) if isinstance(s, (GrafanaCsvSource, PlainCsvSource))]
-        base = cls.of_source(sources[0]) if sources else cls()
+        source = first_file_source(cfg)
+        base = cls.of_source(source) if source else cls()
         if delimiter is not None and base.delimiter is None:
             base = cls(timezone=base.timezone)
         if timestamp_column is not None and (delimiter or base.delimiter) is None:
