@@ -14,6 +14,7 @@ from typing import Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Defaults a user can override in the environment: the ephemeral Prefect server sends no
@@ -38,6 +39,13 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (ValueError, OSError, DataQualityError)
 
 
+def _fail(name: str, err: Exception) -> typer.Exit:
+    """Print ``name failed: err`` (the error's text as is: brackets in it are not markup)
+    and give the exit to raise."""
+    console.print(f"[bold red]{name} failed:[/] {escape(str(err))}", soft_wrap=True)
+    return typer.Exit(1)
+
+
 def _run_stage(name: str, config: str, fn: Callable) -> dict:
     from components.config import load_config
 
@@ -46,9 +54,8 @@ def _run_stage(name: str, config: str, fn: Callable) -> dict:
         with console.status(f"{name}…"):
             result = fn(cfg)
     except _user_errors() as err:
-        console.print(f"[bold red]{name} failed:[/] {err}")
-        raise typer.Exit(1) from None
-    console.print(f"[green]{name} done[/] {json.dumps(_brief(result), default=str)}")
+        raise _fail(name, err) from None
+    console.print(f"[green]{name} done[/] {escape(json.dumps(_brief(result), default=str))}")
     return result
 
 
@@ -81,8 +88,7 @@ def show_config(
     try:
         text = resolved_yaml(load_config(config), config)
     except _user_errors() as err:
-        console.print(f"[bold red]config failed:[/] {err}")
-        raise typer.Exit(1) from None
+        raise _fail("config", err) from None
     if out is None:
         sys.stdout.write(text)
         return
@@ -175,15 +181,16 @@ def register(config: str = ConfigOption) -> None:
 @app.command()
 def retrain(config: str = ConfigOption) -> None:
     """Run the whole pipeline as the Prefect `retrain` flow (ephemeral API unless PREFECT_API_URL is set)."""
+    from components.config import load_config
     from flows.retrain import retrain as retrain_flow
     from flows.retry import hide_bad_input_tracebacks
 
     hide_bad_input_tracebacks()
     try:
+        load_config(config)  # a bad config fails here, in one line, before a Prefect server starts
         result = retrain_flow(config_path=config)
     except _user_errors() as err:
-        console.print(f"[bold red]retrain failed:[/] {err}")
-        raise typer.Exit(1) from None
+        raise _fail("retrain", err) from None
     print_summary(result["registration"], result["metrics"])
 
 
@@ -216,11 +223,10 @@ def score(
             [str(p) for p in paths[:-1]], str(paths[-1]), config, model_uri, asset, delimiter, timestamp_column, timezone
         )
     except (*_user_errors(), MlflowException) as err:
-        console.print(f"[bold red]score failed:[/] {err}", soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise _fail("score", err) from None
     console.print(f"[green]scored[/] {summary['rows']:,} rows with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
     if summary["ignored_columns"]:
-        console.print(f"columns the model does not score, left out: {summary['ignored_columns']}", soft_wrap=True)
+        console.print(f"columns the model does not score, left out: {escape(str(summary['ignored_columns']))}", soft_wrap=True)
 
 
 @app.command()
@@ -229,9 +235,15 @@ def schedule(
     config: str = ConfigOption,
 ) -> None:
     """Serve the `retrain` flow on a cron schedule (blocks; Ctrl-C stops)."""
-    from flows.schedule import serve_retrain
+    from components.config import load_config
+    from flows.schedule import retrain_deployment, serve_deployments
 
-    serve_retrain(cron, config)
+    try:
+        load_config(config)  # not first at 03:00
+        deployment = retrain_deployment(cron, config)
+    except _user_errors() as err:
+        raise _fail("schedule", err) from None
+    serve_deployments(deployment)
 
 
 def print_summary(registration: dict, metrics: dict | None = None) -> None:

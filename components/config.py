@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from components.config_errors import describe_validation_error
 from components.quality.config import ValidationConfig
 from components.scoring.thresholds import ThresholdConfig
 
@@ -287,16 +288,26 @@ class PipelineConfig(_Strict):
 
 
 def load_config(path: str | Path) -> PipelineConfig:
-    """Read and validate a pipeline YAML file; errors name the file and the bad key."""
+    """Read and validate a pipeline YAML file; a ValueError names the file, the line of a
+    YAML syntax error, or every bad key as written in the file."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"config file not found: {path}") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"config {path} is not valid YAML: {_yaml_problem(err)}") from None
+    raw = {} if raw is None else raw  # an empty file: every missing key is named below
     try:
         return PipelineConfig.model_validate(raw)
-    except Exception as err:
-        raise ValueError(f"invalid config {path}:\n{err}") from None
+    except ValidationError as err:
+        raise ValueError(f"invalid config {path}:\n{describe_validation_error(err, PipelineConfig, raw)}") from None
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def resolved_settings(cfg: PipelineConfig) -> dict:

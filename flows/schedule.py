@@ -25,16 +25,22 @@ PREFECT_DEFAULT_PORT = 4200
 
 
 def retrain_deployment(cron: str, config_path: str):
-    """The deployment object (name, cron schedule, parameters) that ``serve`` runs. One
+    """The deployment object (name, cron schedule, parameters) that ``serve`` runs; a
+    ValueError for a bad cron expression. One
     run at a time: a run due while the last one is still training is cancelled, since two
     retrains of one project would write the same artifacts (and the next run trains on
     the newer data anyway)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from pydantic import ValidationError
 
-    return retrain.to_deployment(
-        name=DEPLOYMENT_NAME, cron=cron, parameters={"config_path": config_path},
-        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-    )
+    try:
+        return retrain.to_deployment(
+            name=DEPLOYMENT_NAME, cron=cron, parameters={"config_path": config_path},
+            concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        )
+    except ValidationError as err:
+        reason = err.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(f"{reason}: a cron expression has five fields, minute hour day month weekday, e.g. '0 3 * * *'") from None
 
 
 def _port(preferred: int) -> int:
@@ -91,8 +97,3 @@ def serve_deployments(*deployments) -> None:
             flush=True,
         )
         serve(*deployments)
-
-
-def serve_retrain(cron: str, config_path: str) -> None:
-    """Block and run ``retrain`` on ``cron`` until interrupted."""
-    serve_deployments(retrain_deployment(cron, config_path))

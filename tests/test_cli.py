@@ -4,6 +4,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import flows.schedule  # noqa: F401  Prefect sets up its log handlers on import, on the stderr of that moment: not a CliRunner's, closed after the call
 from components.cli import app
 
 STAGES = ["demo-data", "config", "ingest", "validate", "prepare", "train", "threshold", "evaluate", "register", "retrain", "score", "schedule"]
@@ -56,7 +57,34 @@ def test_config_fills_in_every_default_and_reloads_equal(tmp_path):
 def test_config_with_a_misspelt_key_names_it(tmp_path):
     (tmp_path / "pipeline.yaml").write_text(PARTIAL_CONFIG.replace("window", "windw"))
     result = CliRunner().invoke(app, ["config", "--config", str(tmp_path / "pipeline.yaml")])
-    assert result.exit_code == 1 and "windw" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "prepare.windw: unknown key; did you mean `window`?" in result.output
+
+
+def test_retrain_and_schedule_stop_on_a_bad_config_before_starting_prefect(tmp_path):
+    """Pydantic's own words in brackets (``[type=...]``) reach the terminal as written,
+    and neither command starts a Prefect server for a config that cannot run."""
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(PARTIAL_CONFIG.replace("window: 12", "window: [12]"))
+    for command in (["retrain"], ["schedule", "--cron", "0 3 * * *"]):
+        result = CliRunner().invoke(app, [*command, "--config", str(config)])
+        assert result.exit_code == 1, result.output
+        assert "prepare.window: Input should be a valid integer" in result.output
+        assert "Prefect" not in result.output and "Traceback" not in result.output
+    config.write_text(PARTIAL_CONFIG)
+    result = CliRunner().invoke(app, ["schedule", "--cron", "at three", "--config", str(config)])
+    assert result.exit_code == 1 and "a cron expression has five fields" in result.output
+
+
+def test_stage_errors_print_brackets_as_written(tmp_path):
+    """Grafana names a download after its panel, units and all: ``[bar]`` is no markup."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "Pressure [bar]-data-2024-11-25.csv").write_text("time,pressure\n2024-01-01 00:00:00,1\n")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f'ingest:\n  sources: [{{kind: csv, glob: "{tmp_path}/data/*.csv", asset: p1}}]\n')
+    result = CliRunner().invoke(app, ["ingest", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "Pressure [bar]-data-2024-11-25.csv: no timestamp column 'timestamp'" in result.output
 
 
 def test_too_much_bad_data_stops_validate_with_a_one_line_reason(tmp_path, monkeypatch):

@@ -55,6 +55,16 @@ def _assets(cells: pd.DataFrame, names: list[str], column: str, *, file: str, li
     return {ASSET: assets.array}
 
 
+def _header_hint(names: list[str], delimiter: str) -> str:
+    """What to set in the source when the time column is not where it was looked for."""
+    if len(names) == 1:
+        other = next((d for d in (";", "\t", "|", ",") if d != delimiter and d in names[0]), None)
+        if other is not None:
+            return f"; the header is one column: set the source's delimiter: {other!r}"
+    times = [n for n in names if any(word in n.lower() for word in ("time", "date"))]
+    return f"; set the source's timestamp_column: {times[0]}" if times else ""
+
+
 def read_plain_csv(
     path: str | Path,
     *,
@@ -72,7 +82,9 @@ def read_plain_csv(
     table = read_cells(path, delimiter=delimiter)
     names = [name.strip() for name in table.header]
     if timestamp_column not in names:
-        raise SourceFormatError(f"{file}: no timestamp column {timestamp_column!r} in the header {names!r}")
+        raise SourceFormatError(
+            f"{file}: no timestamp column {timestamp_column!r} in the header {names!r}{_header_hint(names, delimiter)}"
+        )
     lines = table.lines
     at = names.index(timestamp_column)
     columns: dict[str, object] = {
