@@ -224,7 +224,7 @@ def score(
         )
     except (*_user_errors(), MlflowException) as err:
         raise _fail("score", err) from None
-    console.print(f"[green]scored[/] {summary['rows']:,} rows with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
+    console.print(f"[green]scored[/] {summary['rows']:,} rows{escape(_of_assets(summary['assets']))} with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
     if summary["ignored_columns"]:
         console.print(f"columns the model does not score, left out: {escape(str(summary['ignored_columns']))}", soft_wrap=True)
 
@@ -244,6 +244,10 @@ def schedule(
     except _user_errors() as err:
         raise _fail("schedule", err) from None
     serve_deployments(deployment)
+
+
+def _of_assets(assets: list[str]) -> str:
+    return f" of {', '.join(assets)}" if assets else ""
 
 
 def print_summary(registration: dict, metrics: dict | None = None) -> None:

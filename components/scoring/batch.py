@@ -49,7 +49,16 @@ def _preamble_size(lines: list[bytes]) -> int:
 
 def read_export_chunks(path: Path, fmt: ExportFormat = ExportFormat(), chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     """The export as frames of at most ``chunk_rows`` rows, in file order (``source_row``:
-    the line in ``path``)."""
+    the line in ``path``); a SourceFormatError if it has no data rows."""
+    rows = 0
+    for chunk in _export_chunks(path, fmt, chunk_rows):
+        rows += len(chunk)
+        yield chunk
+    if rows == 0:
+        raise SourceFormatError(f"{path}: no data rows to score (an export of a time range without data?)")
+
+
+def _export_chunks(path: Path, fmt: ExportFormat, chunk_rows: int) -> Iterator[pd.DataFrame]:
     with path.open("rb") as handle:
         if handle.read(2) in _UTF16_BOMS:
             yield read_export(path, fmt)
@@ -151,12 +160,16 @@ def _history_rows(model) -> int:
 
 class _Sink:
     """Appends scored chunks to ``.parquet`` (row groups; ``timestamp`` as a UTC
-    timestamp column) or ``.csv`` (ISO-8601 text, as the served model answers)."""
+    timestamp column) or ``.csv`` (ISO-8601 text, as the served model answers), in a
+    ``.partial`` file beside ``path`` that :meth:`close` renames to ``path`` only when
+    every row is written: a run that fails leaves no half-scored file (and an earlier
+    output of the same name as it was)."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.writer, self.rows = path, None, 0
+        self.partial = path.with_name(path.name + ".partial")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
+        self.partial.unlink(missing_ok=True)
 
     def write(self, scored: pd.DataFrame) -> None:
         if self.path.suffix == ".parquet":
@@ -165,15 +178,20 @@ class _Sink:
 
             scored = scored.assign(**{TIMESTAMP: pd.to_datetime(scored[TIMESTAMP], utc=True, format="ISO8601")})
             table = pa.Table.from_pandas(scored, preserve_index=False)
-            self.writer = self.writer or pq.ParquetWriter(self.path, table.schema)
+            self.writer = self.writer or pq.ParquetWriter(self.partial, table.schema)
             self.writer.write_table(table)
         else:
-            scored.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+            scored.to_csv(self.partial, mode="a", header=self.rows == 0, index=False)
         self.rows += len(scored)
 
-    def close(self) -> None:
+    def close(self, *, complete: bool) -> None:
+        """Finish the file and put it in place if ``complete``, else delete it."""
         if self.writer is not None:
             self.writer.close()
+        if complete:
+            self.partial.replace(self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
 
 
 def _model_columns(frame: pd.DataFrame, sensors: list[str], paths: Sequence[Path]) -> pd.DataFrame:
@@ -198,8 +216,9 @@ def score_export(
     and write ``output_path`` (.csv or .parquet). ``fmt``: how the exports are read
     (default: Grafana exports in UTC). ``duplicate_rule``: see
     :func:`join_on_time`. ``tracking_uri``: the MLflow store that
-    resolves ``model_uri`` (default: MLflow's). Returns rows, levels, the output and the
-    input columns left out because the model does not score them."""
+    resolves ``model_uri`` (default: MLflow's). Returns rows, the assets scored (in order
+    of appearance), levels, the output and the input columns left out because the model
+    does not score them."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ErrorCode
@@ -224,7 +243,8 @@ def score_export(
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))
     else:
         chunks = join_on_time(paths, fmt, chunk_rows, duplicate_rule)
-    sink, levels, carried, ignored = _Sink(output_path), {}, None, set()
+    sink, levels, carried, ignored, assets = _Sink(output_path), {}, None, set(), {}
+    complete = False
     try:
         for chunk in chunks:
             if asset is not None:
@@ -239,8 +259,10 @@ def score_export(
             sink.write(scored)
             for level, count in scored["level"].value_counts().items():
                 levels[level] = levels.get(level, 0) + int(count)
+            assets.update(dict.fromkeys(scored[ASSET].unique()))
             by_asset = frame.groupby(ASSET, sort=False) if ASSET in frame.columns else None
             carried = (by_asset.tail(history) if by_asset is not None else frame.tail(history)).reset_index(drop=True)
+        complete = True
     finally:
-        sink.close()
-    return {"rows": sink.rows, "levels": levels, "output": str(output_path), "ignored_columns": sorted(ignored)}
+        sink.close(complete=complete)
+    return {"rows": sink.rows, "assets": list(assets), "levels": levels, "output": str(output_path), "ignored_columns": sorted(ignored)}

@@ -50,8 +50,16 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
         lines[250] = lines[250].replace(lines[250].split(",")[1], "broken", 1)
         bad = tmp_path / "bad.csv"
         bad.write_text("\n".join(lines) + "\n")
+        # a run that fails at line 251, after two chunks were scored, leaves the earlier output as it was
+        earlier = (tmp_path / "whole.parquet").read_bytes()
         with pytest.raises(ValueError, match=r"bad\.csv.*line 251"):
-            score_export([bad], tmp_path / "bad.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
+            score_export([bad], tmp_path / "whole.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
+        assert (tmp_path / "whole.parquet").read_bytes() == earlier and not list(tmp_path.glob("*.partial"))
+        header_only = tmp_path / "header_only.csv"
+        header_only.write_text(lines[0] + "\n")
+        with pytest.raises(ValueError, match=r"header_only\.csv: no data rows to score"):
+            score_export([csv, header_only], tmp_path / "none.parquet", uri, asset="pump-1", fmt=PLAIN)
+        assert not (tmp_path / "none.parquet").exists()
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     assert whole["rows"] == streamed["rows"] == as_csv["rows"] == 700
@@ -101,10 +109,13 @@ def test_cli_scores_one_asset_s_panel_exports_as_ingest_joins_them(trained_proje
     panels = _demo_exports(root, "pump-1")
     out = tmp_path / "scored.parquet"
     monkeypatch.chdir(root)
-    result = CliRunner().invoke(app, ["score", str(panels["Electrical"]), str(panels["Process"]), str(out), "--asset", "pump-1"])
+    result = CliRunner().invoke(app, ["score", str(panels["Electrical"]), str(panels["Process"]), str(out)])
     assert result.exit_code == 0, result.output
+    assert " rows of pump-1 with " in result.output  # the asset, as ingest names it, from the file names
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_project["tracking_uri"])
-    _assert_same_scores(pd.read_parquet(out), _ingested_and_their_scores(root, tmp_path)[1])
+    scored = pd.read_parquet(out)
+    assert set(scored["asset"]) == {"pump-1"}
+    _assert_same_scores(scored, _ingested_and_their_scores(root, tmp_path)[1])
 
 
 def test_cli_reads_exports_as_the_project_s_csv_source_does(trained_project, tmp_path, monkeypatch):
