@@ -55,12 +55,16 @@ def _run_stage(name: str, config: str, fn: Callable) -> dict:
             result = fn(cfg)
     except _user_errors() as err:
         raise _fail(name, err) from None
-    console.print(f"[green]{name} done[/] {escape(json.dumps(_brief(result), default=str))}")
+    brief = _brief(result)
+    console.print(f"[green]{name} done[/] {escape(brief if isinstance(brief, str) else json.dumps(brief, default=str))}")
     return result
 
 
-def _brief(result: dict) -> dict:
-    return {k: v for k, v in result.items() if not isinstance(v, (list, dict))} if isinstance(result, dict) else result
+def _brief(result: dict | list) -> dict | str:
+    """A stage result's scalars (its tables are printed as tables, or not at all)."""
+    if isinstance(result, dict):
+        return {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
+    return f"{len(result)} rows"
 
 
 @app.command("demo-data")
@@ -140,7 +144,12 @@ def ablate(config: str = ConfigOption) -> None:
     rows = _run_stage("ablate", config, run_ablation)
     columns = ("vus_pr", "pr_auc", "roc_auc", "f1", "events_detected", "rows_per_s", "train_s")
     title = "student distillation ablations (test split; reports/ablations.csv)"
-    console.print(_metrics_table(title, "variant", {row["variant"]: row for row in rows}, columns))
+    _wide().print(_metrics_table(title, "variant", {row["variant"]: row for row in rows}, columns))
+
+
+def _wide() -> Console:
+    """The console, or one 150 columns wide where it is narrower (a pipe's default is 80)."""
+    return console if console.width >= 150 else Console(width=150, file=console.file)
 
 
 def _metrics_table(title: str, first: str, rows: dict[str, dict], columns: tuple[str, ...]) -> Table:
@@ -150,7 +159,9 @@ def _metrics_table(title: str, first: str, rows: dict[str, dict], columns: tuple
         table.add_column(column.replace("_point_adjusted", "").replace("rows_per_s", "rows/s"), justify="right")
     for name, values in rows.items():
         cells = [values.get(c) for c in columns]
-        table.add_row(name, *("-" if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}" for v in cells))
+        table.add_row(name, *(
+            "-" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}" for v in cells
+        ))
     return table
 
 
@@ -258,8 +269,7 @@ def print_summary(registration: dict, metrics: dict | None = None) -> None:
     columns = ("vus_pr", "pr_auc", "roc_auc", "precision", "recall", "f1", "f2", "pa_f1_point_adjusted", "rows_per_s", "train_s")
     labels = next(iter(metrics.values()), {}).get("labels", "labelled")
     title = f"test split, {labels} anomalies (pa_f1 = point-adjusted, for comparison with papers only)"
-    wide = console if console.width >= 150 else Console(width=150, file=console.file)  # pipes default to 80 columns
-    wide.print(_metrics_table(title, "model", metrics, columns))
+    _wide().print(_metrics_table(title, "model", metrics, columns))
     uri = registration["tracking_uri"]
     venv_bin = Path(sys.prefix) / "bin"
     path_prefix = f"PATH={os.path.relpath(venv_bin)}:$PATH " if Path(sys.prefix) != Path(sys.base_prefix) else ""

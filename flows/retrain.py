@@ -19,8 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from components import stages
-from components.config import SERVED_MODEL, load_config
-from components.registry.tracking import open_parent_run
+from components.config import SERVED_MODEL, PipelineConfig, load_config
+from components.registry.tracking import failed_on_error, open_parent_run
 from flows.retry import retry_unless_bad_input
 
 ingest_task = task(
@@ -68,10 +68,16 @@ def _validation_markdown(summary: dict) -> str:
 def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
     """Ingest → validate → prepare → train → threshold → evaluate → register."""
     cfg = load_config(config_path)
-    open_parent_run(
+    parent = open_parent_run(
         cfg, f"retrain-{flow_run.get_name() or 'local'}",
         {"anomflow.entry": "prefect", "prefect.flow_run_id": str(flow_run.get_id() or "")},
     )
+    with failed_on_error(cfg.mlflow, parent):
+        return _stages(cfg, config_path)
+
+
+def _stages(cfg: PipelineConfig, config_path: str) -> dict:
+    """The stages as Prefect tasks, each model trained in its own process."""
     ingest_task(cfg)
     validation = validate_task(cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")

@@ -142,6 +142,19 @@ def open_parent_run(cfg: PipelineConfig, name: str, tags: dict[str, str]) -> str
     return run_id
 
 
+@contextmanager
+def failed_on_error(cfg: MlflowConfig, run_id: str) -> Iterator[None]:
+    """Mark run ``run_id`` FAILED if the block raises (then re-raise), so a pipeline or a
+    model that stopped does not show as running in the MLflow UI forever."""
+    try:
+        yield
+    except BaseException:
+        import mlflow
+
+        mlflow.MlflowClient(tracking_uri(cfg)).set_terminated(run_id, "FAILED")
+        raise
+
+
 def start_model_run(cfg: MlflowConfig, parent_run_id: str, model_name: str) -> str:
     """Create a run nested under ``parent_run_id`` for one model; returns its id."""
     import mlflow

@@ -11,7 +11,7 @@ import pandas as pd
 
 from components.config import SERVED_MODEL, PipelineConfig
 from components.features.prepare import PreparedData
-from components.registry.tracking import start_pipeline_run, tracking_uri
+from components.registry.tracking import failed_on_error, start_pipeline_run, tracking_uri
 from components.scoring.evaluate import evaluation_set, evaluate_one
 from components.scoring.threshold_stage import set_thresholds
 from components.training.train import train_model
@@ -41,6 +41,13 @@ def run_ablation(cfg: PipelineConfig, prepared: PreparedData) -> pd.DataFrame:
     """Train, threshold and evaluate every variant under ``<models>/ablations/<variant>``,
     each logged as a run nested under one ``ablation`` parent run; write the reports."""
     parent = start_pipeline_run(cfg, "ablation", {"anomflow.entry": "ablation"})
+    with failed_on_error(cfg.mlflow, parent):
+        table = _ablate(cfg, prepared, parent)
+    mlflow.MlflowClient(tracking_uri(cfg.mlflow)).set_terminated(parent)
+    return table
+
+
+def _ablate(cfg: PipelineConfig, prepared: PreparedData, parent: str) -> pd.DataFrame:
     data = evaluation_set(cfg, prepared)
     rows, details = [], {}
     for variant, weights in ablation_variants(cfg).items():
@@ -59,5 +66,4 @@ def run_ablation(cfg: PipelineConfig, prepared: PreparedData) -> pd.DataFrame:
     client = mlflow.MlflowClient(tracking_uri(cfg.mlflow))
     for path in (reports / ABLATIONS_CSV, reports / ABLATIONS_JSON):
         client.log_artifact(parent, str(path), artifact_path="ablations")
-    client.set_terminated(parent)
     return table

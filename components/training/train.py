@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
@@ -22,7 +23,9 @@ from components.features.windows import fit_window_starts, gather_windows
 from components.frames import LABEL, SESSION
 from components.models.student import ComponentErrors
 from components.models.store import BASELINES, ModelSpec, build_network, load_network, save_network
-from components.registry.tracking import RunIds, shared_parent_run, start_model_run, tracking_uri, using_tracking_uri
+from components.registry.tracking import (
+    RunIds, failed_on_error, shared_parent_run, start_model_run, tracking_uri, using_tracking_uri,
+)
 from components.scoring.series_scores import sensor_error_scale
 from components.training.datamodule import WindowDataModule
 from components.training.distillation import DistillationSet, distillation_set
@@ -211,10 +214,12 @@ def train_model(
     run_ids = RunIds(parent=parent, child=start_model_run(cfg.mlflow, parent, run_name or kind))
     run_ids.save(model_dir / RUN_FILE)
     uri = tracking_uri(cfg.mlflow)
-    with using_tracking_uri(uri):
-        logger = MLFlowLogger(experiment_name=cfg.mlflow.experiment, tracking_uri=uri, run_id=run_ids.child)
-        net, spec, result = fit_model(cfg, prepared, kind, logger)
-    save_network(net, spec, model_dir)
+    with failed_on_error(cfg.mlflow, run_ids.child):
+        with using_tracking_uri(uri):
+            logger = MLFlowLogger(experiment_name=cfg.mlflow.experiment, tracking_uri=uri, run_id=run_ids.child)
+            net, spec, result = fit_model(cfg, prepared, kind, logger)
+        save_network(net, spec, model_dir)
+    mlflow.MlflowClient(uri).set_terminated(run_ids.child)  # Lightning ends its runs; a baseline's is ended here
     (model_dir / HISTORY_FILE).write_text(json.dumps(result.history, indent=2))
     summary = {"epochs": len(result.history), "best_val_loss": result.best_val_loss, "train_s": result.seconds}
     (model_dir / FIT_SUMMARY_FILE).write_text(json.dumps(summary, indent=2))

@@ -24,6 +24,8 @@ def test_retrain_registers_a_champion(trained_project):
 
     parent = client.get_run(registration["parent_run_id"])
     child = client.get_run(registration["model_run_id"])
+    models = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(models) == 6 and {r.info.status for r in [parent, *models]} == {"FINISHED"}  # the baselines' runs too
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     for tag in ("anomflow.dataset_digest", "anomflow.dvc_data_hash", "mlflow.source.git.commit"):
         assert tag in parent.data.tags
@@ -59,6 +61,24 @@ def test_retrain_registers_a_champion(trained_project):
     assert len(leaderboard) == 7 and leaderboard[0].startswith("model,vus_pr")
     assert registration["metric"] == "vus_pr"
     assert (root / "reports" / "validation" / "data_docs" / "index.html").exists()
+
+
+def test_a_retrain_that_stops_marks_its_mlflow_run_failed(tmp_path, monkeypatch, prefect_server):
+    """Not RUNNING in the MLflow UI for ever."""
+    import pytest
+
+    from flows.retrain import retrain
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "mlruns").mkdir()
+    store = f"sqlite:///{tmp_path}/mlruns/mlflow.db"  # absolute: MLflow keeps one SQLite engine per URI per process
+    config = {"ingest": {"sources": [{"kind": "csv", "glob": "exports/*.csv"}]}, "mlflow": {"tracking_uri": store}}
+    (tmp_path / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no file matches source glob"):
+        retrain(config_path="conf/pipeline.yaml")
+    runs = mlflow.MlflowClient(store).search_runs(["1"])
+    assert [(r.info.run_name.split("-")[0], r.info.status) for r in runs] == [("retrain", "FAILED")]
 
 
 def test_only_the_student_is_registered_and_teachers_are_logged_as_models(trained_project):
