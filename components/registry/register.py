@@ -39,6 +39,7 @@ def build_bundle(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, out: 
     interval_s, max_gap_s, impute_limit_s = cfg.prepare.times()
     serving = {
         "interval_s": interval_s,
+        "interval_tolerance": cfg.validate_.interval_tolerance,
         "max_gap_s": max_gap_s,
         "impute_steps": impute_limit_s // interval_s,
         "top_k_sensors": cfg.register_.top_k_sensors,

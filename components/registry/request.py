@@ -77,3 +77,23 @@ def parse_request(frame: pd.DataFrame, sensors: list[str]) -> pd.DataFrame:
                 f"({out[TIMESTAMP].iloc[bad].isoformat()}) is not after the row before it"
             )
     return out
+
+
+def check_sampling_interval(readings: pd.DataFrame, interval_s: float, max_gap_s: float, tolerance: float) -> None:
+    """Raise :class:`InvalidRequest` if an asset's readings are not ``interval_s`` apart
+    (median step between rows of a session, within ``tolerance`` of it, relative): the
+    network learnt the dynamics of that step, and a Grafana export of a longer time range
+    comes at a coarser one. ``readings``: as :func:`parse_request` returns them. An asset
+    with fewer than three rows in sessions is not judged."""
+    for asset, part in readings.groupby(ASSET, sort=False):
+        steps = part[TIMESTAMP].diff().dt.total_seconds().to_numpy()[1:]
+        steps = steps[steps <= max_gap_s]
+        if len(steps) < 2:
+            continue
+        median = float(np.median(steps))
+        if abs(median - interval_s) > tolerance * interval_s:
+            raise InvalidRequest(
+                f"asset {asset!r}: readings are {median:g} s apart (median), but the model scores readings every "
+                f"{interval_s:g} s: resample them to {interval_s:g} s (a Grafana export of a longer time range "
+                "comes at a coarser step: set the panel query's interval, or export a shorter range)"
+            )

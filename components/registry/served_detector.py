@@ -1,9 +1,10 @@
 """The served model ``anomflow-detector``: an MLflow pyfunc built from plain files.
 
 Artifacts (one ``bundle`` directory, no pickled objects): ``weights.pt`` + ``model.json``
-(network), ``scaler.json``, ``thresholds.json`` and ``serving.json`` (interval, gap and
-top-k settings). Logged as *models from code* (``pyfunc_entry.py``) with the
-``components`` package as a code path, so it loads from any directory.
+(network), ``scaler.json``, ``thresholds.json`` and ``serving.json`` (sampling interval
+and its tolerance, gap and top-k settings). Logged as *models from code*
+(``pyfunc_entry.py``) with the ``components`` package as a code path, so it loads from
+any directory.
 
 Input: raw readings as exported — ``timestamp``, optional ``asset``, one column per
 sensor in the readings frame's units. Output per row: ``timestamp``, ``asset``,
@@ -29,7 +30,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from components.features.scaling import StandardScaler
 from components.frames import ASSET, SESSION, TIMESTAMP
 from components.models.store import load_network
-from components.registry.request import InvalidRequest, parse_request
+from components.registry.request import InvalidRequest, check_sampling_interval, parse_request
 from components.scoring.series_scores import score_frame
 from components.scoring.thresholds import classify_levels, load_thresholds
 
@@ -75,6 +76,9 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         try:
             readings = parse_request(pd.DataFrame(model_input), self.spec.sensors)
+            check_sampling_interval(
+                readings, self.serving["interval_s"], self.serving["max_gap_s"], self.serving["interval_tolerance"]
+            )
         except InvalidRequest as err:
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
         frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from components.registry.request import InvalidRequest, parse_request
+from components.registry.request import InvalidRequest, check_sampling_interval, parse_request
 
 SENSORS = ["current", "flow"]
 
@@ -43,3 +43,14 @@ def test_epoch_ms_and_missing_asset_are_accepted():
 def test_bad_requests(mutate, message):
     with pytest.raises(InvalidRequest, match=message):
         parse_request(mutate(good()), SENSORS)
+
+
+def test_readings_must_come_at_the_model_s_sampling_interval():
+    """Judged per asset on the median step within sessions, so gaps and jitter pass."""
+    times = pd.to_datetime(["2026-01-01T00:00:00Z", "2026-01-01T00:01:05Z", "2026-01-01T00:02:00Z", "2026-01-01T03:00:00Z", "2026-01-01T03:01:00Z"])
+    readings = pd.DataFrame({"timestamp": times, "asset": "pump-1", "current": 1.0})
+    check_sampling_interval(readings, interval_s=60, max_gap_s=600, tolerance=0.5)  # a 3-hour gap is a new session
+    check_sampling_interval(readings.head(2), interval_s=1, max_gap_s=10, tolerance=0.5)  # one step: not judged
+    fine = readings.assign(asset="pump-2", timestamp=pd.date_range("2026-01-01", periods=5, freq="10s", tz="UTC"))
+    with pytest.raises(InvalidRequest, match=r"asset 'pump-2': readings are 10 s apart \(median\), but the model scores readings every 60 s: resample"):
+        check_sampling_interval(pd.concat([readings, fine], ignore_index=True), interval_s=60, max_gap_s=600, tolerance=0.5)

@@ -100,6 +100,7 @@ def test_a_reading_sent_with_the_window_before_it_scores_as_in_one_long_request(
         (lambda f: f.assign(timestamp=["not-a-time"] + list(f["timestamp"].iloc[1:])), "cannot parse 'not-a-time'"),
         (lambda f: f.iloc[::-1].reset_index(drop=True), "timestamps must increase strictly"),
         (lambda f: f.iloc[0:0], "the request holds no rows"),
+        (lambda f: f.iloc[::5].reset_index(drop=True), "readings are 300 s apart (median), but the model scores readings every 60 s"),
     ],
 )
 def test_bad_requests_get_4xx_with_a_clear_message(server, request_rows, mutate, fragment):
