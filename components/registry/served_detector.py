@@ -29,6 +29,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from components.features.scaling import StandardScaler
 from components.frames import ASSET, SESSION, TIMESTAMP
+from components.quality.config import ValidationConfig
 from components.models.store import load_network
 from components.registry.request import InvalidRequest, check_sampling_interval, parse_request
 from components.scoring.series_scores import score_frame
@@ -73,12 +74,15 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         self.thresholds = load_thresholds(bundle / "thresholds.json")
         self.serving = json.loads((bundle / SERVING_FILE).read_text())
 
+    def _interval_tolerance(self) -> float:
+        # a bundle registered before the tolerance was recorded has validate's default; batch
+        # scoring loads a champion with the installed package, which may be newer than it
+        return float(self.serving.get("interval_tolerance", ValidationConfig().interval_tolerance))
+
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         try:
             readings = parse_request(pd.DataFrame(model_input), self.spec.sensors)
-            check_sampling_interval(
-                readings, self.serving["interval_s"], self.serving["max_gap_s"], self.serving["interval_tolerance"]
-            )
+            check_sampling_interval(readings, self.serving["interval_s"], self.serving["max_gap_s"], self._interval_tolerance())
         except InvalidRequest as err:
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
         frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])

@@ -33,10 +33,11 @@ CHUNK_ROWS = 200_000
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def read_export(path: Path, fmt: ExportFormat = ExportFormat()) -> pd.DataFrame:
+def read_export(path: Path, fmt: ExportFormat = ExportFormat(), after: pd.Timestamp | None = None) -> pd.DataFrame:
     """The export read as ``fmt`` says (a Grafana export by default), columns snake-cased
-    as ingest's; ``source_row`` is each row's line in ``path``."""
-    frame = fmt.read(path)
+    as ingest's; ``source_row`` is each row's line in ``path``; ``after``: see
+    :meth:`ExportFormat.read`."""
+    frame = fmt.read(path, after=after)
     frame = frame.drop(columns=[c for c in (SOURCE_FILE,) if c in frame.columns])
     return frame.rename(columns={c: snake_case(c) for c in frame.columns if c not in (TIMESTAMP, ASSET, SOURCE_ROW)})
 
@@ -67,7 +68,9 @@ def _export_chunks(path: Path, fmt: ExportFormat, chunk_rows: int) -> Iterator[p
         head = [handle.readline(), handle.readline()]
         preamble = head[: _preamble_size(head)]
         pending = head[len(preamble) :]
-        consumed = 0  # data lines of the chunks before this one
+        # data lines and last time of the chunks before this one; a first chunk may end inside
+        # DST's repeated hour before the repeat, so its wall times are placed by order too
+        consumed, after = 0, pd.Timestamp.min.tz_localize("UTC")
         with tempfile.TemporaryDirectory() as tmp:
             chunk_path = Path(tmp) / path.name
             while True:
@@ -78,10 +81,11 @@ def _export_chunks(path: Path, fmt: ExportFormat, chunk_rows: int) -> Iterator[p
                     return
                 chunk_path.write_bytes(b"".join(preamble + lines))
                 try:
-                    chunk = read_export(chunk_path, fmt)
+                    chunk = read_export(chunk_path, fmt, after)
                 except SourceFormatError as err:
                     raise SourceFormatError(_in_original(str(err), chunk_path, path, consumed)) from None
                 chunk[SOURCE_ROW] += consumed
+                after = chunk[TIMESTAMP].iloc[-1] if len(chunk) else after
                 yield chunk
                 consumed += len(lines)
 

@@ -47,18 +47,20 @@ class ExportFormat(BaseModel):
             asset_column=source.asset_column,
         )
 
-    def read(self, path: Path, *, label_column: str | None = None) -> pd.DataFrame:
+    def read(self, path: Path, *, label_column: str | None = None, after: pd.Timestamp | None = None) -> pd.DataFrame:
         """One file as the wide reader frame of :mod:`components.sources.grafana_csv` or
-        :mod:`components.sources.plain_csv` (``label_column``: plain CSV only)."""
+        :mod:`components.sources.plain_csv` (``label_column``: plain CSV only; ``after``:
+        the UTC time before its first row, when it continues an export read in pieces)."""
         if self.delimiter is None:
             from components.sources.grafana_csv import read_grafana_csv
 
-            return read_grafana_csv(path, timezone=self.timezone)
+            return read_grafana_csv(path, timezone=self.timezone, after=after)
         from components.sources.plain_csv import read_plain_csv
 
         return read_plain_csv(
             path, delimiter=self.delimiter, timestamp_column=self.timestamp_column, timestamp_format=self.timestamp_format,
             timezone=self.timezone, label_column=label_column, drop_columns=self.drop_columns, asset_column=self.asset_column,
+            after=after,
         )
 
     @classmethod

@@ -153,13 +153,15 @@ def _fail_at(file: str, lines: np.ndarray, mask: np.ndarray, column: str, text: 
 
 
 def parse_timestamps(
-    cells: pd.Series, *, file: str, lines: np.ndarray, column: str, timezone: str = "UTC", fmt: str | None = None
+    cells: pd.Series, *, file: str, lines: np.ndarray, column: str, timezone: str = "UTC", fmt: str | None = None,
+    after: pd.Timestamp | None = None,
 ) -> pd.Series:
     """Time cells → ``datetime64[ns, UTC]`` (same index as ``cells``).
 
     All-digit cells (with ``fmt=None``) are epoch milliseconds. Otherwise ``fmt`` (a
     ``strptime`` format) or ISO 8601 is parsed; text without an offset is wall time in
-    ``timezone`` (DST fall-back repeats are resolved by order where possible), text with
+    ``timezone`` (DST fall-back repeats are placed by order: see :func:`_localize`;
+    ``after``: the UTC time of the row before these, when they continue a file), text with
     one is converted directly. A column must not mix the two.
     """
     text = cells.astype("str").str.strip()
@@ -179,12 +181,32 @@ def parse_timestamps(
         raise _fail_at(file, lines, bad, column, text, f"is not a time stamp ({fmt or 'ISO 8601 / epoch ms'})")
     if not with_offset:
         try:
-            parsed = parsed.dt.tz_localize(timezone, ambiguous="infer", nonexistent="raise").dt.tz_convert("UTC")
+            parsed = _localize(parsed, timezone, after)
         except (ValueError, KeyError) as exc:
             raise SourceFormatError(
                 f"{file}: column {column!r}: cannot place local times in time zone {timezone!r}: {exc}"
             ) from None
     return parsed.astype("datetime64[ns, UTC]")
+
+
+def _localize(naive: pd.Series, timezone: str, after: pd.Timestamp | None) -> pd.Series:
+    """Wall times in ``timezone`` → UTC. A wall time that DST's fall-back repeats is placed
+    by order: without ``after``, pandas infers each from the repeat in these rows (an error
+    if they hold none); with it (rows that continue a file read in pieces, whose repeat may
+    lie in the piece before), each is its first pass unless that goes back before the row
+    above it (or ``after``)."""
+    if after is None:
+        return naive.dt.tz_localize(timezone, ambiguous="infer", nonexistent="raise").dt.tz_convert("UTC")
+    passes = [
+        naive.dt.tz_localize(timezone, ambiguous=np.full(len(naive), dst), nonexistent="raise").dt.tz_convert("UTC")
+        for dst in (True, False)
+    ]
+    first, second = (p.dt.tz_localize(None).to_numpy() for p in passes)
+    placed = first.copy()
+    start = np.datetime64(pd.Timestamp(after).tz_convert("UTC").tz_localize(None), "ns")
+    for i in np.flatnonzero(first != second):  # at most an hour of rows a year
+        placed[i] = first[i] if first[i] >= (placed[i - 1] if i else start) else second[i]
+    return pd.Series(placed, index=naive.index).dt.tz_localize("UTC")
 
 
 def _finish(columns: dict[str, object], file: str, lines: np.ndarray) -> pd.DataFrame:
@@ -194,11 +216,12 @@ def _finish(columns: dict[str, object], file: str, lines: np.ndarray) -> pd.Data
     return frame
 
 
-def _read_wide(table: CsvCells, names: list[str], time_at: int, file: str, timezone: str) -> pd.DataFrame:
+def _read_wide(
+    table: CsvCells, names: list[str], time_at: int, file: str, timezone: str, after: pd.Timestamp | None
+) -> pd.DataFrame:
     lines = table.lines
-    columns: dict[str, object] = {
-        TIMESTAMP: parse_timestamps(table.cells[time_at], file=file, lines=lines, column=names[time_at], timezone=timezone).array
-    }
+    times = parse_timestamps(table.cells[time_at], file=file, lines=lines, column=names[time_at], timezone=timezone, after=after)
+    columns: dict[str, object] = {TIMESTAMP: times.array}
     positions = [i for i in range(len(names)) if i != time_at]
     for name, i in zip(unique_names(names[i] for i in positions), positions):
         columns[name] = parse_values(table.cells[i], file=file, column=name, lines=lines).values
@@ -242,11 +265,13 @@ def _read_long(table: CsvCells, file: str, timezone: str) -> pd.DataFrame:
     return _finish(columns, file, wide[SOURCE_ROW].to_numpy())
 
 
-def read_grafana_csv(path: str | Path, *, timezone: str = "UTC") -> pd.DataFrame:
+def read_grafana_csv(path: str | Path, *, timezone: str = "UTC", after: pd.Timestamp | None = None) -> pd.DataFrame:
     """Read one Grafana CSV export into a wide frame (see the module docstring).
 
     ``timezone``: the dashboard time zone that formatted time stamps were written in
     (IANA name, e.g. ``"Europe/Berlin"``); epoch-ms and offset-bearing times ignore it.
+    ``after``: the UTC time before the first row, when the file is a later piece of a
+    longer export (places wall times that DST repeats; wide exports only).
     """
     path = Path(path)
     file = str(path)
@@ -257,7 +282,7 @@ def read_grafana_csv(path: str | Path, *, timezone: str = "UTC") -> pd.DataFrame
         return _read_long(table, file, timezone)
     if "time" not in lowered:
         raise SourceFormatError(f"{file}: no 'Time' column in the header {names!r}")
-    return _read_wide(table, names, lowered.index("time"), file, timezone)
+    return _read_wide(table, names, lowered.index("time"), file, timezone, after)
 
 
 def resolve_duplicate_timestamps(frame: pd.DataFrame, rule: DuplicateRule = "mean") -> pd.DataFrame:

@@ -75,8 +75,10 @@ def read_plain_csv(
     label_column: str | None = None,
     drop_columns: Sequence[str] = (),
     asset_column: str | None = None,
+    after: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Read one plain CSV file into the wide reader frame (see the module docstring)."""
+    """Read one plain CSV file into the wide reader frame (see the module docstring);
+    ``after`` as in :func:`~components.sources.grafana_csv.read_grafana_csv`."""
     path = Path(path)
     file = str(path)
     table = read_cells(path, delimiter=delimiter)
@@ -89,7 +91,8 @@ def read_plain_csv(
     at = names.index(timestamp_column)
     columns: dict[str, object] = {
         TIMESTAMP: parse_timestamps(
-            table.cells[at], file=file, lines=lines, column=timestamp_column, timezone=timezone, fmt=timestamp_format
+            table.cells[at], file=file, lines=lines, column=timestamp_column, timezone=timezone, fmt=timestamp_format,
+            after=after,
         ).array
     }
     columns.update(_assets(table.cells, names, asset_column, file=file, lines=lines) if asset_column else {})

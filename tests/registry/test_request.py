@@ -54,3 +54,15 @@ def test_readings_must_come_at_the_model_s_sampling_interval():
     fine = readings.assign(asset="pump-2", timestamp=pd.date_range("2026-01-01", periods=5, freq="10s", tz="UTC"))
     with pytest.raises(InvalidRequest, match=r"asset 'pump-2': readings are 10 s apart \(median\), but the model scores readings every 60 s: resample"):
         check_sampling_interval(pd.concat([readings, fine], ignore_index=True), interval_s=60, max_gap_s=600, tolerance=0.5)
+
+
+def test_a_champion_registered_before_the_tolerance_was_recorded_uses_validate_s_default():
+    """`anomflow score` loads a champion with the installed package, which may be newer."""
+    from components.quality.config import ValidationConfig
+    from components.registry.served_detector import AnomflowDetector
+
+    detector = AnomflowDetector()
+    detector.serving = {"interval_s": 60, "max_gap_s": 600, "impute_steps": 5, "top_k_sensors": 3}
+    assert detector._interval_tolerance() == ValidationConfig().interval_tolerance
+    detector.serving["interval_tolerance"] = 0.1
+    assert detector._interval_tolerance() == 0.1

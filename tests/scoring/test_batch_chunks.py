@@ -43,6 +43,21 @@ def test_export_is_read_in_chunks(tmp_path):
     assert sizes == [128] * 7 + [104]
 
 
+@pytest.mark.parametrize("source", ["grafana", "plain"])
+@pytest.mark.parametrize("chunk_rows", [90, 150, 179])  # the next chunk starts in the first pass, the second, its last minute
+def test_wall_times_that_dst_repeats_are_placed_across_chunk_boundaries(tmp_path, source, chunk_rows):
+    """Europe/Berlin's fall-back repeats 02:00-02:59: a chunk that starts inside the repeat
+    holds no repeat of its own to infer from, and reads as the whole file does."""
+    utc = pd.date_range("2025-10-25T23:00:00Z", periods=300, freq="min")  # from 01:00 CEST
+    local = utc.tz_convert("Europe/Berlin").strftime("%Y-%m-%d %H:%M:%S")
+    path = tmp_path / "export.csv"
+    pd.DataFrame({"Time" if source == "grafana" else "timestamp": local, "a": np.arange(300.0)}).to_csv(path, index=False)
+    fmt = ExportFormat(timezone="Europe/Berlin") if source == "grafana" else ExportFormat(delimiter=",", timezone="Europe/Berlin")
+    whole = batch.read_export(path, fmt)
+    pieces = pd.concat(batch.read_export_chunks(path, fmt, chunk_rows), ignore_index=True)
+    assert whole["timestamp"].tolist() == pieces["timestamp"].tolist() == utc.tolist()
+
+
 def test_score_export_never_holds_more_than_a_chunk_and_its_history(tmp_path, monkeypatch):
     path = tmp_path / "export.csv"
     _export(path, 1000)
