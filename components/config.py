@@ -73,6 +73,9 @@ class GrafanaApiSource(_Strict):
     queries: list[dict]
     time_from: str = "now-24h"
     time_to: str = "now"
+    interval_s: float | None = Field(
+        None, gt=0, description="step to ask Grafana for, seconds (default: validate.expected_interval_s)"
+    )
     token_env: str = "GRAFANA_TOKEN"
     timeout_s: float = 30.0
 
@@ -268,6 +271,16 @@ class PipelineConfig(_Strict):
     paths: PathsConfig = PathsConfig()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _grafana_queries_at_the_sampling_interval(self) -> "PipelineConfig":
+        expected = self.validate_.expected_interval_s
+        if expected is not None:
+            self.ingest.sources = [
+                s.model_copy(update={"interval_s": expected}) if isinstance(s, GrafanaApiSource) and s.interval_s is None else s
+                for s in self.ingest.sources
+            ]
+        return self
 
     @model_validator(mode="after")
     def _prepare_at_the_sampling_interval(self) -> "PipelineConfig":

@@ -14,7 +14,9 @@ Usage::
         grafana.requests  # the JSON bodies received
 
 Each query's ``expr`` selects its result in ``responses``; an unknown ``expr`` is a 400
-per-refId error, as a real data source would answer a bad query.
+per-refId error, as a real data source would answer a bad query. A result may be fixed
+frames, or a :class:`ScrapedSeries`, answered as Grafana's Prometheus data source answers
+a range query: at the step the request's range and resolution give.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,10 +74,40 @@ def error_result(message: str, status: int = 400) -> dict[str, Any]:
     return {"status": status, "error": message, "errorSource": "downstream", "frames": []}
 
 
+class ScrapedSeries:
+    """A series scraped every ``scrape_ms`` from ``start_ms`` to ``end_ms`` (value: the
+    sample's index), answered like Grafana's Prometheus data source: step = the largest of
+    the scrape interval, the query's ``intervalMs`` (Grafana's default 1000) and its range
+    over ``maxDataPoints`` (default 100); points at multiples of the step within the range,
+    each the last sample at or before it; more than 11,000 points is Prometheus's error."""
+
+    def __init__(self, ref_id: str, start_ms: int, end_ms: int, scrape_ms: int, labels: Mapping[str, str]):
+        self.ref_id, self.start_ms, self.end_ms, self.scrape_ms, self.labels = ref_id, start_ms, end_ms, scrape_ms, labels
+
+    def result(self, query: Mapping[str, Any], from_ms: int, to_ms: int) -> dict[str, Any]:
+        step = max(self.scrape_ms, int(query.get("intervalMs", 1000)), math.ceil((to_ms - from_ms) / int(query.get("maxDataPoints", 100))))
+        points = range(math.ceil(from_ms / step) * step, to_ms + 1, step)
+        if len(points) > 11_000:
+            return error_result("bad_data: exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+        times = [t for t in points if self.start_ms <= t <= self.end_ms]
+        return {"frames": [series_frame(self.ref_id, times, [float((t - self.start_ms) // self.scrape_ms) for t in times], labels=self.labels)]}
+
+
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _epoch_ms(text: str) -> int:
+    """The request's ``from``/``to``: epoch ms, ``now`` or ``now-<n><s|m|h|d>``."""
+    if text.isdigit():
+        return int(text)
+    now = int(time.time() * 1000)
+    return now if text == "now" else now - int(text[4:-1]) * _UNIT_MS[text[-1]]
+
+
 class FakeGrafana:
     """``ThreadingHTTPServer`` on 127.0.0.1 (free port) in a daemon thread; a context manager."""
 
-    def __init__(self, *, token: str, responses: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, *, token: str, responses: Mapping[str, Mapping[str, Any] | ScrapedSeries]):
         self.token = token
         self.responses = dict(responses)
         self.requests: list[dict[str, Any]] = []
@@ -101,6 +134,8 @@ class FakeGrafana:
         for query in body.get("queries", []):
             ref = query.get("refId", "A")
             result = self.responses.get(query.get("expr"), error_result(f"unknown expr {query.get('expr')!r}"))
+            if isinstance(result, ScrapedSeries):
+                result = result.result(query, _epoch_ms(body["from"]), _epoch_ms(body["to"]))
             results[ref] = {"status": 200, **result}
         failed = any("error" in r for r in results.values())
         return (400 if failed else 200), {"results": results}

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 
 _ENTITY_VALUES = {"NaN": np.nan, "Inf": np.inf, "NegInf": -np.inf, "Undef": np.nan}
 _VALUE_TYPES = ("number", "boolean")
+MAX_POINTS_PER_REQUEST = 10_000  # steps per request when a step is set; Prometheus allows 11,000
+_RELATIVE = re.compile(r"now(?:-(\d+)([smhdwMy]))?")
+_FIXED_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
 def _endpoint(url: str) -> str:
@@ -162,6 +166,8 @@ def query_grafana(
     token_env: str = "GRAFANA_TOKEN",
     timeout_s: float = 30.0,
     session: requests.Session | None = None,
+    interval_s: float | None = None,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
     """Run ``queries`` (each with a ``refId`` and a ``datasource``) over ``[time_from, time_to]``.
 
@@ -169,20 +175,84 @@ def query_grafana(
     ``time_to``: Grafana time strings (``now-6h``), epoch ms, or aware datetimes;
     ``token_env``: the environment variable holding the service-account token;
     ``session``: a ``requests.Session`` to reuse (else a one-off request).
+    ``interval_s``: the step to ask for, seconds. Each query without its own ``intervalMs``
+    / ``maxDataPoints`` then gets that step and room for every point of the range
+    (Grafana's defaults, 1 s and 100 points, thin a week of data to 100 points a series),
+    and the range, made absolute at ``now`` (default: the current time), is fetched in
+    consecutive pieces of at most :data:`MAX_POINTS_PER_REQUEST` steps (Prometheus refuses
+    more than 11,000 points a series); times are then ``now``, ``now-<n><unit>``
+    (``s m h d w M y``), epoch ms or ISO 8601 with an offset.
     Returns the reader frame described in the module docstring.
     """
     endpoint = _endpoint(url)
     token = os.environ.get(token_env, "").strip()
     if not token:
         raise GrafanaQueryError(f"{endpoint}: environment variable {token_env} (Grafana service-account token) is not set")
+    post = session.post if session is not None else requests.post
+    if interval_s is None:
+        return _query(endpoint, token, token_env, post, queries, _time_arg(time_from), _time_arg(time_to), timeout_s)
+    step_ms = max(1, round(interval_s * 1000))
+    now = now or datetime.now(tz=UTC)
+    start, end = _absolute_ms(time_from, now), _absolute_ms(time_to, now)
+    pieces = []
+    for piece_start in range(start, max(end, start + 1), step_ms * MAX_POINTS_PER_REQUEST):
+        piece_end = min(piece_start + step_ms * MAX_POINTS_PER_REQUEST, end)
+        sized = [{"intervalMs": step_ms, "maxDataPoints": (piece_end - piece_start) // step_ms + 1, **q} for q in queries]
+        pieces.append(_query(endpoint, token, token_env, post, sized, str(piece_start), str(piece_end), timeout_s))
+    return _joined_pieces(pieces)
+
+
+def _absolute_ms(value: str | int | datetime, now: datetime) -> int:
+    """A time bound as epoch ms, ``now-<n><unit>`` counted back from ``now``."""
+    if isinstance(value, datetime) or isinstance(value, int) or str(value).isdigit():
+        return int(_time_arg(value))
+    match = _RELATIVE.fullmatch(str(value).strip())
+    if match:
+        n, unit = int(match.group(1) or 0), match.group(2) or "s"
+        back = pd.DateOffset(months=n) if unit == "M" else pd.DateOffset(years=n) if unit == "y" else pd.Timedelta(seconds=n * _FIXED_UNIT_S[unit])
+        return int((pd.Timestamp(now) - back).timestamp() * 1000)
+    try:
+        stamp = pd.Timestamp(str(value))
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None:
+        raise ValueError(
+            f"Grafana time bound {value!r}: with a step set, give now, now-<n><unit> (s m h d w M y), "
+            "epoch milliseconds or an ISO 8601 time with its offset"
+        )
+    return int(stamp.timestamp() * 1000)
+
+
+def _joined_pieces(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """Consecutive pieces of one range as one frame: each refId's rows together in time
+    order, a time two pieces share (their boundary) once, ``source_row`` counted on."""
+    if len(pieces) == 1:
+        return pieces[0]
+    parts = []
+    for source in dict.fromkeys(s for piece in pieces for s in piece[SOURCE_FILE]):
+        rows, last, offset = [], None, 0
+        for piece in pieces:
+            mine = piece[piece[SOURCE_FILE] == source]
+            if last is not None:
+                mine = mine[mine[TIMESTAMP] > last]
+            rows.append(mine.assign(**{SOURCE_ROW: mine[SOURCE_ROW] + offset}))
+            if len(mine):
+                last, offset = mine[TIMESTAMP].max(), offset + int(piece.loc[piece[SOURCE_FILE] == source, SOURCE_ROW].max())
+        parts.append(pd.concat(rows))
+    joined = pd.concat(parts, ignore_index=True)
+    sensors = [c for c in joined.columns if c not in (TIMESTAMP, SOURCE_FILE, SOURCE_ROW)]
+    return joined[[TIMESTAMP, *sensors, SOURCE_FILE, SOURCE_ROW]]
+
+
+def _query(endpoint: str, token: str, token_env: str, post, queries: Sequence[Mapping[str, Any]], time_from: str, time_to: str, timeout_s: float) -> pd.DataFrame:
+    """One ``POST /api/ds/query``, decoded; errors without the token."""
 
     def redact(text: str) -> str:
         return text.replace(token, "***")
 
-    body = {"from": _time_arg(time_from), "to": _time_arg(time_to), "queries": [dict(q) for q in queries]}
+    body = {"from": time_from, "to": time_to, "queries": [dict(q) for q in queries]}
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     log.debug("POST %s refIds=%s from=%s to=%s", endpoint, [q.get("refId") for q in queries], body["from"], body["to"])
-    post = session.post if session is not None else requests.post
     try:
         response = post(endpoint, json=body, headers=headers, timeout=timeout_s)
     except requests.RequestException as exc:

@@ -57,7 +57,15 @@ def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
     if isinstance(source, GrafanaApiSource):
         from components.sources.grafana_api import query_grafana
 
-        frame = query_grafana(source.url, source.queries, time_from=source.time_from, time_to=source.time_to, token_env=source.token_env, timeout_s=source.timeout_s)
+        if source.interval_s is None:
+            raise ValueError(
+                f"grafana_api source {source.url} (asset {source.asset}): set its interval_s or validate.expected_interval_s, "
+                "the step to ask Grafana for (without one Grafana returns at most 100 points a series)"
+            )
+        frame = query_grafana(
+            source.url, source.queries, time_from=source.time_from, time_to=source.time_to, token_env=source.token_env,
+            timeout_s=source.timeout_s, interval_s=source.interval_s,
+        )
         frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: source.asset}))
         return frames
     fmt = ExportFormat.of_source(source)

@@ -133,3 +133,82 @@ def test_series_names_follow_grafana_display_names():
     assert series_name({"name": "Value", "labels": {"job": "node", "pod": "x"}}) == '{job="node", pod="x"}'
     assert series_name({"name": "Value", "labels": {}, "config": {"displayNameFromDS": "Pump 1"}}) == "Pump 1"
     assert series_name({"name": "avg_temp"}) == "avg_temp"
+
+
+def test_a_step_asks_grafana_for_every_point_of_a_long_range(monkeypatch):
+    """Grafana answers ``/api/ds/query`` at most ``maxDataPoints`` (default 100) points a
+    series and Prometheus at most 11,000: 30 days at 60 s need the step, enough points and
+    five requests. ``ScrapedSeries`` answers as Grafana's Prometheus data source does."""
+    import time
+
+    from tests.fake_grafana import ScrapedSeries
+
+    monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
+    now_ms = int(time.time() * 1000)
+    scraped = ScrapedSeries("A", now_ms - 40 * 86_400_000, now_ms + 86_400_000, 15_000, labels={"__name__": "current"})
+    query = [{"refId": "A", "datasource": {"uid": "prom", "type": "prometheus"}, "expr": "current"}]
+    with FakeGrafana(token=TOKEN, responses={"current": scraped}) as grafana:
+        thinned = query_grafana(grafana.url, query, time_from="now-30d", time_to="now")
+        full = query_grafana(grafana.url, query, time_from="now-30d", time_to="now", interval_s=60)
+        pieces = grafana.requests[1:]
+        chosen = query_grafana(grafana.url, [{**query[0], "maxDataPoints": 720}], time_from="now-1d", time_to="now", interval_s=60)
+    assert len(thinned) <= 101  # Grafana's defaults: why the step matters
+    steps = full["timestamp"].diff().dropna().unique()
+    assert len(full) == 43_200 or len(full) == 43_201
+    assert list(steps) == [pd.Timedelta(minutes=1)] and full["source_row"].tolist() == list(range(1, len(full) + 1))
+    assert len(pieces) == 5 and {q["intervalMs"] for p in pieces for q in p["queries"]} == {60_000}
+    assert max(q["maxDataPoints"] for p in pieces for q in p["queries"]) == 10_001
+    assert [int(p["to"]) for p in pieces[:-1]] == [int(p["from"]) for p in pieces[1:]]  # consecutive, no gap
+    assert 719 <= len(chosen) <= 721  # a query's own maxDataPoints wins: a day at 120 s
+
+
+def test_time_bounds_with_a_step_are_made_absolute():
+    from datetime import datetime, timezone
+
+    from components.sources.grafana_api import _absolute_ms
+
+    now = datetime(2026, 3, 31, 12, 0, tzinfo=timezone.utc)
+    day = 86_400_000
+    assert _absolute_ms("now", now) - _absolute_ms("now-7d", now) == 7 * day
+    assert _absolute_ms("now", now) - _absolute_ms("now-1M", now) == 31 * day  # calendar months
+    assert _absolute_ms("1767225600000", now) == _absolute_ms("2026-01-01T00:00:00Z", now) == 1_767_225_600_000
+    with pytest.raises(ValueError, match=r"'now/d'.*now-<n><unit>"):
+        _absolute_ms("now/d", now)
+    with pytest.raises(ValueError, match="with its offset"):
+        _absolute_ms("2026-01-01 00:00", now)
+
+
+def test_ingest_pulls_a_grafana_api_source_at_the_sampling_interval(tmp_path, monkeypatch):
+    """`anomflow ingest` on a project whose source is Grafana's API: two weeks of two
+    pumps' series at validate's 60 s; without an interval it says what to set."""
+    import time
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from components.cli import app
+    from tests.fake_grafana import ScrapedSeries
+
+    monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
+    monkeypatch.chdir(tmp_path)
+    now_ms = int(time.time() * 1000)
+    series = {
+        expr: ScrapedSeries("A", now_ms - 20 * 86_400_000, now_ms + 86_400_000, 15_000, labels={"__name__": expr, "pump": "7"})
+        for expr in ("pump_current", "pump_flow")
+    }
+    with FakeGrafana(token=TOKEN, responses=series) as grafana:
+        source = {
+            "kind": "grafana_api", "url": grafana.url, "asset": "pump-7", "time_from": "now-14d",
+            "queries": [{"refId": ref, "datasource": {"uid": "prom", "type": "prometheus"}, "expr": expr}
+                        for ref, expr in zip("AB", series)],
+        }
+        (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump({"ingest": {"sources": [source]}}))
+        unset = CliRunner().invoke(app, ["ingest", "--config", "pipeline.yaml"])
+        (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump({"ingest": {"sources": [source]}, "validate": {"expected_interval_s": 60}}))
+        pulled = CliRunner().invoke(app, ["ingest", "--config", "pipeline.yaml"])
+    assert unset.exit_code == 1 and "set its interval_s or validate.expected_interval_s" in unset.output
+    assert pulled.exit_code == 0, pulled.output
+    readings = pd.read_parquet(tmp_path / "artifacts" / "readings.parquet")
+    assert set(readings["asset"]) == {"pump-7"} and 20_159 <= len(readings) <= 20_161  # 14 days of minutes
+    assert {"pump_current_pump_7", "pump_flow_pump_7"} <= set(readings.columns), list(readings.columns)
+    assert readings["timestamp"].diff().dropna().eq(pd.Timedelta(minutes=1)).all()
