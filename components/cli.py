@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -39,22 +41,49 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (ValueError, OSError, DataQualityError)
 
 
-def _fail(name: str, err: Exception) -> typer.Exit:
-    """Print ``name failed: err`` (the error's text as is: brackets in it are not markup)
-    and give the exit to raise."""
-    console.print(f"[bold red]{name} failed:[/] {escape(str(err))}", soft_wrap=True)
-    return typer.Exit(1)
+def _prefect_unreachable(err: BaseException) -> bool:
+    """Prefect's client could not connect to ``PREFECT_API_URL`` (httpx's error, or
+    Prefect's RuntimeError over it)."""
+    import httpx
+
+    return isinstance(err, httpx.TransportError) or isinstance(err, RuntimeError) and isinstance(err.__cause__, httpx.TransportError)
+
+
+def _unreachable_hint(err: Exception) -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return (
+        f"cannot reach the Prefect server at PREFECT_API_URL={PREFECT_API_URL.value()} ({err}): "
+        "start it, or unset PREFECT_API_URL to run on a temporary one"
+    )
+
+
+@contextmanager
+def _failing_in_one_line(name: str, also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Report a user error (or one of ``also``) or an unreachable Prefect server raised in
+    the block as ``name failed: …`` (its text as is: brackets in it are not markup) and
+    exit 1; anything else keeps its traceback."""
+    try:
+        yield
+    except (*_user_errors(), *also) as err:
+        message = str(err)
+    except Exception as err:
+        if not _prefect_unreachable(err):
+            raise
+        message = _unreachable_hint(err)
+    else:
+        return
+    console.print(f"[bold red]{name} failed:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _run_stage(name: str, config: str, fn: Callable) -> dict:
     from components.config import load_config
 
-    try:
+    with _failing_in_one_line(name):
         cfg = load_config(config)
         with console.status(f"{name}…"):
             result = fn(cfg)
-    except _user_errors() as err:
-        raise _fail(name, err) from None
     brief = _brief(result)
     console.print(f"[green]{name} done[/] {escape(brief if isinstance(brief, str) else json.dumps(brief, default=str))}")
     return result
@@ -89,10 +118,8 @@ def show_config(
     """Every setting with the defaults filled in: what the stages will use."""
     from components.config import load_config, resolved_yaml
 
-    try:
+    with _failing_in_one_line("config"):
         text = resolved_yaml(load_config(config), config)
-    except _user_errors() as err:
-        raise _fail("config", err) from None
     if out is None:
         sys.stdout.write(text)
         return
@@ -197,11 +224,9 @@ def retrain(config: str = ConfigOption) -> None:
     from flows.retry import hide_bad_input_tracebacks
 
     hide_bad_input_tracebacks()
-    try:
+    with _failing_in_one_line("retrain"):
         load_config(config)  # a bad config fails here, in one line, before a Prefect server starts
         result = retrain_flow(config_path=config)
-    except _user_errors() as err:
-        raise _fail("retrain", err) from None
     print_summary(result["registration"], result["metrics"])
 
 
@@ -229,12 +254,10 @@ def score(
         console.print("[bold red]score needs at least one export and an output path[/] (anomflow score EXPORT... OUTPUT)", soft_wrap=True)
         raise typer.Exit(2)
     hide_bad_input_tracebacks()
-    try:
+    with _failing_in_one_line("score", also=(MlflowException,)):
         summary = score_flow(
             [str(p) for p in paths[:-1]], str(paths[-1]), config, model_uri, asset, delimiter, timestamp_column, timezone
         )
-    except (*_user_errors(), MlflowException) as err:
-        raise _fail("score", err) from None
     console.print(f"[green]scored[/] {summary['rows']:,} rows{escape(_of_assets(summary['assets']))} with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
     if summary["ignored_columns"]:
         console.print(f"columns the model does not score, left out: {escape(str(summary['ignored_columns']))}", soft_wrap=True)
@@ -249,12 +272,9 @@ def schedule(
     from components.config import load_config
     from flows.schedule import retrain_deployment, serve_deployments
 
-    try:
+    with _failing_in_one_line("schedule"):
         load_config(config)  # not first at 03:00
-        deployment = retrain_deployment(cron, config)
-    except _user_errors() as err:
-        raise _fail("schedule", err) from None
-    serve_deployments(deployment)
+        serve_deployments(retrain_deployment(cron, config))
 
 
 def _of_assets(assets: list[str]) -> str:

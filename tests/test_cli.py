@@ -76,6 +76,24 @@ def test_retrain_and_schedule_stop_on_a_bad_config_before_starting_prefect(tmp_p
     assert result.exit_code == 1 and "a cron expression has five fields" in result.output
 
 
+def test_an_unreachable_prefect_server_is_one_line_that_names_it(tmp_path, monkeypatch):
+    import socket
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/api"
+    (tmp_path / "pipeline.yaml").write_text(PARTIAL_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    with temporary_settings({PREFECT_API_URL: url}):
+        for command in (["retrain", "--config", "pipeline.yaml"], ["schedule", "--config", "pipeline.yaml"]):
+            result = CliRunner().invoke(app, command)
+            assert result.exit_code == 1, result.output
+            assert f"failed: cannot reach the Prefect server at PREFECT_API_URL={url}" in result.output
+            assert "unset PREFECT_API_URL" in result.output and "Traceback" not in result.output
+
+
 def test_stage_errors_print_brackets_as_written(tmp_path):
     """Grafana names a download after its panel, units and all: ``[bar]`` is no markup."""
     (tmp_path / "data").mkdir()
