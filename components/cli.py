@@ -220,12 +220,14 @@ def register(config: str = ConfigOption) -> None:
 def retrain(config: str = ConfigOption) -> None:
     """Run the whole pipeline as the Prefect `retrain` flow (ephemeral API unless PREFECT_API_URL is set)."""
     from components.config import load_config
+    from components.registry.tracking import ensure_reachable, tracking_uri
     from flows.retrain import retrain as retrain_flow
     from flows.retry import hide_bad_input_tracebacks
 
     hide_bad_input_tracebacks()
     with _failing_in_one_line("retrain"):
-        load_config(config)  # a bad config fails here, in one line, before a Prefect server starts
+        cfg = load_config(config)  # a bad config or a store that is down fails here, before a Prefect server starts
+        ensure_reachable(tracking_uri(cfg.mlflow))
         result = retrain_flow(config_path=config)
     print_summary(result["registration"], result["metrics"])
 
@@ -247,6 +249,8 @@ def score(
     files are (MLflow store: $MLFLOW_TRACKING_URI, else the config's)."""
     from mlflow.exceptions import MlflowException
 
+    from components.registry.tracking import ensure_reachable
+    from components.scoring.score_settings import ScoreSettings
     from flows.retry import hide_bad_input_tracebacks
     from flows.score import score as score_flow
 
@@ -255,6 +259,7 @@ def score(
         raise typer.Exit(2)
     hide_bad_input_tracebacks()
     with _failing_in_one_line("score", also=(MlflowException,)):
+        ensure_reachable(ScoreSettings.for_project(config).tracking_uri)
         summary = score_flow(
             [str(p) for p in paths[:-1]], str(paths[-1]), config, model_uri, asset, delimiter, timestamp_column, timezone
         )

@@ -94,6 +94,25 @@ def test_an_unreachable_prefect_server_is_one_line_that_names_it(tmp_path, monke
             assert "unset PREFECT_API_URL" in result.output and "Traceback" not in result.output
 
 
+def test_an_unreachable_mlflow_server_is_one_line_within_seconds(tmp_path, monkeypatch):
+    """MLflow's client alone retries a refused connection for about four minutes."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    (tmp_path / "pipeline.yaml").write_text(PARTIAL_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    for command in (["retrain", "--config", "pipeline.yaml"], ["score", "export.csv", "out.csv", "--config", "pipeline.yaml"]):
+        started = time.monotonic()
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert f"failed: cannot reach the MLflow server at {url} (ConnectionError)" in result.output
+        assert time.monotonic() - started < 30
+
+
 def test_stage_errors_print_brackets_as_written(tmp_path):
     """Grafana names a download after its panel, units and all: ``[bar]`` is no markup."""
     (tmp_path / "data").mkdir()

@@ -22,6 +22,23 @@ def tracking_uri(cfg: MlflowConfig) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
 
 
+def ensure_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Raise ConnectionError naming ``uri`` if it is an MLflow server that does not answer
+    ``/health`` within ``timeout_s``: MLflow's client retries a refused connection for
+    about four minutes before it says so. Other stores (SQLite, files) pass."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
+    except requests.RequestException as err:
+        raise ConnectionError(
+            f"cannot reach the MLflow server at {uri} ({type(err).__name__}): start it, or point "
+            "MLFLOW_TRACKING_URI (else the config's mlflow.tracking_uri) at a store that answers"
+        ) from None
+
+
 @contextmanager
 def using_tracking_uri(uri: str) -> Iterator[None]:
     """Make ``uri`` MLflow's global store (fluent API, ``models:/`` URIs) for a block.
