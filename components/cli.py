@@ -100,13 +100,14 @@ def _brief(result: dict | list) -> dict | str:
 def demo_data(
     out: Path = typer.Option(Path("data/demo"), help="folder for the Grafana exports and labels.csv"),
     seed: int = typer.Option(7, help="random seed: same seed, same bytes"),
-    days: int = typer.Option(14, help="days of data per asset"),
-    assets: int = typer.Option(3, help="number of pumps"),
+    days: int = typer.Option(14, min=1, help="days of data per asset"),
+    assets: int = typer.Option(3, min=1, help="number of pumps"),
 ) -> None:
     """Write the seeded demo plant: Grafana CSV exports (formatted and raw) + labels.csv."""
     from components.sources.demo_plant import write_demo_plant
 
-    manifest = write_demo_plant(out, seed=seed, days=days, assets=assets)
+    with _failing_in_one_line("demo-data"):
+        manifest = write_demo_plant(out, seed=seed, days=days, assets=assets)
     console.print(f"[green]demo plant written[/] to {out}: {len(manifest.files)} files")
 
 

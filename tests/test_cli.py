@@ -165,3 +165,12 @@ def test_the_cli_sends_no_telemetry_and_draws_no_download_bars_unless_the_user_a
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split() == ["false", "false"]
     env[keys[0]] = "true"
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split() == ["true", "false"]
+
+
+def test_demo_data_writes_the_plant_and_refuses_an_empty_one(tmp_path):
+    result = CliRunner().invoke(app, ["demo-data", "--out", str(tmp_path / "demo"), "--days", "1", "--assets", "1"])
+    assert result.exit_code == 0 and "3 files" in result.output
+    assert sorted(p.name.split("-data")[0] for p in (tmp_path / "demo").glob("*.csv")) == ["labels.csv", "pump-1__Electrical", "pump-1__Process"]
+    for option in ("--days", "--assets"):
+        refused = CliRunner().invoke(app, ["demo-data", "--out", str(tmp_path / "none"), option, "0"])
+        assert refused.exit_code == 2 and "greater than or equal to 1" in refused.output and not (tmp_path / "none").exists()
