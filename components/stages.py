@@ -44,6 +44,14 @@ def stage_input(path: Path, written_by: str) -> Path:
     return path
 
 
+def _trained(cfg: PipelineConfig) -> None:
+    """FileNotFoundError naming the first model of the config that is not trained."""
+    from components.models.store import SPEC_FILE
+
+    for kind in cfg.models():
+        stage_input(model_dir(cfg, kind) / SPEC_FILE, f"train --model {kind}")
+
+
 def _prepared(cfg: PipelineConfig) -> "PreparedData":
     from components.features.prepare import PreparedData
 
@@ -92,6 +100,7 @@ def run_threshold(cfg: PipelineConfig) -> dict:
     from components.scoring.threshold_stage import set_thresholds
 
     prepared = _prepared(cfg)
+    _trained(cfg)
     return {kind: set_thresholds(cfg, prepared, model_dir(cfg, kind)) for kind in cfg.models()}
 
 
@@ -103,8 +112,10 @@ def run_evaluate(cfg: PipelineConfig) -> dict:
 
 def run_register(cfg: PipelineConfig) -> dict:
     from components.registry.register import register_model
+    from components.scoring.evaluate import METRICS_FILE
 
     prepared = _prepared(cfg)
+    stage_input(cfg.paths.reports_dir() / METRICS_FILE, "evaluate")
     return register_model(cfg, prepared, prepared_dir(cfg), model_dir(cfg), pd.read_parquet(stage_input(validated_path(cfg), "validate")))
 
 

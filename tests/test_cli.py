@@ -174,3 +174,15 @@ def test_demo_data_writes_the_plant_and_refuses_an_empty_one(tmp_path):
     for option in ("--days", "--assets"):
         refused = CliRunner().invoke(app, ["demo-data", "--out", str(tmp_path / "none"), option, "0"])
         assert refused.exit_code == 2 and "greater than or equal to 1" in refused.output and not (tmp_path / "none").exists()
+
+
+def test_stages_run_out_of_order_name_the_command_that_comes_first(tmp_path, monkeypatch):
+    from tests.tiny_project import make_tiny_project
+
+    monkeypatch.chdir(make_tiny_project(tmp_path))
+    for stage in ("ingest", "validate", "prepare"):
+        assert CliRunner().invoke(app, [stage]).exit_code == 0, stage
+    threshold = CliRunner().invoke(app, ["threshold"])
+    assert threshold.exit_code == 1 and "models/student/model.json not found: `anomflow train --model student` writes it" in threshold.output
+    register = CliRunner().invoke(app, ["register"])
+    assert register.exit_code == 1 and "reports/metrics.json not found: `anomflow evaluate` writes it" in register.output
