@@ -72,7 +72,8 @@ def fit_fleet(kind: str, cfg, channels: list[Channel], *, teachers: dict | None 
     from components.frames import SESSION
     from components.models.store import ModelSpec, build_network
     from components.scoring.series_scores import score_series
-    from components.training.teachers import TEACHERS, fit_teacher
+    from components.training.teacher_profiles import TEACHERS
+    from components.training.teachers import fit_teacher
 
     window = model_window(kind, cfg)
     sensors = [f"x{i}" for i in range(sensor_count(channels))]

@@ -57,7 +57,8 @@ def run_channel(
     from components.benchmarks.pipeline_models import arrays_as_prepared, fit_and_score
     from components.features.scaling import StandardScaler
     from components.models.store import ModelSpec, build_network
-    from components.training.teachers import TEACHERS, fit_teacher
+    from components.training.teacher_profiles import TEACHERS
+    from components.training.teachers import fit_teacher
 
     window = model_window(kind, cfg)
     sensors = [f"x{i}" for i in range(channel.train.shape[1])]
@@ -114,7 +115,7 @@ def benchmark_config(
     ``seed`` as its train seed and ``train_stride`` in place of its ``train.train_stride``
     (every model of one benchmark trains on windows at the same stride)."""
     from components.benchmarks.pipeline_models import PIPELINE_MODELS, pipeline_config
-    from components.training.teachers import TEACHERS, teacher_config
+    from components.training.teacher_profiles import TEACHERS, teacher_config
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {PROFILES}")

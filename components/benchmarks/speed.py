@@ -30,7 +30,7 @@ PROFILED = ("anomaly_transformer", "omnianomaly")
 def _specs(n_sensors: int, profiles: list[str]) -> dict[str, tuple[ModelSpec, str | None]]:
     """Name → (spec, teacher profile or None) of every model measured."""
     from components.config import LstmAeConfig, StudentConfig
-    from components.training.teachers import teacher_config
+    from components.training.teacher_profiles import teacher_config
 
     sensors = [f"s{i}" for i in range(n_sensors)]
     student = StudentConfig()
@@ -101,7 +101,8 @@ def epoch_seconds(spec: ModelSpec, profile: str | None, values: np.ndarray, wind
     pl.seed_everything(SEED, verbose=False)
     net = build_network(spec)
     if spec.kind in PROFILED:
-        from components.training.teachers import teacher_config, teacher_module
+        from components.training.teacher_profiles import teacher_config
+        from components.training.teachers import teacher_module
 
         cfg = teacher_config(spec.kind, profile)
         module, batch = teacher_module(spec.kind, net, cfg), cfg.batch_size

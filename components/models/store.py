@@ -1,16 +1,18 @@
 """Save and load a trained model as plain files: ``model.json`` (kind, hyper-parameters,
 window, sensor order, score calibration) plus, for networks, ``weights.pt`` (a state
 dict, loaded with ``weights_only=True``) or, for the classic baselines, their own
-pickle-free files (:mod:`components.models.baselines`)."""
+pickle-free files (:mod:`components.models.baselines`). torch is imported only for
+networks, so a process that fits or scores a baseline does without it."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 WEIGHTS_FILE = "weights.pt"
 SPEC_FILE = "model.json"
@@ -52,14 +54,10 @@ def build_network(spec: ModelSpec):
         from components.models.lstm_autoencoder import LstmAutoencoder
 
         return LstmAutoencoder(n, **spec.hparams)
-    if spec.kind == "anomaly_transformer":
-        from components.training.anomaly_transformer_module import AnomalyTransformerConfig
+    if spec.kind in ("anomaly_transformer", "omnianomaly"):
+        from components.training.teacher_profiles import teacher_settings
 
-        return AnomalyTransformerConfig(**spec.hparams).build_network(n)
-    if spec.kind == "omnianomaly":
-        from components.training.omnianomaly_module import OmniAnomalyConfig, build_network as build_omni
-
-        return build_omni(OmniAnomalyConfig(**spec.hparams), n)
+        return teacher_settings(spec.kind, spec.hparams).build_network(n)
     raise ValueError(f"unknown model kind {spec.kind!r}; known: {KINDS}")
 
 
@@ -69,6 +67,8 @@ def save_network(net, spec: ModelSpec, directory: str | Path) -> None:
     if spec.kind in BASELINES:
         net.save(directory)
     else:
+        import torch
+
         torch.save(net.state_dict(), directory / WEIGHTS_FILE)
     (directory / SPEC_FILE).write_text(json.dumps(asdict(spec), indent=2))
 
@@ -80,6 +80,8 @@ def load_network(directory: str | Path) -> tuple[nn.Module, ModelSpec]:
         from components.models.baselines import load_baseline
 
         return load_baseline(spec.kind, directory), spec
+    import torch
+
     net = build_network(spec)
     net.load_state_dict(torch.load(directory / WEIGHTS_FILE, weights_only=True))
     net.eval()

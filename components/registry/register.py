@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,12 +20,13 @@ from components.models.store import SPEC_FILE, WEIGHTS_FILE
 from components.registry.promotion import decide_and_alias
 from components.registry.served_detector import SERVING_FILE
 from components.registry.serving_requirements import pinned_requirements
-from components.registry.tracking import RunIds, configure_tracking, lineage_tags, tracking_uri, using_tracking_uri
+from components.registry.tracking import RUN_FILE, RunIds, configure_tracking, lineage_tags, tracking_uri, using_tracking_uri
 from components.scoring.evaluate import LEADERBOARD_FILE, LEADERBOARD_PLOT, LOSS_CSV, METRICS_FILE, evaluation_set
 from components.scoring.threshold_stage import THRESHOLDS_FILE
-from components.training.train import RUN_FILE
 
 REGISTRATION_FILE = "registration.json"
+MAX_METRICS_PER_BATCH = 1000
+"""MLflow's limit of metrics per ``log_batch`` request."""
 REQUEST_EXAMPLE_FILE = "request_example.json"
 ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -61,14 +63,20 @@ def _numeric(metrics: dict) -> dict[str, float]:
 
 def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: dict, tags: dict[str, str]) -> None:
     """Test metrics and plots to each model's run; leaderboard, lineage and validation to the parent."""
+    from mlflow.entities import Metric, RunTag
+
     reports = cfg.paths.reports_dir()
-    for run_id in {served.parent, *(m["run_id"] for m in all_metrics.values())}:
-        for key, value in tags.items():
-            client.set_tag(run_id, key, value)
+    now_ms = int(time.time() * 1000)
+    runs = {served.parent: [], **{m["run_id"]: [] for m in all_metrics.values()}}
     for kind, metrics in all_metrics.items():
         for key, value in _numeric(metrics).items():
-            client.log_metric(metrics["run_id"], f"test_{key}", value)
-            client.log_metric(served.parent, f"{kind}.test_{key}", value)
+            runs[metrics["run_id"]].append(Metric(f"test_{key}", value, now_ms, 0))
+            runs[served.parent].append(Metric(f"{kind}.test_{key}", value, now_ms, 0))
+    run_tags = [RunTag(key, value) for key, value in tags.items()]
+    for run_id, run_metrics in runs.items():  # one request per run (each one a transaction, or a round trip to a server)
+        for start in range(0, max(len(run_metrics), 1), MAX_METRICS_PER_BATCH):
+            client.log_batch(run_id, metrics=run_metrics[start : start + MAX_METRICS_PER_BATCH], tags=run_tags if start == 0 else [])
+    for kind, metrics in all_metrics.items():
         loss_plot = reports / "plots" / f"loss_curves_{kind}.png"
         if loss_plot.exists():
             client.log_artifact(metrics["run_id"], str(loss_plot), artifact_path="evaluation")

@@ -19,7 +19,6 @@ from packaging.version import Version
 SERVING_DISTRIBUTIONS = (
     "mlflow",
     "torch",
-    "pytorch-lightning",
     "numpy",
     "pandas",
     "scipy",

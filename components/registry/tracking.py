@@ -79,6 +79,10 @@ def configure_tracking(cfg: MlflowConfig) -> str:
     return client.create_experiment(cfg.experiment, artifact_location=artifact_root.as_uri())
 
 
+RUN_FILE = "mlflow_run.json"
+"""A trained model's :class:`RunIds`, in its model folder."""
+
+
 @dataclass(frozen=True)
 class RunIds:
     """The pipeline's parent run and the nested run of one model."""
@@ -92,6 +96,24 @@ class RunIds:
     @classmethod
     def load(cls, path: str | Path) -> "RunIds":
         return cls(**json.loads(Path(path).read_text()))
+
+
+class RunParams:
+    """Logs a model's parameters to its MLflow run as Lightning's ``MLFlowLogger`` logs a
+    network's (values cut to 250 characters, batches of 100), for the models Lightning
+    does not train (the classic baselines), so their runs need no training framework."""
+
+    def __init__(self, uri: str, run_id: str) -> None:
+        self.uri, self.run_id = uri, run_id
+
+    def log_hyperparams(self, params: dict) -> None:
+        import mlflow
+        from mlflow.entities import Param
+
+        items = [Param(key=key, value=str(value)[:250]) for key, value in params.items()]
+        client = mlflow.MlflowClient(self.uri)
+        for start in range(0, len(items), 100):
+            client.log_batch(self.run_id, params=items[start : start + 100])
 
 
 SETTINGS_ARTIFACT = "config/pipeline.yaml"

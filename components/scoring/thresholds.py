@@ -15,8 +15,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.stats import genpareto
-from sklearn.metrics import precision_recall_curve
 
 MIN_EXCESSES = 10
 """Fewest peaks over the initial threshold for which a GPD fit is attempted."""
@@ -95,6 +93,8 @@ def pot_threshold(scores: np.ndarray, *, risk: float, init_quantile: float = 0.9
             n=n, n_excess=n_excess, risk=risk, method="empirical-fallback", reason=reason,
         )
 
+    from scipy.stats import genpareto  # here, not at the top: every stage's config imports this module
+
     gamma, _, sigma = genpareto.fit(excess, floc=0)
     ratio = risk * n / n_excess
     if abs(gamma) < _GAMMA_ZERO:
@@ -124,6 +124,8 @@ def best_fbeta_threshold(scores: np.ndarray, labels: np.ndarray, beta: float = 1
     scores, labels = scores[keep], labels[keep]
     if np.unique(labels).size < 2:
         raise ValueError("best_fbeta_threshold needs both normal and anomalous labels")
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, cuts = precision_recall_curve(labels, scores)
     b2 = beta**2
     denom = b2 * precision[:-1] + recall[:-1]

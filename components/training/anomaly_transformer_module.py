@@ -10,47 +10,11 @@ Adam step. The learning rate of epoch e ≥ 1 is lr · lr_decay^(e−1) (officia
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytorch_lightning as pl
 import torch
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 from components.models.anomaly_transformer import AnomalyTransformer, association_discrepancy
-
-PROFILES_PATH = Path(__file__).resolve().parents[2] / "conf" / "anomaly_transformer.yaml"
-
-
-class AnomalyTransformerConfig(BaseModel):
-    """Architecture and training settings; profiles live in ``conf/anomaly_transformer.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    window: int = Field(gt=1, description="time steps per window")
-    d_model: int = Field(gt=0)
-    n_heads: int = Field(gt=0)
-    e_layers: int = Field(gt=0, description="encoder (anomaly-attention) layers")
-    d_ff: int = Field(gt=0, description="feed-forward width")
-    dropout: float = Field(ge=0.0, lt=1.0)
-    k: float = Field(gt=0.0, description="weight of the association discrepancy in the minimax losses")
-    lr: float = Field(gt=0.0)
-    lr_decay: float = Field(0.5, gt=0.0, le=1.0, description="per-epoch learning-rate factor from the 2nd epoch on")
-    temperature: float = Field(gt=0.0, description="softmax temperature of the anomaly score")
-    max_epochs: int = Field(gt=0)
-    batch_size: int = Field(gt=0)
-
-    def build_network(self, n_features: int) -> AnomalyTransformer:
-        """A freshly initialised network of this architecture for ``n_features`` sensors."""
-        return AnomalyTransformer(n_features, self.d_model, self.n_heads, self.e_layers, self.d_ff, self.dropout)
-
-
-def load_profile(name: str, path: Path = PROFILES_PATH) -> AnomalyTransformerConfig:
-    """The named profile (``paper`` or ``fast``) of ``conf/anomaly_transformer.yaml``."""
-    profiles = yaml.safe_load(path.read_text())
-    if name not in profiles:
-        raise KeyError(f"no Anomaly Transformer profile {name!r} in {path}; have {sorted(profiles)}")
-    return AnomalyTransformerConfig(**profiles[name])
+from components.training.teacher_profiles import AnomalyTransformerConfig
 
 
 class AnomalyTransformerModule(pl.LightningModule):

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping
 from pytorch_lightning.loggers import Logger
+
+from components.training.fit_result import FitResult
 
 _NOISE = (".*does not have many workers.*", ".*smaller than the logging interval.*", ".*LeafSpec.*", ".*litlogger.*")
 
@@ -25,13 +26,6 @@ class _History(Callback):
         row = {"epoch": trainer.current_epoch}
         row.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train_", "val_"))})
         self.epochs.append(row)
-
-
-@dataclass(frozen=True)
-class FitResult:
-    history: list[dict[str, float]]
-    best_val_loss: float
-    seconds: float
 
 
 def fit(module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs: int, patience: int, seed: int, logger: Logger | bool = False) -> FitResult:

@@ -9,47 +9,11 @@ epochs and is left out.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytorch_lightning as pl
 import torch
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 from components.models.omnianomaly import OmniAnomaly
-
-PROFILES_PATH = Path(__file__).resolve().parents[2] / "conf" / "omnianomaly.yaml"
-
-
-class OmniAnomalyConfig(BaseModel):
-    """Architecture, training and scoring parameters of OmniAnomaly."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    window: int = Field(100, gt=1, description="window length, steps")
-    z_dim: int = Field(3, gt=0)
-    gru_hidden: int = Field(500, gt=0, description="GRU units, inference and generative nets")
-    dense_hidden: int = Field(500, gt=0, description="units of each of the two hidden dense layers")
-    n_flows: int = Field(20, ge=0, description="planar flow layers on the posterior")
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
-    batch_size: int = Field(50, gt=0)
-    max_epochs: int = Field(20, gt=0)
-    n_samples: int = Field(1, gt=0, description="posterior samples L averaged in the anomaly score")
-    grad_clip: float = Field(10.0, gt=0, description="per-tensor gradient norm limit")
-    std_eps: float = Field(1e-4, gt=0, description="added to every softplus std")
-
-
-def load_profile(name: str) -> OmniAnomalyConfig:
-    """The profile ``name`` (``paper`` or ``fast``) of ``conf/omnianomaly.yaml``."""
-    profiles = yaml.safe_load(PROFILES_PATH.read_text())
-    if name not in profiles:
-        raise KeyError(f"no OmniAnomaly profile {name!r} in {PROFILES_PATH}; have {sorted(profiles)}")
-    return OmniAnomalyConfig(**profiles[name])
-
-
-def build_network(cfg: OmniAnomalyConfig, n_features: int) -> OmniAnomaly:
-    """A fresh :class:`OmniAnomaly` with ``cfg``'s architecture."""
-    return OmniAnomaly(n_features, cfg.z_dim, cfg.gru_hidden, cfg.dense_hidden, cfg.n_flows, cfg.std_eps)
+from components.training.teacher_profiles import OmniAnomalyConfig
 
 
 class OmniAnomalyModule(pl.LightningModule):

@@ -1,6 +1,6 @@
-"""Teacher detectors (Anomaly Transformer, OmniAnomaly): profile configs, networks and
-their Lightning recipes behind one interface, so the pipeline and the benchmarks train
-and score them the same way."""
+"""Teacher detectors (Anomaly Transformer, OmniAnomaly): their Lightning recipes behind
+one interface, so the pipeline and the benchmarks train them the same way (their
+settings and profiles: :mod:`components.training.teacher_profiles`)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,8 @@ from pytorch_lightning.loggers import Logger
 from torch import nn
 
 from components.training.datamodule import WindowDataModule
-from components.training.fit import FitResult, fit
-
-TEACHERS = ("anomaly_transformer", "omnianomaly")
-
-
-def teacher_config(kind: str, profile: str) -> BaseModel:
-    """The named profile (``fast`` or ``paper``) of ``conf/<kind>.yaml``."""
-    if kind == "anomaly_transformer":
-        from components.training.anomaly_transformer_module import load_profile
-    elif kind == "omnianomaly":
-        from components.training.omnianomaly_module import load_profile
-    else:
-        raise ValueError(f"unknown teacher {kind!r}; known: {TEACHERS}")
-    return load_profile(profile)
+from components.training.fit import fit
+from components.training.fit_result import FitResult
 
 
 def teacher_module(kind: str, net: nn.Module, cfg: BaseModel) -> pl.LightningModule:

@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from components.models.anomaly_transformer import AnomalyTransformer, anomaly_scores, association_discrepancy
-from components.training.anomaly_transformer_module import AnomalyTransformerModule, load_profile
+from components.training.anomaly_transformer_module import AnomalyTransformerModule
+from components.training.teacher_profiles import teacher_config
 
 TINY = dict(window=16, d_model=16, n_heads=4, e_layers=2, d_ff=32, dropout=0.0, k=3.0, lr=1e-2, lr_decay=1.0,
             temperature=50.0, max_epochs=1, batch_size=8)
@@ -62,7 +63,7 @@ def sine_model() -> tuple[AnomalyTransformerModule, float]:
     """The ``fast`` profile trained briefly (5 epochs) on clean two-sensor sine windows."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    cfg = load_profile("fast")
+    cfg = teacher_config("anomaly_transformer", "fast")
     module = AnomalyTransformerModule(cfg.build_network(2), cfg)
     fit(module, sine_windows(range(0, 1960, 4), cfg.window), epochs=cfg.max_epochs, batch_size=cfg.batch_size)
     return module, cfg.temperature
@@ -128,7 +129,7 @@ def test_each_minimax_phase_reaches_only_its_association():
 
 
 def test_module_overfits_a_tiny_batch_and_logs_its_metrics():
-    cfg = load_profile("fast").model_copy(update=TINY)
+    cfg = teacher_config("anomaly_transformer", "fast").model_copy(update=TINY)
     t = torch.arange(16.0)
     windows = torch.stack([torch.stack([torch.sin(t / 3 + i), torch.cos(t / 5 + 2 * i), 0.1 * i + 0 * t], 1) for i in range(8)])
     module = AnomalyTransformerModule(cfg.build_network(3), cfg)
@@ -146,7 +147,7 @@ def test_module_overfits_a_tiny_batch_and_logs_its_metrics():
 
 
 def test_learning_rate_follows_the_official_schedule():
-    cfg = load_profile("fast").model_copy(update={**TINY, "lr_decay": 0.5})
+    cfg = teacher_config("anomaly_transformer", "fast").model_copy(update={**TINY, "lr_decay": 0.5})
     module = AnomalyTransformerModule(cfg.build_network(3), cfg)
     fit(module, torch.randn(8, 16, 3), epochs=4, batch_size=8)
     # epochs 0 and 1 at lr, then halved each epoch: the 5th epoch would run at lr / 8
@@ -195,9 +196,9 @@ def test_score_ranks_a_spike_first_in_its_window_with_the_official_temperature(s
 
 
 def test_profiles():
-    paper, fast = load_profile("paper"), load_profile("fast")
+    paper, fast = teacher_config("anomaly_transformer", "paper"), teacher_config("anomaly_transformer", "fast")
     assert (paper.window, paper.d_model, paper.n_heads, paper.e_layers, paper.d_ff) == (100, 512, 8, 3, 512)
     assert (paper.k, paper.lr, paper.batch_size, paper.max_epochs, paper.temperature) == (3.0, 1e-4, 32, 10, 50.0)
     assert fast.d_model % fast.n_heads == 0 and fast.window < paper.window
     with pytest.raises(KeyError):
-        load_profile("nope")
+        teacher_config("anomaly_transformer", "nope")

@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader
 
 from components.models.omnianomaly import OmniAnomaly, anomaly_scores, normal_log_prob
 from components.models.planar_flow import PlanarFlow, PlanarFlows
-from components.training.omnianomaly_module import OmniAnomalyConfig, OmniAnomalyModule, build_network, load_profile
+from components.training.omnianomaly_module import OmniAnomalyModule
+from components.training.teacher_profiles import OmniAnomalyConfig, teacher_config
 
 
 def test_shapes_of_every_output():
@@ -34,14 +35,14 @@ def test_shapes_of_every_output():
 
 
 def test_profiles_load_and_build():
-    paper, fast = load_profile("paper"), load_profile("fast")
+    paper, fast = teacher_config("omnianomaly", "paper"), teacher_config("omnianomaly", "fast")
     assert (paper.window, paper.z_dim, paper.gru_hidden, paper.dense_hidden, paper.n_flows) == (100, 3, 500, 500, 20)
     assert (paper.lr, paper.batch_size, paper.max_epochs, paper.grad_clip) == (1e-3, 50, 20, 10.0)
     assert fast.window < paper.window and fast.gru_hidden < paper.gru_hidden
-    net = build_network(fast, n_features=5)
+    net = fast.build_network(n_features=5)
     assert len(net.flows.layers) == fast.n_flows and net.q_gru.hidden_size == fast.gru_hidden
     with pytest.raises(KeyError):
-        load_profile("nope")
+        teacher_config("omnianomaly", "nope")
 
 
 def _flow_settings() -> list[tuple[torch.Tensor, torch.Tensor, float]]:
@@ -152,7 +153,7 @@ def trained():
     cfg = OmniAnomalyConfig(window=24, z_dim=3, gru_hidden=24, dense_hidden=24, n_flows=2, lr=5e-3,
                             batch_size=32, max_epochs=12, n_samples=1)
     train, val = _sine_windows(900, cfg.window, 0), _sine_windows(300, cfg.window, 1)
-    net = build_network(cfg, n_features=3)
+    net = cfg.build_network(n_features=3)
     module = OmniAnomalyModule(net, cfg)
     elbo_before = _elbo(net, train)
     trainer = pl.Trainer(
@@ -191,9 +192,8 @@ def test_score_is_highest_at_an_injected_spike(trained):
 def test_series_scores_are_reproducible_and_leave_the_global_rng_alone():
     from components.models.store import ModelSpec, build_network
     from components.scoring.series_scores import score_series
-    from components.training.omnianomaly_module import load_profile
 
-    cfg = load_profile("fast").model_copy(update={"window": 8, "n_samples": 2})
+    cfg = teacher_config("omnianomaly", "fast").model_copy(update={"window": 8, "n_samples": 2})
     spec = ModelSpec("omnianomaly", ["a", "b"], 8, cfg.model_dump())
     torch.manual_seed(0)
     net = build_network(spec)

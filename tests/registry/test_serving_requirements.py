@@ -17,8 +17,7 @@ import requests
 from packaging.requirements import Requirement
 
 from components.registry.serving_requirements import SERVING_DISTRIBUTIONS, pinned_requirements
-from components.registry.tracking import RunIds, using_tracking_uri
-from components.training.train import RUN_FILE
+from components.registry.tracking import RUN_FILE, RunIds, using_tracking_uri
 from tests.tiny_project import tiny_config
 
 # Loads and scores the given models in a fresh interpreter, then lists the distributions

@@ -69,7 +69,7 @@ def test_student_calibration_covers_training_and_validation_windows(tmp_path):
     pattern memorised in training cannot set a scale below its held-out error."""
     import numpy as np
 
-    from components.training.train import _split_component_errors
+    from components.training.network_fitters import _split_component_errors
 
     readings, _ = generate_plant(seed=3, days=2, assets=1)
     cfg = _cfg(tmp_path, max_epochs=1)
