@@ -59,7 +59,13 @@ def test_served_schedule_runs_without_a_prefect_server_and_stops_the_one_it_star
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     log = tmp_path / "serve.log"
     with log.open("w") as out:
-        serving = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        serving = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            # Ctrl-C as in a terminal, even when pytest itself was started in the background
+            # (a shell's background job inherits SIGINT ignored); its own group, so that a
+            # child left behind can be killed with it
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 150
         while not mark.exists() and serving.poll() is None and time.monotonic() < deadline:
@@ -69,6 +75,10 @@ def test_served_schedule_runs_without_a_prefect_server_and_stops_the_one_it_star
         assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
     finally:
         serving.send_signal(signal.SIGINT)
-        serving.wait(timeout=60)
+        try:
+            serving.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # not stopped: fail, without leaving it to run flows for the rest of the session
+            os.killpg(serving.pid, signal.SIGKILL)
+            raise
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{api_url}/health", timeout=5)
