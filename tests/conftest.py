@@ -27,12 +27,14 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
-    """One ephemeral Prefect API for the whole session (it takes ~15 s to start)."""
+def prefect_server() -> str:
+    """One Prefect server for the whole session (it takes 15-30 s to start), in a child
+    process; yields its API URL, which other processes (a worker, the CLI) can use too."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()
 
 
 @pytest.fixture(scope="session")

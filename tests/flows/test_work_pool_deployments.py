@@ -1,6 +1,6 @@
 """prefect.yaml end to end, as its header tells a user: `prefect deploy --all` against a
-Prefect server, a process work pool, a worker that runs a `score` deployment run with
-the tiny project's champion."""
+Prefect server (the session's), a process work pool, a worker that runs a `score`
+deployment run with the tiny project's champion."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.schedule import local_prefect_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,37 +32,38 @@ def _read(api_url: str, what: str) -> list:
         return getattr(client, f"read_{what}")()
 
 
-def test_deploy_all_then_a_worker_runs_a_score_deployment_run(trained_project, tmp_path, monkeypatch):
+def test_deploy_all_then_a_worker_runs_a_score_deployment_run(prefect_server, trained_project, tmp_path, monkeypatch):
     root = trained_project["root"]
     export = next((root / "data" / "demo").glob("pump-1__Electrical-*.csv"))
     process = next((root / "data" / "demo").glob("pump-1__Process-*.csv"))
     out = tmp_path / "scored.parquet"
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))  # the server's database, the CLI's profile
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))  # the CLI's profile
+    api_url = prefect_server
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(
+        PREFECT_API_URL=api_url,
         PREFECT_LOGGING_LEVEL="INFO",  # the worker's log says what became of the run (make sets WARNING)
         ANOMFLOW_PROJECT_DIR=str(REPO_ROOT),
         MLFLOW_TRACKING_URI=trained_project["tracking_uri"], PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
     )
-    with local_prefect_server(startup_timeout_s=120) as api_url:
-        env["PREFECT_API_URL"] = api_url
-        _prefect(["work-pool", "create", "anomflow-pool", "--type", "process"], env)
-        _prefect(["--no-prompt", "deploy", "--all"], env)
-        deployments = {d.name: d for d in _read(api_url, "deployments")}
-        assert set(deployments) == {"anomflow-retrain", "anomflow-score"}
-        retrain = deployments["anomflow-retrain"]
-        assert [s.schedule.cron for s in retrain.schedules] == ["0 3 * * *"] and retrain.work_pool_name == "anomflow-pool"
-        limit = retrain.global_concurrency_limit  # prefect.yaml's concurrency_limit, as the server keeps it
-        assert limit.limit == 1 and retrain.concurrency_options.collision_strategy == "CANCEL_NEW"
-        # with its scheduled runs: none may reach the worker below (at 03:00 it would retrain this repository)
-        _prefect(["deployment", "delete", "retrain/anomflow-retrain"], env)
+    _prefect(["work-pool", "create", "anomflow-pool", "--type", "process"], env)
+    _prefect(["--no-prompt", "deploy", "--all"], env)
+    deployments = {d.name: d for d in _read(api_url, "deployments")}
+    assert set(deployments) == {"anomflow-retrain", "anomflow-score"}
+    retrain = deployments["anomflow-retrain"]
+    assert [s.schedule.cron for s in retrain.schedules] == ["0 3 * * *"] and retrain.work_pool_name == "anomflow-pool"
+    limit = retrain.global_concurrency_limit  # prefect.yaml's concurrency_limit, as the server keeps it
+    assert limit.limit == 1 and retrain.concurrency_options.collision_strategy == "CANCEL_NEW"
+    # with its scheduled runs: none may reach the worker below (at 03:00 it would retrain this repository)
+    _prefect(["deployment", "delete", "retrain/anomflow-retrain"], env)
 
-        _prefect([
-            "deployment", "run", "score/anomflow-score", "-p", f"input_paths={[str(export), str(process)]!r}".replace("'", '"'),
-            "-p", f"output_path={out}", "-p", "asset=pump-1", "-p", f"config_path={root / 'conf' / 'pipeline.yaml'}",
-        ], env)
-        worker = _prefect(["worker", "start", "--pool", "anomflow-pool", "--run-once"], env)
-        runs = _read(api_url, "flow_runs")
+    _prefect([
+        "deployment", "run", "score/anomflow-score", "-p", f"input_paths={[str(export), str(process)]!r}".replace("'", '"'),
+        "-p", f"output_path={out}", "-p", "asset=pump-1", "-p", f"config_path={root / 'conf' / 'pipeline.yaml'}",
+    ], env)
+    worker = _prefect(["worker", "start", "--pool", "anomflow-pool", "--run-once"], env)
+    ours = {d.id for d in deployments.values()}  # the session's server also holds other tests' flow runs
+    runs = [r for r in _read(api_url, "flow_runs") if r.deployment_id in ours]
     assert [(r.deployment_id, r.state.is_completed()) for r in runs] == [(deployments["anomflow-score"].id, True)], worker[-3000:]
     scored = pd.read_parquet(out)
     assert len(scored) > 0 and set(scored["asset"]) == {"pump-1"} and scored["score"].notna().any()
