@@ -155,7 +155,10 @@ def _instrumented_trainer(callback, max_steps: int | None, max_val_steps: int | 
 
 def measure_training(kind: str, rows: int, sensors: int, *, max_steps: int | None, max_val_steps: int | None, threads: int = 2, seed: int = SEED) -> dict:
     """One epoch (capped, extrapolated) of ``fit_model(cfg, prepared, kind)``; see the module docstring."""
+    if kind not in TRAINED:
+        raise ValueError(f"unknown model {kind!r} to train; measured: {TRAINED}")
     from components.benchmarks.pipeline_models import pipeline_config
+    from components.training import network_fitters  # noqa: F401  (Lightning: counted in rss_after_imports_mb)
     from components.training.train import fit_model
 
     rss_imports = self_peak_rss_mb()
