@@ -85,10 +85,29 @@ def best_pa_f1(labels: np.ndarray, scores: np.ndarray) -> float:
     The adjustment is the textbook rule of :func:`point_adjust`, so this reproduces the
     golden key ``tadpak_pak_on_tsbad_grid.PA-F1``; it equals TSB-AD's ``PA-F1`` except when
     an event starting at index 0 is first hit later (TSB-AD never back-fills index 0).
+
+    Counted for all thresholds at once instead of adjusting 100 prediction arrays: at
+    threshold ``t`` an event counts wholly as true positives when its largest score is above
+    ``t`` (and adds nothing otherwise: none of its points is then above ``t``), and every
+    normal point above ``t`` is a false positive.
     """
     y = _binary(labels)
     scores = np.asarray(scores, dtype=float).ravel()
-    return max(pa_f1_at(y, scores > t) for t in np.linspace(scores.min(), scores.max(), PA_GRID))
+    grid = np.linspace(scores.min(), scores.max(), PA_GRID)
+    spans = events(y)
+    if len(spans) == 0:
+        return 0.0
+    peaks = np.maximum.reduceat(np.where(y == 1, scores, -np.inf), spans[:, 0])  # each event's largest score (normal rows between events masked)
+    order = np.argsort(peaks, kind="stable")
+    peaks, lengths = peaks[order], (spans[:, 1] - spans[:, 0] + 1)[order]
+    hit_lengths = np.concatenate([np.cumsum(lengths[::-1])[::-1], [0]])  # [i]: rows of the events from the i-th peak up
+    tp = hit_lengths[np.searchsorted(peaks, grid, side="right")]  # events whose peak is above t
+    normal = np.sort(scores[y == 0])
+    fp = len(normal) - np.searchsorted(normal, grid, side="right")
+    positives = int(y.sum())
+    denominator = tp + fp + positives  # 2·TP + FP + FN with FN = positives − TP
+    f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+    return float(f1.max())
 
 
 def detection_delays(labels: np.ndarray, pred: np.ndarray) -> list[int | None]:
