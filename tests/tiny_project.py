@@ -4,6 +4,7 @@ demo plant, laid out like the repository so the real entry points run unchanged.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import yaml
@@ -39,6 +40,24 @@ def make_tiny_project(root: Path, *, with_code: bool = False) -> Path:
     write_demo_plant(root / "data" / "demo", seed=7, days=4, assets=2)
     (root / "mlruns").mkdir(exist_ok=True)
     if with_code:
-        shutil.copy2(REPO_ROOT / "dvc.yaml", root / "dvc.yaml")
-        shutil.copytree(REPO_ROOT / "components", root / "components", ignore=shutil.ignore_patterns("__pycache__"))
+        with_pipeline_code(root)
     return root
+
+
+def with_pipeline_code(root: Path) -> None:
+    """Copy what ``dvc.yaml`` depends on (the file itself and ``components/``) into ``root``."""
+    shutil.copy2(REPO_ROOT / "dvc.yaml", root / "dvc.yaml")
+    shutil.copytree(REPO_ROOT / "components", root / "components", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def copy_trained_project(src: Path, dst: Path) -> Path:
+    """A copy of a trained project at ``dst`` whose MLflow store (``mlruns/mlflow.db``)
+    points at the copy's own artifacts: MLflow keeps absolute artifact locations, so a
+    plain copy would log into ``src``'s folders."""
+    shutil.copytree(src, dst)
+    old, new = str(src.resolve()), str(dst.resolve())  # also inside file:// URIs
+    with sqlite3.connect(dst / "mlruns" / "mlflow.db") as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for column in [row[1] for row in db.execute(f"PRAGMA table_info('{table}')") if "CHAR" in row[2].upper() or "TEXT" in row[2].upper()]:
+                db.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) WHERE "{column}" LIKE ?', (old, new, f"%{old}%"))
+    return dst
