@@ -64,9 +64,12 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
         del os.environ["MLFLOW_TRACKING_URI"]
     assert whole["rows"] == streamed["rows"] == as_csv["rows"] == 700
     a, b = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "streamed.parquet")
-    pd.testing.assert_frame_equal(a, b)
+    # the networks score in float32, and a matrix product's rounding may depend on how many
+    # windows one call holds (seen with AVX-512 kernels): equal to float32 rounding, not bit for bit
+    float32_rounding = {"check_exact": False, "rtol": 1e-5, "atol": 1e-6}
+    pd.testing.assert_frame_equal(a, b, **float32_rounding)
     assert short_first["rows"] == 700 and a["score"].dtype == np.float64
-    pd.testing.assert_frame_equal(a, pd.read_parquet(tmp_path / "short_first.parquet"))
+    pd.testing.assert_frame_equal(a, pd.read_parquet(tmp_path / "short_first.parquet"), **float32_rounding)
     c = pd.read_csv(tmp_path / "streamed.csv")
     np.testing.assert_allclose(c["score"].to_numpy(), a["score"].to_numpy(), rtol=1e-6, equal_nan=True)  # CSV text round trip
     assert whole["levels"] == streamed["levels"]
