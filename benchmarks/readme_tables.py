@@ -90,7 +90,7 @@ def msl_table(report: dict) -> str:
     several = isinstance(seeds, list) and len(seeds) > 1
     title = (
         f"**{report['dataset']['name'].upper()}** ({len(report['dataset']['channels'])} channels, profile {report['profile']}, "
-        f"commit {report['git_commit'][:8]}, {report.get('wall_s', 0) / 60:.0f} min wall; "
+        f"{report.get('wall_s', 0) / 60:.0f} min wall; "
         + (f"our models: means over seeds {', '.join(map(str, seeds))} (VUS-PR ± standard deviation over seeds; train s per seed), peers: one run; " if several else "")
         + "VUS-PR/PR-AUC/ROC-AUC channel means, "
         "F1 pooled at the validation-set POT threshold, PA-F1 point-adjusted at a test-optimised threshold: papers only)"
@@ -107,8 +107,7 @@ def skab_table(report: dict) -> str:
     differenced = report.get("preprocessing", {})
     title = (
         f"**SKAB{', preprocessed' if preprocessing else ''}** ({len(report['dataset']['channels'])} experiments, leaderboard protocol: "
-        f"fit on each file's first 400 rows, threshold from training rows only; F1/FAR/MAR pooled, FAR and MAR in %; "
-        f"commit {report['git_commit'][:8]}"
+        "fit on each file's first 400 rows, threshold from training rows only; F1/FAR/MAR pooled, FAR and MAR in %"
         + (f"; preprocessing: {preprocessing}" if preprocessing else "")
         + (f"; sensors differenced per file: {_differenced_counts(differenced)}" if any("differenced" in r for r in differenced.values()) else "")
         + "; best-threshold F1: each file's threshold chosen on its own test rows, at FAR ≤ 10 %: among thresholds keeping each "
@@ -128,8 +127,8 @@ def margin_table(report: dict) -> str:
     protocol = report["protocol"]
     target = protocol["target"]
     title = (
-        f"**SKAB, drift-tracked, threshold from normal recordings** (`benchmarks/skab_margin.py`, the student only, commit "
-        f"{report['git_commit'][:8]}; {protocol['preprocessing']}; threshold {protocol['threshold']}; "
+        f"**SKAB, drift-tracked, threshold from normal recordings** (`benchmarks/skab_margin.py`, the student only; "
+        f"{protocol['preprocessing']}; threshold {protocol['threshold']}; "
         f"{len(report['dataset']['normal_pieces'])} normal pieces of {report['dataset']['piece_rows']:,} rows; "
         f"target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %)"
     )
@@ -145,8 +144,8 @@ def fleet_table(report: dict) -> str:
     target = protocol["target"]
     seeds = list(report["seeds"])
     title = (
-        f"**SKAB, one model for all files** (`benchmarks/skab_fleet.py`, {len(report['dataset']['channels'])} experiments, commit "
-        f"{report['git_commit'][:8]}, {report.get('wall_s', 0) / 60:.0f} min wall; models: {protocol['models']}; threshold: "
+        f"**SKAB, one model for all files** (`benchmarks/skab_fleet.py`, {len(report['dataset']['channels'])} experiments, "
+        f"{report.get('wall_s', 0) / 60:.0f} min wall; models: {protocol['models']}; threshold: "
         f"{protocol['threshold']}; preprocessing: {protocol['preprocessing']}; our models: means over seeds {', '.join(seeds)}, train s per seed"
         + ("; peers: one run, one fit per detector for all files" if report.get("peers") else "") + "; "
         f"best-threshold columns as in the SKAB table; target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %)"
@@ -174,7 +173,7 @@ def speed_table(report: dict) -> str:
     growth = ", ".join(f"{int(n):,} rows {g['seconds']:.2f} s" for n, g in report["growth"].items())
     title = (
         f"**Speed** (`anomflow benchmark speed`, {report['config']['n_sensors']} sensors, {report['config']['torch_threads']} threads, "
-        f"causal per-row scoring as served; commit {report['git_commit'][:8]})"
+        f"causal per-row scoring as served)"
     )
     return title + "\n\n" + _table(["model", "scoring rows/s", "student speed-up", "train s / 1000 windows (1 epoch)"], rows) + f"\n\nStudent scoring time vs rows: {growth}."
 
@@ -212,7 +211,7 @@ def scale_table(report: dict) -> str:
         f"**Scale: training** (`anomflow benchmark scale`, one epoch of the pipeline's own `fit_model` with conf/pipeline.yaml, "
         f"2 threads; the student with its 2 injected copies but without teachers; * = extrapolated from {config.get('max_steps')} "
         f"training and {config.get('max_val_steps')} validation batches; prep + post = data preparation and the post-training "
-        f"pass (calibration / error scale), run in full; peak RSS of the measuring process; commit {_commit(report)}, {_load(report)})"
+        f"pass (calibration / error scale), run in full; peak RSS of the measuring process; {_load(report)})"
     )
     table = _table(["model", "export rows", "sensors", "train windows", "s / epoch", "s / 1000 windows", "prep + post s", "peak RSS MiB"], rows)
     scoring = report.get("scoring_vs_rows", [])
@@ -244,7 +243,7 @@ def score_memory_table(report: dict) -> str:
     title = (
         f"**Batch scoring a long export** (`benchmarks/score_memory.py`: the real `anomflow score` CLI, Prefect `score` flow, "
         f"export streamed in chunks of {report.get('config', {}).get('chunk_rows', 200_000):,} rows; rows/s without the fixed start-up cost; "
-        f"peak RSS of the scoring process, and with the temporary Prefect server it starts; commit {_commit(report)}, {_load(report)})"
+        f"peak RSS of the scoring process, and with the temporary Prefect server it starts; {_load(report)})"
     )
     return title + "\n\n" + _table(["rows", "export MB", "wall s", "rows/s", "peak RSS MiB", "with Prefect server MiB", "target MiB"], rows)
 
