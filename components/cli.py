@@ -156,12 +156,16 @@ def prepare(config: str = ConfigOption) -> None:
 @app.command()
 def train(
     config: str = ConfigOption,
-    model: str = typer.Option("student", help="student (served; distils from the trained teachers), lstm_ae, a teacher (anomaly_transformer, omnianomaly) or a baseline (pca, iforest)"),
+    model: str = typer.Option("student", help="a model of the config's `models:`: student (served; distils from the trained teachers), lstm_ae, a teacher (anomaly_transformer, omnianomaly) or a baseline (pca, iforest)"),
+    every: bool = typer.Option(False, "--all", help="train every model of the config, those others learn from first (dvc.yaml's train stage)"),
 ) -> None:
     """Train one model (early stopping on validation loss), logged to a nested MLflow run."""
-    from components.stages import run_train
+    from components.stages import run_train, run_train_all
 
-    _run_stage(f"train {model}", config, lambda cfg: run_train(cfg, model))
+    if every:
+        _run_stage("train --all", config, run_train_all)
+    else:
+        _run_stage(f"train {model}", config, lambda cfg: run_train(cfg, model))
 
 
 @app.command()

@@ -1,25 +1,28 @@
 """Pipeline configuration: one YAML file (``conf/pipeline.yaml``) validated by pydantic.
 
 The same file feeds the CLI, the Prefect flows and DVC, so a parameter lives in exactly
-one place. A project's file may leave out every section with defaults; DVC needs each
-tracked section present, so ``dvc.yaml``'s first stage writes the file with every default
+one place: each model's settings (its window included) in its own section under
+``models:``, validated by its detector's settings class (:mod:`components.detectors`).
+A project's file may leave out every section with defaults; DVC needs each tracked
+section present, so ``dvc.yaml``'s first stage writes the file with every default
 filled in (:func:`resolved_settings`) and the later stages read and track that one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from components.config_errors import describe_validation_error
+from components.detectors.base import DetectorSettings
+from components.detectors.registry import DETECTORS, SERVED_KIND, detector_class
+from components.legacy_config import legacy_layout_moves
 from components.quality.config import ValidationConfig
 from components.scoring.thresholds import ThresholdConfig
 
-
-SERVED_MODEL = "student"
 
 
 class _Strict(BaseModel):
@@ -106,7 +109,6 @@ class PrepareConfig(_Strict):
     impute_limit_s: int | None = Field(None, ge=0, description="longest run of missing values filled by interpolation, seconds")
     train_fraction: float = Field(0.5, gt=0, lt=1)
     val_fraction: float = Field(0.2, gt=0, lt=1)
-    window: int = Field(30, ge=2, description="window length, steps")
     exclude_labelled_from_fit: bool = Field(
         True, description="drop windows touching labelled anomalies from train/validation"
     )
@@ -136,90 +138,6 @@ class PrepareConfig(_Strict):
         return self.interval_s, self.max_gap_s, self.impute_limit_s
 
 
-class LstmAeConfig(_Strict):
-    hidden_size: int = 32
-    latent_size: int = 16
-    num_layers: int = 1
-
-
-class TrainConfig(_Strict):
-    seed: int = 7
-    max_epochs: int = 20
-    batch_size: int = 256
-    learning_rate: float = 3e-3
-    patience: int = 3
-    train_stride: int = Field(2, ge=1, description="stride between training windows, steps")
-    num_threads: int = Field(2, ge=1)
-
-
-class TeachersConfig(_Strict):
-    """Teacher detectors trained beside the served model (profiles in conf/<model>.yaml)."""
-
-    models: list[Literal["anomaly_transformer", "omnianomaly"]] = ["anomaly_transformer", "omnianomaly"]
-    profile: Literal["fast", "paper"] = "fast"
-    train_stride: int = Field(4, ge=1, description="stride between training windows, steps")
-    patience: int = Field(2, ge=1)
-    max_epochs: int | None = Field(None, ge=1, description="cap on the profile's epochs (tiny runs)")
-    num_threads: int = Field(1, ge=1, description="torch threads per teacher (teachers train concurrently)")
-
-
-TeacherName = Literal["anomaly_transformer", "omnianomaly"]
-ScoreComponent = Literal["reconstruction", "forecast", "classification"]
-
-
-class DistillationConfig(_Strict):
-    """Soft targets for the student's classification head (DESIGN.md §3)."""
-
-    teacher_weights: dict[TeacherName, float] = Field(
-        {"anomaly_transformer": 0.5, "omnianomaly": 0.5},
-        description="weight of each teacher's rank-normalised score in the soft target; {} trains without distillation",
-    )
-    injected_copies: int = Field(2, ge=0, description="copies of the training split with injected anomalies")
-    events_per_1000: float = Field(3.0, gt=0, description="injected events per 1000 rows")
-    magnitude: float = Field(4.0, gt=0, description="injected anomaly size, standard deviations")
-    clean_targets: bool = Field(
-        True, description="reconstruct/forecast the rows as they were before injection (else the injected rows themselves)",
-    )
-    classification_loss_weight: float = Field(
-        0.1, ge=0,
-        description="weight of the classification loss beside the reconstruction and forecast losses "
-        "(see components/training/student_module.py for why 0.1)",
-    )
-    normal_rows: Literal["zero", "teacher_rank"] = Field(
-        "teacher_rank",
-        description="soft target of rows with neither an injected anomaly nor a label: 0 (they are normal), "
-        "or their teachers' rank like every other row",
-    )
-
-
-class StudentConfig(_Strict):
-    """The multi-task student, the served model (components/models/student.py)."""
-
-    window: int = Field(30, ge=17, description="rows of history behind one score (15 feed the convolutions)")
-    channels: list[int] = [16, 32, 32]
-    kernel_size: int = 3
-    dilations: list[int] = [1, 2, 4]
-    bottleneck: int = 32
-    latent: int = 16
-    input_noise: float = Field(0.05, ge=0, le=0.5, description="std of the Gaussian denoising noise, scaled units")
-    top_sensors: int = Field(
-        3, ge=1, description="a window's reconstruction and forecast errors average its k worst (normalised) sensors",
-    )
-    score_weights: dict[ScoreComponent, float] = {"reconstruction": 0.4, "forecast": 0.3, "classification": 0.3}
-    distillation: DistillationConfig = DistillationConfig()
-
-    def network_hparams(self) -> dict:
-        return self.model_dump(include={"channels", "kernel_size", "dilations", "bottleneck", "latent"})
-
-
-class BaselinesConfig(_Strict):
-    """Classic detectors in every leaderboard (components/models/baselines.py)."""
-
-    models: list[Literal["pca", "iforest"]] = ["pca", "iforest"]
-    pca_variance: float = Field(0.95, gt=0, lt=1, description="variance the PCA components keep")
-    iforest_estimators: int = Field(100, ge=1)
-
-
 class EvaluateConfig(_Strict):
     alarm_level: Literal["warning", "critical"] = "warning"
     vus_window: int = 100
@@ -241,6 +159,7 @@ class MlflowConfig(_Strict):
 class PathsConfig(_Strict):
     artifacts: str = "artifacts"
     models: str = "models"
+    thresholds: str = "thresholds"
     reports: str = "reports"
 
     def artifacts_dir(self) -> Path:
@@ -249,8 +168,33 @@ class PathsConfig(_Strict):
     def models_dir(self) -> Path:
         return Path(self.models)
 
+    def thresholds_dir(self) -> Path:
+        return Path(self.thresholds)
+
     def reports_dir(self) -> Path:
         return Path(self.reports)
+
+
+def _models_section() -> type[BaseModel]:
+    """``models:``: one optional section per registered detector kind (its settings
+    class); the served kind's is always there."""
+    fields = {
+        kind: (cls.Settings, cls.Settings()) if kind == SERVED_KIND else (cls.Settings | None, None)
+        for kind, cls in DETECTORS.items()
+    }
+    section = create_model("ModelsConfig", __config__=ConfigDict(extra="forbid"), **fields)
+    section.__doc__ = (
+        "The models the pipeline trains and compares, each with its own settings (its window included); "
+        f"a model left out is not trained ({SERVED_KIND}, the served model, always is)."
+    )
+    return section
+
+
+ModelsConfig = _models_section()
+
+
+def _every_model() -> BaseModel:
+    return ModelsConfig(**{kind: {} for kind in DETECTORS})
 
 
 class PipelineConfig(_Strict):
@@ -259,11 +203,8 @@ class PipelineConfig(_Strict):
     ingest: IngestConfig
     validate_: ValidationConfig = Field(ValidationConfig(), alias="validate")
     prepare: PrepareConfig = PrepareConfig()
-    model: LstmAeConfig = LstmAeConfig()
-    train: TrainConfig = TrainConfig()
-    teachers: TeachersConfig = TeachersConfig()
-    student: StudentConfig = StudentConfig()
-    baselines: BaselinesConfig = BaselinesConfig()
+    seed: int = Field(7, description="seed of every model's initialisation, sampling and injected anomalies")
+    models: ModelsConfig = Field(default_factory=_every_model)  # type: ignore[valid-type]
     threshold: ThresholdConfig = ThresholdConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     register_: RegisterConfig = Field(RegisterConfig(), alias="register")
@@ -290,14 +231,43 @@ class PipelineConfig(_Strict):
             self.prepare = self.prepare.at_interval(interval)
         return self
 
-    def models(self) -> list[str]:
-        """Every model the pipeline trains, the served one (the student) first."""
-        return [SERVED_MODEL, "lstm_ae", *self.teachers.models, *self.baselines.models]
+    @field_validator("models", mode="before")
+    @classmethod
+    def _present_means_trained(cls, value: Any) -> Any:
+        """A model's section written without settings (``pca:``) trains it with defaults."""
+        if isinstance(value, dict):
+            return {kind: {} if settings is None else settings for kind, settings in value.items()}
+        return value
 
-    def distilling_teachers(self) -> dict[str, float]:
-        """Teachers the student learns from (trained by this config, weight > 0)."""
-        weights = self.student.distillation.teacher_weights
-        return {t: w for t, w in weights.items() if w > 0 and t in self.teachers.models}
+    def model_kinds(self) -> list[str]:
+        """Every model the pipeline trains, the served one first (the registry's order)."""
+        return [kind for kind in DETECTORS if getattr(self.models, kind) is not None]
+
+    def settings_of(self, kind: str) -> DetectorSettings:
+        """``models.<kind>``; a ValueError if this config does not train ``kind``."""
+        settings = getattr(self.models, detector_class(kind).kind)
+        if settings is None:
+            raise ValueError(f"the config trains no {kind} (add a `{kind}:` section under `models:`)")
+        return settings
+
+    def learns_from(self, kind: str) -> list[str]:
+        """The trained models ``kind`` learns from (fitted before it)."""
+        return detector_class(kind).learns_from(self.settings_of(kind), self.model_kinds())
+
+    def training_rounds(self) -> tuple[list[str], list[str]]:
+        """(the models that learn from no other: they may train concurrently, then those
+        that learn from them: the student)."""
+        kinds = self.model_kinds()
+        return [k for k in kinds if not self.learns_from(k)], [k for k in kinds if self.learns_from(k)]
+
+    def longest_window(self) -> int:
+        """Rows of the longest window of the models trained (prepare checks the splits hold one)."""
+        return max(self.settings_of(kind).window for kind in self.model_kinds())
+
+    def with_settings(self, kind: str, **changes: Any) -> "PipelineConfig":
+        """This config with ``changes`` to ``models.<kind>`` (which must be trained)."""
+        settings = self.settings_of(kind).model_copy(update=changes)
+        return self.model_copy(update={"models": self.models.model_copy(update={kind: settings})})
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -311,8 +281,15 @@ def load_config(path: str | Path) -> PipelineConfig:
     except yaml.YAMLError as err:
         raise ValueError(f"config {path} is not valid YAML: {_yaml_problem(err)}") from None
     raw = {} if raw is None else raw  # an empty file: every missing key is named below
+    moves = legacy_layout_moves(raw) if isinstance(raw, dict) else []
+    if moves:
+        raise ValueError(
+            f"config {path} has the layout from before every model's settings moved under `models:`; move:\n"
+            + "\n".join(f"- {move}" for move in moves)
+            + "\n(`anomflow config --config FILE` then prints every setting with its default)"
+        )
     try:
-        return PipelineConfig.model_validate(raw)
+        return PipelineConfig.model_validate(raw, context={"config_dir": str(path.parent)})
     except ValidationError as err:
         raise ValueError(f"invalid config {path}:\n{describe_validation_error(err, PipelineConfig, raw)}") from None
 
@@ -325,8 +302,11 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 
 def resolved_settings(cfg: PipelineConfig) -> dict:
     """Every setting of ``cfg``, defaults filled in, as plain YAML-ready data keyed as in
-    the file (``validate``, ``register``); loading it again gives an equal config."""
-    return cfg.model_dump(mode="json", by_alias=True)
+    the file (``validate``, ``register``; models not trained left out); loading it again
+    gives an equal config."""
+    settings = cfg.model_dump(mode="json", by_alias=True)
+    settings["models"] = {kind: value for kind, value in settings["models"].items() if value is not None}
+    return settings
 
 
 def resolved_yaml(cfg: PipelineConfig, source: str | Path | None = None) -> str:

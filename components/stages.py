@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from components.config import SERVED_MODEL, PipelineConfig
+from components.config import PipelineConfig
+from components.detectors.registry import SERVED_KIND
 
 if TYPE_CHECKING:
     from components.features.prepare import PreparedData
@@ -33,8 +34,13 @@ def prepared_dir(cfg: PipelineConfig) -> Path:
     return cfg.paths.artifacts_dir() / PREPARED
 
 
-def model_dir(cfg: PipelineConfig, kind: str = SERVED_MODEL) -> Path:
+def model_dir(cfg: PipelineConfig, kind: str = SERVED_KIND) -> Path:
     return cfg.paths.models_dir() / kind
+
+
+def thresholds_path(cfg: PipelineConfig, kind: str = SERVED_KIND) -> Path:
+    """``<thresholds>/<kind>.json``: the model's alarm levels (the threshold stage writes them)."""
+    return cfg.paths.thresholds_dir() / f"{kind}.json"
 
 
 def stage_input(path: Path, written_by: str) -> Path:
@@ -48,7 +54,7 @@ def _trained(cfg: PipelineConfig) -> None:
     """FileNotFoundError naming the first model of the config that is not trained."""
     from components.models.store import SPEC_FILE
 
-    for kind in cfg.models():
+    for kind in cfg.model_kinds():
         stage_input(model_dir(cfg, kind) / SPEC_FILE, f"train --model {kind}")
 
 
@@ -84,15 +90,21 @@ def run_validate(cfg: PipelineConfig) -> dict:
 def run_prepare(cfg: PipelineConfig) -> dict:
     from components.features.prepare import prepare
 
-    prepare(pd.read_parquet(stage_input(validated_path(cfg), "validate")), cfg.prepare, prepared_dir(cfg))
+    prepare(pd.read_parquet(stage_input(validated_path(cfg), "validate")), cfg.prepare, prepared_dir(cfg), cfg.longest_window())
     return json.loads((prepared_dir(cfg) / "summary.json").read_text())
 
 
-def run_train(cfg: PipelineConfig, kind: str = SERVED_MODEL, parent_run_id: str | None = None) -> dict:
+def run_train(cfg: PipelineConfig, kind: str = SERVED_KIND, parent_run_id: str | None = None) -> dict:
     from components.training.train import train_model
 
     result = train_model(cfg, _prepared(cfg), kind, parent_run_id)
     return {"model": kind, "epochs": result.epochs, "best_val_loss": result.best_val_loss, "train_s": result.train_s, "run_id": result.run_ids.child}
+
+
+def run_train_all(cfg: PipelineConfig) -> list[dict]:
+    """Every model of the config, one after the other, those others learn from first."""
+    first, then = cfg.training_rounds()
+    return [run_train(cfg, kind) for kind in first + then]
 
 
 def run_threshold(cfg: PipelineConfig) -> dict:
@@ -101,7 +113,7 @@ def run_threshold(cfg: PipelineConfig) -> dict:
 
     prepared = _prepared(cfg)
     _trained(cfg)
-    return {kind: set_thresholds(cfg, prepared, model_dir(cfg, kind)) for kind in cfg.models()}
+    return {kind: set_thresholds(cfg, prepared, model_dir(cfg, kind), thresholds_path(cfg, kind)) for kind in cfg.model_kinds()}
 
 
 def run_evaluate(cfg: PipelineConfig) -> dict:
@@ -116,7 +128,7 @@ def run_register(cfg: PipelineConfig) -> dict:
 
     prepared = _prepared(cfg)
     stage_input(cfg.paths.reports_dir() / METRICS_FILE, "evaluate")
-    return register_model(cfg, prepared, prepared_dir(cfg), model_dir(cfg), pd.read_parquet(stage_input(validated_path(cfg), "validate")))
+    return register_model(cfg, prepared, prepared_dir(cfg), pd.read_parquet(stage_input(validated_path(cfg), "validate")))
 
 
 def run_ablation(cfg: PipelineConfig) -> list[dict]:

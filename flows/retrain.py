@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from components import stages
-from components.config import SERVED_MODEL, PipelineConfig, load_config
+from components.config import PipelineConfig, load_config
 from components.registry.tracking import failed_on_error, open_parent_run
 from flows.retry import retry_unless_bad_input
 
@@ -82,10 +82,12 @@ def _stages(cfg: PipelineConfig, config_path: str) -> dict:
     validation = validate_task(cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
     prepare_task(cfg)
-    others = [train_task.submit(config_path, kind, concurrent=True) for kind in cfg.models() if kind != SERVED_MODEL]
-    for future in others:  # the teachers it distils from, and the rest: the student then trains alone
+    first, then = cfg.training_rounds()
+    futures = [train_task.submit(config_path, kind, concurrent=True) for kind in first]
+    for future in futures:  # the models others learn from (the teachers), and the rest
         future.result()
-    train_task(config_path, SERVED_MODEL, concurrent=False)
+    for kind in then:  # the models that learn from them (the student), alone
+        train_task(config_path, kind, concurrent=False)
     thresholds = threshold_task(cfg)
     metrics = evaluate_task(cfg)
     registration = register_task(cfg)

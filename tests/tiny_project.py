@@ -13,20 +13,22 @@ from components.sources.demo_plant import write_demo_plant
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-TINY_OVERRIDES = {
-    "prepare": {"window": 16},
-    "model": {"hidden_size": 16, "latent_size": 8},
-    "train": {"max_epochs": 3, "train_stride": 4, "batch_size": 128, "patience": 2},
-    "teachers": {"max_epochs": 1, "train_stride": 8},
-    "student": {"window": 20},
-    "baselines": {"iforest_estimators": 10},
+_NETWORK = {"max_epochs": 3, "train_stride": 4, "batch_size": 128, "patience": 2}
+_TEACHER = {"max_epochs": 1, "train_stride": 8}
+TINY_MODELS = {
+    "student": {"window": 20, **_NETWORK},
+    "lstm_ae": {"window": 16, "hidden_size": 16, "latent_size": 8, **_NETWORK},
+    "anomaly_transformer": _TEACHER,
+    "omnianomaly": _TEACHER,
+    "pca": {"window": 16, "train_stride": 4},
+    "iforest": {"window": 16, "train_stride": 4, "n_estimators": 10},
 }
 
 
 def tiny_config() -> dict:
     cfg = yaml.safe_load((REPO_ROOT / "conf" / "pipeline.yaml").read_text())
-    for section, values in TINY_OVERRIDES.items():
-        cfg[section].update(values)
+    for kind, values in TINY_MODELS.items():
+        cfg["models"][kind].update(values)
     return cfg
 
 
@@ -35,8 +37,6 @@ def make_tiny_project(root: Path, *, with_code: bool = False) -> Path:
     ``root``; with ``with_code``, also copy what ``dvc.yaml`` depends on."""
     (root / "conf").mkdir(parents=True, exist_ok=True)
     (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(tiny_config(), sort_keys=False))
-    for profiles in ("anomaly_transformer.yaml", "omnianomaly.yaml"):
-        shutil.copy2(REPO_ROOT / "conf" / profiles, root / "conf" / profiles)
     write_demo_plant(root / "data" / "demo", seed=7, days=4, assets=2)
     (root / "mlruns").mkdir(exist_ok=True)
     if with_code:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from components.benchmarks.model_names import ALL_MODELS
+from components.detectors.registry import KINDS as ALL_MODELS
 
 benchmark_app = typer.Typer(
     help="Benchmark the teachers, the student and the baselines on public datasets; "

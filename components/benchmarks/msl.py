@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.model_names import ALL_MODELS
+from components.detectors.registry import KINDS as ALL_MODELS
 from components.benchmarks.protocol import (
     PATIENCE,
     SEED,
@@ -247,7 +247,7 @@ def _run_seed(configs: dict, loaded: list[Channel], train_stride: int, seed: int
         pooled = []
         for i, channel in enumerate(loaded, 1):
             metrics, arrays = run_channel(
-                kind, cfg, channel, train_stride=train_stride, teachers=trained[channel.name], pipeline_cfg=cfg, seed=seed,
+                kind, cfg, channel, teachers=trained[channel.name], seed=seed,
             )
             if arrays["model"] is not None and "student" in configs:
                 trained[channel.name][kind] = arrays["model"]

@@ -15,7 +15,7 @@ of it enters the project's environment. ``anomflow benchmark msl|skab --peers
    :mod:`components.benchmarks.pyod_worker` with the peers' python ONCE for all series
    (PyOD's imports and numba's compilation are paid once);
 3. reads the worker's scores (:func:`read_outputs`): one per window of the pipeline's
-   window (``conf/pipeline.yaml`` ``prepare.window``) ending at each row; rows before the
+   window (``conf/pipeline.yaml`` ``models.lstm_ae.window``) ending at each row; rows before the
    first full window take the first window's score, as the pipeline's models are scored
    (:func:`rows_from_windows`);
 4. thresholds and evaluates them with :func:`components.benchmarks.series_metrics.evaluate_scores`,
@@ -103,13 +103,13 @@ class PeerRun:
 
 
 def pipeline_settings() -> dict:
-    """The pipeline's window (``conf/pipeline.yaml`` ``prepare.window``) and training
-    budget (``train.max_epochs``, ``train.batch_size``), which the peers share."""
-    from components.benchmarks.pipeline_models import REPO_CONFIG
+    """The LSTM autoencoder's window and training budget in ``conf/pipeline.yaml``
+    (``models.lstm_ae``: ``window``, ``max_epochs``, ``batch_size``), which the peers share."""
+    from components.benchmarks.protocol import REPO_CONFIG
     from components.config import load_config
 
-    cfg = load_config(REPO_CONFIG)
-    return {"window": cfg.prepare.window, "epochs": cfg.train.max_epochs, "batch_size": cfg.train.batch_size}
+    lstm_ae = load_config(REPO_CONFIG).settings_of("lstm_ae")
+    return {"window": lstm_ae.window, "epochs": lstm_ae.max_epochs, "batch_size": lstm_ae.batch_size}
 
 
 def check_python(python: str | Path) -> Path:

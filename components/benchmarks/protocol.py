@@ -1,34 +1,34 @@
 """The protocol every benchmark trains and scores by: one model per series, as in the papers.
 
 Per series (:class:`~components.benchmarks.series.Channel`) and per model
-(:func:`run_channel`):
+(:func:`run_channel`), through the detector interface (:mod:`components.detectors`):
 
 * Scaling: :class:`~components.features.scaling.StandardScaler` fitted on the series'
   training rows only, applied to training and test rows.
 * Split: the last 20 % of the training rows (at least one window) are validation, used
-  for early stopping (``val_loss``, patience 3) and for the alarm threshold; the rest
-  train (:func:`~components.benchmarks.series.training_cut`). Training windows start every
-  ``train_stride`` rows (default 1), validation windows every row. Seed 7 by default
-  (network initialisation, Lightning, posterior sampling, injected anomalies),
-  ``torch.set_num_threads(2)``. ``max_epochs`` is the profile's, optionally capped
-  (:func:`benchmark_config`).
-* The teachers are trained with their profile's config and score rows as their papers
-  do (:mod:`components.benchmarks.paper_scoring`); the pipeline's models (the student,
-  LSTM-AE, PCA, Isolation Forest) are fitted by ``anomflow train``'s code with
-  ``conf/pipeline.yaml`` and score rows as served, and the student distils from the
-  teachers trained on the same series.
+  for early stopping (``val_loss``) and for the alarm threshold; the rest train
+  (:func:`~components.benchmarks.series.training_cut`). Training windows start every
+  ``train_stride`` rows (default 1) for every model; the teachers' validation windows
+  every row, with patience 3. Seed 7 by default (network initialisation, Lightning,
+  posterior sampling, injected anomalies), ``torch.set_num_threads(2)``. ``max_epochs``
+  is each model's, optionally capped (:func:`benchmark_config`).
+* Settings: the repository's ``conf/pipeline.yaml`` ``models:`` sections, the teachers
+  at the benchmark's profile; each model fitted by its detector, the student distilling
+  from the teachers trained on the same series. Rows are scored by
+  :meth:`~components.detectors.base.Detector.benchmark_scores`: the teachers as their
+  papers score, the others as served.
 * Threshold and metrics: :mod:`components.benchmarks.series_metrics`.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.paper_scoring import all_starts, score_rows
 from components.benchmarks.series import Channel, training_cut
 from components.benchmarks.series_metrics import evaluate_scores
 
@@ -37,66 +37,68 @@ PATIENCE = 3
 SEED = 7
 TORCH_THREADS = 2
 VAL_STRIDE = 1
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "pipeline.yaml"
+
+
+def arrays_as_prepared(train: np.ndarray, val: np.ndarray, test: np.ndarray, test_labels: np.ndarray, scaler):
+    """Raw arrays (rows, features) as one-session prepared splits with columns x0, x1, …"""
+    from components.features.prepare import PreparedData
+    from components.frames import LABEL, SESSION
+
+    sensors = list(scaler.sensors)
+
+    def frame(values: np.ndarray, labels: np.ndarray | None = None) -> pd.DataFrame:
+        out = pd.DataFrame(values, columns=sensors)
+        out.insert(0, SESSION, "series")
+        if labels is not None:
+            out[LABEL] = labels
+        return out
+
+    return PreparedData({"train": frame(train), "val": frame(val), "test": frame(test, test_labels)}, scaler, sensors)
 
 
 def run_channel(
-    kind: str, cfg, channel: Channel, *, train_stride: int = 1, teachers: dict | None = None, pipeline_cfg=None, seed: int = SEED,
-    score_train: bool = False,
+    kind: str, cfg, channel: Channel, *, teachers: dict | None = None, seed: int | None = None, score_train: bool = False,
 ) -> tuple[dict, dict]:
-    """Train ``kind`` on ``channel`` and score its test rows. Teachers use ``cfg`` (their
-    profile) and ``seed``; the pipeline's models use ``pipeline_cfg`` (whose train seed is
-    theirs), and the student distils from ``teachers`` ({kind: (net, spec)} trained on
-    this channel).
+    """Train ``kind`` with its settings in the benchmark config ``cfg``
+    (:func:`benchmark_config`) on ``channel`` and score its test rows; the student learns
+    from ``teachers`` ({kind: fitted detector} trained on this channel). ``seed``
+    (default ``cfg.seed``) seeds fitting and scoring.
 
     Returns (metrics dict for the report, pooled arrays: ``labels``, ``scores``, ``pred``,
-    ``units`` = scores in threshold units, ``model`` = (net, spec) for teachers, and with
+    ``units`` = scores in threshold units, ``model`` = the fitted detector, and with
     ``score_train`` ``training_scores`` = the scores of all of the channel's training rows,
     those it fitted on and those it held out, in order)."""
     import torch
 
-    from components.benchmarks.pipeline_models import arrays_as_prepared, fit_and_score
     from components.features.scaling import StandardScaler
-    from components.models.store import ModelSpec, build_network
-    from components.training.teacher_profiles import TEACHERS
-    from components.training.teachers import fit_teacher
+    from components.training.train import fit_model
 
-    window = model_window(kind, cfg)
+    seed = cfg.seed if seed is None else seed
+    cfg = cfg.model_copy(update={"seed": seed})
+    settings = cfg.settings_of(kind)
     sensors = [f"x{i}" for i in range(channel.train.shape[1])]
-    cut = training_cut(channel, window)
+    cut = training_cut(channel, settings.window)
     n_val = len(channel.train) - cut
     scaler = StandardScaler.fit(pd.DataFrame(channel.train, columns=sensors), sensors)
-    model = None
-    if kind in TEACHERS:
-        train = scaler.transform(pd.DataFrame(channel.train, columns=sensors))
-        test = scaler.transform(pd.DataFrame(channel.test, columns=sensors))
-        values = {"train": train[:cut], "val": train[cut:]}
-        starts = {"train": all_starts(cut, window, train_stride), "val": all_starts(n_val, window, VAL_STRIDE)}
-        torch.manual_seed(seed)
-        spec = ModelSpec(kind, sensors, window, hparams=cfg.model_dump())
-        net = build_network(spec)
-        fitted = fit_teacher(kind, cfg, net, values, starts, seed=seed, patience=PATIENCE)
-        val_scores = score_rows(kind, net, cfg, values["val"], seed)
-        fit_scores = score_rows(kind, net, cfg, values["train"], seed) if score_train else None
-        begin = time.perf_counter()
-        scores = score_rows(kind, net, cfg, test, seed)
-        score_s = time.perf_counter() - begin
-        epochs, best_val_loss, train_s, train_windows = len(fitted.history), fitted.best_val_loss, fitted.seconds, len(starts["train"])
-        model = (net, spec)
-    else:
-        prepared = arrays_as_prepared(channel.train[:cut], channel.train[cut:], channel.test, channel.labels, scaler)
-        torch.manual_seed(pipeline_cfg.train.seed)
-        result = fit_and_score(kind, pipeline_cfg, prepared, teachers or {}, score_train=score_train)
-        val_scores, scores, score_s, fit_scores = result.val, result.test, result.score_s, result.train
-        epochs, best_val_loss, train_s, train_windows = result.epochs, result.best_val_loss, result.train_s, None
+    prepared = arrays_as_prepared(channel.train[:cut], channel.train[cut:], channel.test, channel.labels, scaler)
+    torch.manual_seed(seed)
+    detector, fitted = fit_model(cfg, prepared, kind, trained={k: v for k, v in (teachers or {}).items() if k in cfg.learns_from(kind)})
+    values = {name: scaler.transform(prepared.splits[name]) for name in ("train", "val", "test")}
+    val_scores = detector.benchmark_scores(values["val"], seed)
+    fit_scores = detector.benchmark_scores(values["train"], seed) if score_train else None
+    begin = time.perf_counter()
+    scores = detector.benchmark_scores(values["test"], seed)
+    score_s = time.perf_counter() - begin
 
     metrics, arrays = evaluate_scores(val_scores, scores, channel.labels)
     metrics.update({
-        "epochs": epochs,
-        "best_val_loss": best_val_loss,
-        "train_s": train_s,
+        "epochs": len(fitted.history),
+        "best_val_loss": fitted.best_val_loss,
+        "train_s": fitted.seconds,
         "score_s": score_s,
         "train_rows": cut,
-        "train_windows": train_windows,
+        "train_windows": int(len(np.arange(0, cut - settings.window + 1, settings.train_stride))) if fitted.history else None,
         "val_rows": n_val,
         "test_rows": len(channel.test),
         "test_anomalous": int(channel.labels.sum()),
@@ -104,58 +106,61 @@ def run_channel(
     })
     if score_train:
         arrays["training_scores"] = np.concatenate([fit_scores, val_scores])
-    return metrics, {**arrays, "model": model}
+    return metrics, {**arrays, "model": detector}
 
 
 def benchmark_config(
     profile: str, models: Sequence[str], *, max_epochs: int | None = None, train_stride: int = 1, seed: int = SEED,
+    threads: int = TORCH_THREADS,
 ) -> dict:
-    """Each teacher's profile config (epochs capped at ``max_epochs`` when given) and, for
-    the pipeline's models, the repository pipeline config (``conf/pipeline.yaml``) with
-    ``seed`` as its train seed and ``train_stride`` in place of its ``train.train_stride``
-    (every model of one benchmark trains on windows at the same stride)."""
-    from components.benchmarks.pipeline_models import PIPELINE_MODELS, pipeline_config
-    from components.training.teacher_profiles import TEACHERS, teacher_config
+    """{kind: the benchmark's pipeline config}, in training order (the models others learn
+    from first, then the rest as listed): the repository config (``conf/pipeline.yaml``) training only ``models``,
+    the teachers at ``profile`` with validation windows every row and patience
+    :data:`PATIENCE`, every model with ``train_stride``, ``threads`` torch threads and
+    ``seed``, epochs capped at ``max_epochs`` when given."""
+    from components.config import load_config
+    from components.detectors.registry import KINDS, detector_class
+    from components.detectors.teacher import TeacherDetector
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {PROFILES}")
     if max_epochs is not None and max_epochs < 1:
         raise ValueError(f"--max-epochs must be at least 1, got {max_epochs}")
-    unknown = [kind for kind in models if kind not in TEACHERS and kind not in PIPELINE_MODELS]
+    unknown = [kind for kind in models if kind not in KINDS]
     if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; known: {[*TEACHERS, *PIPELINE_MODELS]}")
-    if "student" in models and not any(kind in TEACHERS for kind in models):
-        raise ValueError("the student distils from the teachers: list at least one of them with it")
-    configs = {}
-    teachers = [kind for kind in models if kind in TEACHERS]
-    for kind in teachers:  # teachers first: the student learns from them
-        cfg = teacher_config(kind, profile)
-        if max_epochs is not None and max_epochs < cfg.max_epochs:
-            cfg = cfg.model_copy(update={"max_epochs": max_epochs})
-        configs[kind] = cfg
+        raise ValueError(f"unknown model(s) {unknown}; known: {list(KINDS)}")
+    repo = load_config(REPO_CONFIG)
+    sections = {}
     for kind in models:
-        if kind in PIPELINE_MODELS:
-            cfg = pipeline_config(teachers, TORCH_THREADS, seed)
-            cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"train_stride": train_stride})})
-            if max_epochs is not None and max_epochs < cfg.train.max_epochs:
-                cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_epochs": max_epochs})})
-            configs[kind] = cfg
-    return configs
+        is_teacher = issubclass(detector_class(kind), TeacherDetector)
+        settings = repo.settings_of(kind).model_dump() if getattr(repo.models, kind) is not None else {}
+        if is_teacher:
+            settings = {"profile": profile, "val_stride": VAL_STRIDE, "patience": PATIENCE}
+        settings["train_stride"] = train_stride
+        if "num_threads" in detector_class(kind).Settings.model_fields:
+            settings["num_threads"] = threads
+        sections[kind] = settings
+    cfg = load_config_from(repo, sections, seed)
+    if max_epochs is not None:
+        for kind in models:
+            if getattr(cfg.settings_of(kind), "max_epochs", 0) > max_epochs:
+                cfg = cfg.with_settings(kind, max_epochs=max_epochs)
+    missing = [kind for kind in models if detector_class(kind).learns_from(cfg.settings_of(kind), list(KINDS)) and not cfg.learns_from(kind)]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} learns from other models (the teachers): list at least one of them with it")
+    taught = {teacher for kind in models for teacher in cfg.learns_from(kind)}
+    return {kind: cfg for kind in [k for k in models if k in taught] + [k for k in models if k not in taught]}
 
 
-def model_window(kind: str, cfg) -> int:
-    """Rows of one window of ``kind`` under its config."""
-    if hasattr(cfg, "window"):
-        return cfg.window
-    return cfg.student.window if kind == "student" else cfg.prepare.window
+def load_config_from(repo, sections: dict[str, dict], seed: int):
+    """``repo`` (a pipeline config) with ``models:`` replaced by ``sections`` and ``seed``."""
+    from components.config import PipelineConfig, resolved_settings
+
+    settings = resolved_settings(repo)
+    settings.update({"models": sections, "seed": seed})
+    return PipelineConfig.model_validate(settings)
 
 
 def config_record(kind: str, cfg) -> dict:
-    """What the report records of a model's config."""
-    if hasattr(cfg, "window"):
-        return cfg.model_dump()
-    if kind == "student":
-        return {**cfg.student.model_dump(), "train": cfg.train.model_dump()}
-    if kind == "lstm_ae":
-        return {**cfg.model.model_dump(), "window": cfg.prepare.window, "train": cfg.train.model_dump()}
-    return {**cfg.baselines.model_dump(), "window": cfg.prepare.window}
+    """What the report records of a model's settings."""
+    return {**cfg.settings_of(kind).model_dump(), "seed": cfg.seed}

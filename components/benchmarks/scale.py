@@ -26,7 +26,7 @@ post-training pass, ``prep_s`` and ``post_s``, always run in full and are measur
 The cap is applied by adding the limits and a timing callback to the Trainer the
 pipeline's ``fit`` builds, in the child process only.
 
-**Scoring** (``student``): :func:`components.scoring.series_scores.score_series` on
+**Scoring** (``student``): :meth:`components.detectors.base.Detector.score` on
 ``rows`` rows × 7 sensors, the code path of evaluate and serving (row ``t`` from the
 window ending at ``t``); the whole series is in memory (unlike ``anomflow score``, which
 streams: benchmarks/score_memory.py).
@@ -75,7 +75,7 @@ def synthetic_series(rows: int, sensors: int, seed: int = SEED, dtype=np.float64
 def synthetic_prepared(rows: int, sensors: int, train_fraction: float, val_fraction: float, seed: int = SEED):
     """The prepared splits of a ``rows``-row export, cut like the prepare stage (train,
     validation, test in time order; one session; scaler fitted on train)."""
-    from components.benchmarks.pipeline_models import arrays_as_prepared
+    from components.benchmarks.protocol import arrays_as_prepared
     from components.features.scaling import StandardScaler
 
     values = synthetic_series(rows, sensors, seed)
@@ -157,29 +157,29 @@ def measure_training(kind: str, rows: int, sensors: int, *, max_steps: int | Non
     """One epoch (capped, extrapolated) of ``fit_model(cfg, prepared, kind)``; see the module docstring."""
     if kind not in TRAINED:
         raise ValueError(f"unknown model {kind!r} to train; measured: {TRAINED}")
-    from components.benchmarks.pipeline_models import pipeline_config
+    from components.benchmarks.protocol import REPO_CONFIG
+    from components.config import load_config
     from components.training import network_fitters  # noqa: F401  (Lightning: counted in rss_after_imports_mb)
     from components.training.train import fit_model
 
     rss_imports = self_peak_rss_mb()
-    cfg = pipeline_config([], threads, seed)
-    distillation = cfg.student.distillation.model_copy(update={"teacher_weights": {}})
+    cfg = load_config(REPO_CONFIG).model_copy(update={"seed": seed})
+    settings = cfg.settings_of(kind)
     begin = time.perf_counter()
     prepared = synthetic_prepared(rows, sensors, cfg.prepare.train_fraction, cfg.prepare.val_fraction, seed)
     data_s = time.perf_counter() - begin
     timer = _EpochTimer().callback
     with tempfile.TemporaryDirectory() as models:
-        cfg = cfg.model_copy(update={
-            "train": cfg.train.model_copy(update={"max_epochs": 1, "patience": 1}),
-            "student": cfg.student.model_copy(update={"distillation": distillation}),
-            "paths": cfg.paths.model_copy(update={"models": models}),
-        })
+        changes = {"max_epochs": 1, "patience": 1, "num_threads": threads}
+        if hasattr(settings, "distillation"):  # the student, without teachers
+            changes["distillation"] = settings.distillation.model_copy(update={"teacher_weights": {}})
+        cfg = cfg.with_settings(kind, **changes).model_copy(update={"paths": cfg.paths.model_copy(update={"models": models})})
         begin = time.perf_counter()
         with _instrumented_trainer(timer, max_steps, max_val_steps):
-            fit_model(cfg, prepared, kind)
+            fit_model(cfg, prepared, kind, trained={})
         end = time.perf_counter()
     t = timer.t
-    batch = getattr(timer, "batch_size", cfg.train.batch_size)
+    batch = getattr(timer, "batch_size", settings.batch_size)
     windows = timer.windows or {"train": None, "val": None}
     full = {name: math.ceil(n / batch) if n is not None else None for name, n in windows.items()}
     train_loop_s = t["val_start"] - t["train_start"]
@@ -201,8 +201,8 @@ def measure_training(kind: str, rows: int, sensors: int, *, max_steps: int | Non
         "s_per_1000_windows": 1000 * per_batch / batch, "epoch_s": epoch_s,
         "prep_s": t["fit_start"] - begin, "post_s": end - t["fit_end"], "data_s": data_s,
         "fit_model_s": end - begin, "rss_after_imports_mb": rss_imports, "peak_rss_mb": self_peak_rss_mb(),
-        "injected_copies": cfg.student.distillation.injected_copies if kind == "student" else 0,
-        "train_stride": cfg.train.train_stride, "threads": threads,
+        "injected_copies": settings.distillation.injected_copies if hasattr(settings, "distillation") else 0,
+        "train_stride": settings.train_stride, "threads": threads,
     }
 
 

@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.model_names import ALL_MODELS
+from components.detectors.registry import KINDS as ALL_MODELS
 from components.benchmarks.protocol import SEED, TORCH_THREADS, benchmark_config, config_record, run_channel
 from components.benchmarks.report_io import json_ready
 from components.benchmarks.series import Channel, Progress
@@ -227,7 +227,7 @@ def run_benchmark(
     for kind, cfg in configs.items():
         file_arrays = []
         for i, experiment in enumerate(experiments, 1):
-            metrics, arrays = run_channel(kind, cfg, experiment, teachers=trained[experiment.name], pipeline_cfg=cfg)
+            metrics, arrays = run_channel(kind, cfg, experiment, teachers=trained[experiment.name])
             if arrays["model"] is not None and "student" in configs:
                 trained[experiment.name][kind] = arrays["model"]
             per_file[kind][experiment.name] = {**metrics, **pooled_rates(arrays["labels"], arrays["pred"])}

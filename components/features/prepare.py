@@ -32,13 +32,13 @@ class PreparedData:
         return cls(splits, scaler, list(scaler.sensors))
 
 
-def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) -> PreparedData:
+def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path, window: int) -> PreparedData:
     """Resample, sessionise, split and fit the scaler; write everything to ``out_dir``.
 
     Files: ``train|val|test.parquet`` (timestamp, asset, session, sensors[, label], in
     original units), ``scaler.json`` and ``summary.json`` (rows, sessions and labelled
-    rows per split; for train and val also ``fit_windows``, the ``cfg.window``-row windows
-    the models can fit on). Raises ValueError, after writing them, when train or val has
+    rows per split; for train and val also ``fit_windows``, the ``window``-row windows
+    the models can fit on; ``window``: the longest of the models'). Raises ValueError, after writing them, when train or val has
     no such window, saying why and what to change.
     """
     out_dir = Path(out_dir)
@@ -47,7 +47,7 @@ def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) ->
     splits = chronological_split(series, cfg.train_fraction, cfg.val_fraction)
     sensors = sensor_columns(series)
     scaler = StandardScaler.fit(splits["train"], sensors)
-    summary = {"sensors": sensors, "interval_s": cfg.interval_s, "window": cfg.window}
+    summary = {"sensors": sensors, "interval_s": cfg.interval_s, "window": window}
     for name, frame in splits.items():
         frame.to_parquet(out_dir / f"{name}.parquet", index=False)
         summary[name] = {
@@ -56,10 +56,10 @@ def prepare(validated: pd.DataFrame, cfg: PrepareConfig, out_dir: str | Path) ->
             "anomalous_rows": int(frame[LABEL].sum()) if LABEL in frame else None,
         }
         if name != "test":
-            summary[name]["fit_windows"] = int(len(fit_window_starts(frame, cfg.window, 1, cfg.exclude_labelled_from_fit)))
+            summary[name]["fit_windows"] = int(len(fit_window_starts(frame, window, 1, cfg.exclude_labelled_from_fit)))
     scaler.save(out_dir / "scaler.json")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     empty = [name for name in ("train", "val") if summary[name]["fit_windows"] == 0]
     if empty:
-        raise ValueError("; ".join(no_fit_window_reason(splits[n], n, cfg.window, cfg.exclude_labelled_from_fit) for n in empty))
+        raise ValueError("; ".join(no_fit_window_reason(splits[n], n, window, cfg.exclude_labelled_from_fit) for n in empty))
     return PreparedData(splits, scaler, sensors)

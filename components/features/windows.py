@@ -68,6 +68,6 @@ def no_fit_window_reason(frame: pd.DataFrame, name: str, window: int, exclude_la
             "labelled rows too with prepare.exclude_labelled_from_fit: false"
         )
     return (
-        f"the {name} split has no {window}-row window inside one session ({rows}): lower prepare.window, raise "
+        f"the {name} split has no {window}-row window inside one session ({rows}): lower the models' window (models.<model>.window), raise "
         "prepare.max_gap_s (a longer gap starts a new session) or add data"
     )

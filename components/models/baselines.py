@@ -8,10 +8,10 @@ of a series is scored from the window that ends at t), flatten each window to
 anomalous) and per-sensor errors ``(n_windows, n_sensors)`` (non-negative; they name the
 sensors that drive the score):
 
-- :class:`PcaDetector`: score = mean squared residual of the flattened window after
+- :class:`PcaModel`: score = mean squared residual of the flattened window after
   projecting it on the leading principal components and back; errors = each sensor's
   mean squared residual over the window.
-- :class:`IsolationForestDetector`: score = ``-IsolationForest.score_samples`` =
+- :class:`IsolationForestModel`: score = ``-IsolationForest.score_samples`` =
   2^(−E[h(x)] / c(ψ)) (Liu, Ting & Zhou, ICDM 2008), in (0, 1]; errors = squared
   deviation of the window's last row from each sensor's training mean.
 
@@ -46,10 +46,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.ensemble import IsolationForest
-
-BASELINES = ("pca", "iforest")
 
 _CHUNK = 4096  # windows a PCA scores at once (bounds temporary memory)
 _FOREST_CHUNK = 25_600  # (window, tree) pairs an Isolation Forest walks at once: cache-sized
@@ -99,7 +95,7 @@ def _read(directory: Path, kind: str) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
-class _Detector:
+class _WindowModel:
     kind: str
     window: int | None
     n_sensors: int | None
@@ -114,7 +110,7 @@ class _Detector:
         return self
 
 
-class PcaDetector(_Detector):
+class PcaModel(_WindowModel):
     """PCA reconstruction of the flattened window (``window * n_sensors`` features).
 
     Keeps the smallest number of components whose cumulative explained-variance ratio
@@ -146,10 +142,12 @@ class PcaDetector(_Detector):
     def hparams(self) -> dict:
         return {"variance": self.variance, "max_components": self.max_components}
 
-    def fit(self, windows: np.ndarray, seed: int = 0) -> "PcaDetector":
+    def fit(self, windows: np.ndarray, seed: int = 0) -> "PcaModel":
         windows = _check_fit_windows(windows, min_windows=2)
         n, w, s = windows.shape
         flat = windows.reshape(n, w * s).astype(np.float64)
+        from sklearn.decomposition import PCA
+
         pca = PCA(n_components=None, svd_solver="full", random_state=seed).fit(flat)
         ratio = np.asarray(pca.explained_variance_ratio_, dtype=np.float64)
         if np.isfinite(ratio).all() and ratio.sum() > 0:
@@ -190,7 +188,7 @@ class PcaDetector(_Detector):
         _write(directory, self.kind, meta, {"mean": self.mean_, "components": self.components_, "explained_variance_ratio": self.explained_variance_ratio_})
 
     @classmethod
-    def load(cls, directory: Path) -> "PcaDetector":
+    def load(cls, directory: Path) -> "PcaModel":
         meta, arrays = _read(directory, cls.kind)
         detector = cls(**meta["hparams"])
         detector.window, detector.n_sensors, detector.seed = int(meta["window"]), int(meta["n_sensors"]), meta["seed"]
@@ -226,7 +224,7 @@ def _node_depths(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return depths
 
 
-class IsolationForestDetector(_Detector):
+class IsolationForestModel(_WindowModel):
     """Isolation Forest (Liu, Ting & Zhou, ICDM 2008) on flattened windows.
 
     ``n_estimators`` trees, each grown on ``max_samples`` windows (at most the number
@@ -248,19 +246,21 @@ class IsolationForestDetector(_Detector):
         self.seed: int | None = None
         self.max_samples_: int | None = None
         self.sensor_mean_: np.ndarray | None = None
-        self.sklearn_model: IsolationForest | None = None
+        self.sklearn_model = None  # sklearn's IsolationForest after fit()
         self._trees: dict[str, np.ndarray] | None = None
 
     def hparams(self) -> dict:
         return {"n_estimators": self.n_estimators, "max_samples": self.max_samples, "fit_sample": self.fit_sample}
 
-    def fit(self, windows: np.ndarray, seed: int = 0) -> "IsolationForestDetector":
+    def fit(self, windows: np.ndarray, seed: int = 0) -> "IsolationForestModel":
         windows = _check_fit_windows(windows, min_windows=1)
         n, w, s = windows.shape
         self.sensor_mean_ = windows.mean(axis=(0, 1), dtype=np.float64)
         if n > self.fit_sample:
             windows = windows[np.sort(np.random.default_rng(seed).choice(n, self.fit_sample, replace=False))]
         flat = windows.reshape(len(windows), w * s).astype(np.float32)
+        from sklearn.ensemble import IsolationForest
+
         forest = IsolationForest(n_estimators=self.n_estimators, max_samples=min(self.max_samples, len(flat)), random_state=seed).fit(flat)
         self.window, self.n_sensors, self.seed = w, s, int(seed)
         self.max_samples_ = int(forest.max_samples_)
@@ -341,7 +341,7 @@ class IsolationForestDetector(_Detector):
         _write(directory, self.kind, meta, {**self._trees, "sensor_mean": self.sensor_mean_})
 
     @classmethod
-    def load(cls, directory: Path) -> "IsolationForestDetector":
+    def load(cls, directory: Path) -> "IsolationForestModel":
         meta, arrays = _read(directory, cls.kind)
         detector = cls(**meta["hparams"])
         detector.window, detector.n_sensors, detector.seed = int(meta["window"]), int(meta["n_sensors"]), meta["seed"]
@@ -351,23 +351,3 @@ class IsolationForestDetector(_Detector):
             raise ValueError(f"{directory}: saved sensor means do not match {detector.n_sensors} sensors")
         detector._set_trees(arrays)
         return detector
-
-
-def build_baseline(kind: str, hparams: dict) -> PcaDetector | IsolationForestDetector:
-    """An unfitted detector of ``kind`` ("pca" or "iforest") from its keyword arguments."""
-    classes = {"pca": PcaDetector, "iforest": IsolationForestDetector}
-    if kind not in classes:
-        raise ValueError(f"unknown baseline {kind!r}; known: {BASELINES}")
-    try:
-        return classes[kind](**(hparams or {}))
-    except TypeError as err:
-        raise ValueError(f"bad hyper-parameters for {kind}: {hparams} ({err})") from None
-
-
-def load_baseline(kind: str, directory: Path) -> PcaDetector | IsolationForestDetector:
-    """A fitted detector of ``kind`` saved in ``directory`` by its ``save``."""
-    if kind == "pca":
-        return PcaDetector.load(directory)
-    if kind == "iforest":
-        return IsolationForestDetector.load(directory)
-    raise ValueError(f"unknown baseline {kind!r}; known: {BASELINES}")

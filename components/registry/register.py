@@ -14,29 +14,31 @@ from pathlib import Path
 import pandas as pd
 
 from components.config import PipelineConfig
+from components.detectors.registry import SERVED_KIND, load_detector
 from components.features.prepare import PreparedData
 from components.frames import LABEL, SESSION
-from components.models.store import SPEC_FILE, WEIGHTS_FILE
 from components.registry.promotion import decide_and_alias
-from components.registry.served_detector import SERVING_FILE
+from components.registry.served_detector import SERVING_FILE, THRESHOLDS_FILE
+from components.registry.serving_code import copy_serving_code
 from components.registry.serving_requirements import pinned_requirements
 from components.registry.tracking import RUN_FILE, RunIds, configure_tracking, lineage_tags, tracking_uri, using_tracking_uri
 from components.scoring.evaluate import LEADERBOARD_FILE, LEADERBOARD_PLOT, LOSS_CSV, METRICS_FILE, evaluation_set
-from components.scoring.threshold_stage import THRESHOLDS_FILE
+from components.stages import model_dir as model_dir_of
+from components.stages import thresholds_path
 
 REGISTRATION_FILE = "registration.json"
 MAX_METRICS_PER_BATCH = 1000
 """MLflow's limit of metrics per ``log_batch`` request."""
 REQUEST_EXAMPLE_FILE = "request_example.json"
 ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def build_bundle(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, out: Path) -> Path:
-    """Collect the served model's files (weights, spec, scaler, thresholds, serving)."""
+def build_bundle(cfg: PipelineConfig, kind: str, prepared_dir: Path, out: Path) -> Path:
+    """Collect a model's served files: the detector's (spec and parameters), the
+    scaler, its alarm levels and the serving settings."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS_FILE, SPEC_FILE, THRESHOLDS_FILE):
-        shutil.copy2(model_dir / name, out / name)
+    load_detector(model_dir_of(cfg, kind)).save(out)
+    shutil.copy2(thresholds_path(cfg, kind), out / THRESHOLDS_FILE)
     shutil.copy2(prepared_dir / "scaler.json", out / "scaler.json")
     interval_s, max_gap_s, impute_limit_s = cfg.prepare.times()
     serving = {
@@ -80,7 +82,7 @@ def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: di
         loss_plot = reports / "plots" / f"loss_curves_{kind}.png"
         if loss_plot.exists():
             client.log_artifact(metrics["run_id"], str(loss_plot), artifact_path="evaluation")
-        client.log_artifact(metrics["run_id"], str(cfg.paths.models_dir() / kind / THRESHOLDS_FILE), artifact_path="evaluation")
+        client.log_artifact(metrics["run_id"], str(thresholds_path(cfg, kind)), artifact_path="evaluation")
     client.log_artifact(served.child, str(reports / "plots" / "score_timeline.png"), artifact_path="evaluation")
     for path in (reports / METRICS_FILE, reports / LEADERBOARD_FILE, reports / LOSS_CSV, reports / "plots" / LEADERBOARD_PLOT):
         client.log_artifact(served.parent, str(path), artifact_path="evaluation")
@@ -100,36 +102,37 @@ def promotion_frame(cfg: PipelineConfig, prepared: PreparedData) -> pd.DataFrame
     return frame
 
 
-def _log_pyfunc(cfg: PipelineConfig, model_dir: Path, prepared_dir: Path, run_id: str, signature, example: pd.DataFrame, registered_name: str | None):
+def _log_pyfunc(cfg: PipelineConfig, kind: str, prepared_dir: Path, run_id: str, signature, example: pd.DataFrame, registered_name: str | None):
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = build_bundle(cfg, model_dir, prepared_dir, Path(tmp) / "bundle")
+        bundle = build_bundle(cfg, kind, prepared_dir, Path(tmp) / "bundle")
+        code = copy_serving_code(Path(tmp) / "code")
         with mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(
                 name="model", python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
-                code_paths=[str(PACKAGE_DIR)], pip_requirements=pinned_requirements(),
+                code_paths=[str(code)], pip_requirements=pinned_requirements(),
                 signature=signature, input_example=example,
                 registered_model_name=registered_name,
             )
 
 
-def _describe_version(client, cfg: PipelineConfig, version: str, spec: dict) -> None:
+def _describe_version(client, cfg: PipelineConfig, version: str, window: int, sensors: list[str]) -> None:
     """What a client needs to call the version, on the version itself (MLflow UI, API):
     the model keeps no state between requests, so a reading is scored only when the
     request also carries the ``window − 1`` rows before it."""
     interval_s, _, _ = cfg.prepare.times()
-    name, window = cfg.register_.model_name, int(spec["window"])
+    name = cfg.register_.model_name
     client.update_model_version(name, version, description=(
         f"Scores a reading from the {window} readings ending at it, one every {interval_s} s per asset; the model keeps "
         f"no state between requests, so send each new reading with the {window - 1} before it and read the last row. "
-        f"Columns: timestamp, asset (optional), {', '.join(spec['sensors'])}."
+        f"Columns: timestamp, asset (optional), {', '.join(sensors)}."
     ))
-    for key, value in {"window": window, "interval_s": interval_s, "sensors": ",".join(spec["sensors"])}.items():
+    for key, value in {"window": window, "interval_s": interval_s, "sensors": ",".join(sensors)}.items():
         client.set_model_version_tag(name, version, f"anomflow.{key}", str(value))
 
 
-def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, model_dir: str | Path, validated: pd.DataFrame) -> dict:
+def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, validated: pd.DataFrame) -> dict:
     """Log metrics, plots and the model to the model's MLflow run, register a version and
     set its alias. Writes and returns ``reports/registration.json``."""
     import mlflow
@@ -137,7 +140,7 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
     from mlflow.types import ColSpec, Schema
     from mlflow.types.schema import Array
 
-    model_dir, prepared_dir = Path(model_dir), Path(prepared_dir)
+    model_dir, prepared_dir = model_dir_of(cfg, SERVED_KIND), Path(prepared_dir)
     reports = cfg.paths.reports_dir()
     uri = tracking_uri(cfg.mlflow)
     configure_tracking(cfg.mlflow)
@@ -149,8 +152,8 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
 
     test = prepared.splits["test"]
     request = test.drop(columns=[c for c in (LABEL, SESSION) if c in test.columns])
-    spec = json.loads((model_dir / SPEC_FILE).read_text())
-    example = request_example(request, spec["window"] + 5)  # rows enough for the served window to score some
+    served = load_detector(model_dir)
+    example = request_example(request, served.window + 5)  # rows enough for the served window to score some
     (reports / REQUEST_EXAMPLE_FILE).write_text(
         json.dumps({"dataframe_split": request_example(request, 200).to_dict(orient="split", index=False)})
     )
@@ -162,12 +165,11 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
         ]),
     )
     with using_tracking_uri(uri):
-        info = _log_pyfunc(cfg, model_dir, prepared_dir, runs.child, signature, example, cfg.register_.model_name)
-        for teacher in cfg.teachers.models:
-            teacher_dir = cfg.paths.models_dir() / teacher
-            _log_pyfunc(cfg, teacher_dir, prepared_dir, RunIds.load(teacher_dir / RUN_FILE).child, signature, example, None)
+        info = _log_pyfunc(cfg, SERVED_KIND, prepared_dir, runs.child, signature, example, cfg.register_.model_name)
+        for teacher in cfg.learns_from(SERVED_KIND):
+            _log_pyfunc(cfg, teacher, prepared_dir, RunIds.load(model_dir_of(cfg, teacher) / RUN_FILE).child, signature, example, None)
     version = str(info.registered_model_version)
-    _describe_version(client, cfg, version, spec)
+    _describe_version(client, cfg, version, served.window, served.sensors)
     with using_tracking_uri(uri):
         decision = decide_and_alias(
             cfg.register_.model_name, version, promotion_frame(cfg, prepared), cfg.register_.promotion_metric, uri, cfg.evaluate.vus_window,

@@ -1,7 +1,7 @@
 """The served model ``anomflow-detector``: an MLflow pyfunc built from plain files.
 
-Artifacts (one ``bundle`` directory, no pickled objects): ``weights.pt`` + ``model.json``
-(network), ``scaler.json``, ``thresholds.json`` and ``serving.json`` (sampling interval
+Artifacts (one ``bundle`` directory, no pickled objects): the detector's files
+(``model.json`` + ``weights.pt``, :mod:`components.detectors`), ``scaler.json``, ``thresholds.json`` and ``serving.json`` (sampling interval
 and its tolerance, gap and top-k settings). Logged as *models from code*
 (``pyfunc_entry.py``) with the ``components`` package as a code path, so it loads from
 any directory.
@@ -30,12 +30,12 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from components.features.scaling import StandardScaler
 from components.frames import ASSET, SESSION, TIMESTAMP
 from components.quality.config import ValidationConfig
-from components.models.store import load_network
+from components.detectors.registry import load_detector
 from components.registry.request import InvalidRequest, check_sampling_interval, parse_request
-from components.scoring.series_scores import score_frame
 from components.scoring.thresholds import classify_levels, load_thresholds
 
 SERVING_FILE = "serving.json"
+THRESHOLDS_FILE = "thresholds.json"
 
 
 def sessionise(readings: pd.DataFrame, max_gap_s: float, impute_steps: int) -> pd.DataFrame:
@@ -69,9 +69,9 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         bundle = Path(context.artifacts["bundle"])
-        self.net, self.spec = load_network(bundle)
+        self.detector = load_detector(bundle)
         self.scaler = StandardScaler.load(bundle / "scaler.json")
-        self.thresholds = load_thresholds(bundle / "thresholds.json")
+        self.thresholds = load_thresholds(bundle / THRESHOLDS_FILE)
         self.serving = json.loads((bundle / SERVING_FILE).read_text())
 
     def _interval_tolerance(self) -> float:
@@ -81,18 +81,19 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         try:
-            readings = parse_request(pd.DataFrame(model_input), self.spec.sensors)
+            readings = parse_request(pd.DataFrame(model_input), self.detector.sensors)
             check_sampling_interval(readings, self.serving["interval_s"], self.serving["max_gap_s"], self._interval_tolerance())
         except InvalidRequest as err:
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
         frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])
         complete = ~frame[SESSION].str.endswith("!").to_numpy()
-        frame[self.spec.sensors] = frame[self.spec.sensors].fillna(0.0)
-        result = score_frame(self.net, self.spec, self.scaler, frame)
+        sensors = self.detector.sensors
+        frame[sensors] = frame[sensors].fillna(0.0)
+        result = self.detector.score_frame(self.scaler, frame)
         score = np.where(complete, result.score, np.nan)
         top_k = int(self.serving["top_k_sensors"])
         order = np.argsort(-np.nan_to_num(result.contributions, nan=-1.0), axis=1)[:, :top_k]
-        names = np.asarray(self.spec.sensors, dtype=object)
+        names = np.asarray(sensors, dtype=object)
         scored = pd.DataFrame(
             {
                 TIMESTAMP: frame[TIMESTAMP].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),

@@ -122,16 +122,15 @@ MAX_PARAM_CHARS = 500
 
 
 def pipeline_params(settings: dict) -> dict[str, str]:
-    """The pipeline-level settings as flat MLflow params (``prepare.window``, ...): the
+    """The pipeline-level settings as flat MLflow params (``prepare.train_fraction``, ...): the
     sections no single model's run logs, the sampling interval, the sensors and which
     models are trained. Long values are cut at MAX_PARAM_CHARS; the full config is the
     run's ``config/pipeline.yaml``."""
     params = {f"{section}.{key}": value for section in PARAM_SECTIONS for key, value in settings[section].items()}
     params["validate.expected_interval_s"] = settings["validate"]["expected_interval_s"]
     params["validate.sensors"] = ",".join(settings["validate"]["sensors"])
-    params["teachers.models"] = ",".join(settings["teachers"]["models"])
-    params["teachers.profile"] = settings["teachers"]["profile"]
-    params["baselines.models"] = ",".join(settings["baselines"]["models"])
+    params["seed"] = settings["seed"]
+    params["models"] = ",".join(settings["models"])
     text = {key: str(value) for key, value in params.items()}
     return {key: value if len(value) <= MAX_PARAM_CHARS else value[: MAX_PARAM_CHARS - 1] + "…" for key, value in text.items()}
 

@@ -158,8 +158,8 @@ def join_on_time(
 
 def _history_rows(model) -> int:
     """Rows of history a score needs (plus the imputation reach), from the served bundle."""
-    detector = model.unwrap_python_model()
-    return int(detector.spec.window) - 1 + int(detector.serving["impute_steps"])
+    served = model.unwrap_python_model()
+    return int(served.detector.window) - 1 + int(served.serving["impute_steps"])
 
 
 class _Sink:
@@ -242,7 +242,7 @@ def score_export(
     except MlflowException as err:
         store = tracking_uri or mlflow.get_tracking_uri()
         raise MlflowException(f"{err.message} (MLflow store {store})", error_code=ErrorCode.Value(err.error_code)) from None
-    history, sensors = _history_rows(model), list(model.unwrap_python_model().spec.sensors)
+    history, sensors = _history_rows(model), model.unwrap_python_model().detector.sensors
     if len(paths) == 1:
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))
     else:

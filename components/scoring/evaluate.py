@@ -19,11 +19,11 @@ import pandas as pd
 from components.config import PipelineConfig
 from components.features.prepare import PreparedData
 from components.frames import ASSET, LABEL, SESSION, TIMESTAMP
-from components.models.store import load_network
+from components.stages import model_dir as model_dir_of
+from components.stages import thresholds_path
+from components.detectors.registry import SERVED_KIND, load_detector
 from components.scoring.metrics import evaluate_scores
 from components.scoring.plots import plot_leaderboard, plot_loss_curves, plot_score_timeline
-from components.scoring.series_scores import score_series
-from components.scoring.threshold_stage import THRESHOLDS_FILE
 from components.scoring.thresholds import classify_levels, load_thresholds
 
 METRICS_FILE = "metrics.json"
@@ -64,15 +64,16 @@ def _finite_or_none(metrics: dict) -> dict:
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
 
 
-def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path) -> tuple[dict, np.ndarray]:
-    """Metrics of one model on the test set and its per-row scores (rows,)."""
-    net, spec = load_network(model_dir)
-    thresholds = load_thresholds(model_dir / THRESHOLDS_FILE)
+def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thresholds_file: Path) -> tuple[dict, np.ndarray]:
+    """Metrics of one model on the test set (at its levels in ``thresholds_file``) and its
+    per-row scores (rows,)."""
+    detector = load_detector(model_dir)
+    thresholds = load_thresholds(thresholds_file)
     start = time.perf_counter()
-    scores = score_series(net, spec, data.scaled, data.sessions).score
+    scores = detector.score(data.scaled, data.sessions).score
     seconds = time.perf_counter() - start
     fit_summary = json.loads((model_dir / "fit_summary.json").read_text())
-    metrics: dict = {"model": spec.kind, "alarm_level": cfg.evaluate.alarm_level, "labels": data.labels_source}
+    metrics: dict = {"model": detector.kind, "alarm_level": cfg.evaluate.alarm_level, "labels": data.labels_source}
     metrics.update(evaluate_scores(data.labels, scores, thresholds[cfg.evaluate.alarm_level], window=cfg.evaluate.vus_window))
     metrics["rows_per_s"] = len(scores) / seconds
     metrics["epochs"] = fit_summary["epochs"]
@@ -91,13 +92,13 @@ def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
     scored = prepared.splits["test"][[TIMESTAMP, ASSET, SESSION]].copy()
     scored[LABEL] = data.labels
     all_metrics, losses = {}, []
-    for kind in cfg.models():
-        model_dir = cfg.paths.models_dir() / kind
-        if not (model_dir / THRESHOLDS_FILE).exists():
-            raise FileNotFoundError(f"{model_dir / THRESHOLDS_FILE} is missing: run `anomflow train --model {kind}` and `anomflow threshold` first")
-        all_metrics[kind], scores = evaluate_one(cfg, data, model_dir)
+    for kind in cfg.model_kinds():
+        model_dir, levels_file = model_dir_of(cfg, kind), thresholds_path(cfg, kind)
+        if not levels_file.exists():
+            raise FileNotFoundError(f"{levels_file} is missing: run `anomflow train --model {kind}` and `anomflow threshold` first")
+        all_metrics[kind], scores = evaluate_one(cfg, data, model_dir, levels_file)
         scored[f"score_{kind}"] = scores
-        scored[f"level_{kind}"] = classify_levels(scores, load_thresholds(model_dir / THRESHOLDS_FILE))
+        scored[f"level_{kind}"] = classify_levels(scores, load_thresholds(levels_file))
         run = json.loads((model_dir / "mlflow_run.json").read_text())
         all_metrics[kind]["run_id"] = run["child"]
         history = json.loads((model_dir / "history.json").read_text())
@@ -105,9 +106,8 @@ def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
         if history:
             plot_loss_curves(history, reports / "plots" / f"loss_curves_{kind}.png")
     scored.to_parquet(reports / SCORES_FILE, index=False)
-    served = cfg.models()[0]
-    timeline = scored.rename(columns={f"score_{served}": "score"})
-    plot_score_timeline(timeline, load_thresholds(cfg.paths.models_dir() / served / THRESHOLDS_FILE), reports / "plots" / "score_timeline.png")
+    timeline = scored.rename(columns={f"score_{SERVED_KIND}": "score"})
+    plot_score_timeline(timeline, load_thresholds(thresholds_path(cfg, SERVED_KIND)), reports / "plots" / "score_timeline.png")
     pd.DataFrame(losses).to_csv(reports / LOSS_CSV, index=False)
     board = pd.DataFrame([{"model": k, **m} for k, m in all_metrics.items()])
     board = board.reindex(columns=LEADERBOARD_COLUMNS).sort_values("vus_pr", ascending=False)

@@ -7,13 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from components.config import PipelineConfig
+from components.detectors.registry import load_detector
 from components.features.prepare import PreparedData
 from components.frames import LABEL
-from components.models.store import load_network
-from components.scoring.series_scores import score_frame
 from components.scoring.thresholds import save_thresholds, set_levels
-
-THRESHOLDS_FILE = "thresholds.json"
 
 
 def labelled_history(labels: np.ndarray, window: int) -> np.ndarray:
@@ -23,15 +20,17 @@ def labelled_history(labels: np.ndarray, window: int) -> np.ndarray:
     return csum[ends + 1] - csum[np.maximum(ends - window + 1, 0)] > 0
 
 
-def set_thresholds(cfg: PipelineConfig, prepared: PreparedData, model_dir: str | Path) -> dict:
-    """Score the validation split and write ``<model_dir>/thresholds.json``."""
-    net, spec = load_network(model_dir)
+def set_thresholds(cfg: PipelineConfig, prepared: PreparedData, model_dir: str | Path, out: str | Path) -> dict:
+    """Score the validation split with the model saved in ``model_dir`` and write its
+    alarm levels to ``out`` (JSON)."""
+    detector = load_detector(model_dir)
     val = prepared.splits["val"]
-    scores = score_frame(net, spec, prepared.scaler, val).score
+    scores = detector.score_frame(prepared.scaler, val).score
     labels = val[LABEL].to_numpy() if LABEL in val.columns else None
     if labels is not None and cfg.prepare.exclude_labelled_from_fit and cfg.threshold.method != "best_f1":
-        keep = ~labelled_history(labels, spec.window)
+        keep = ~labelled_history(labels, detector.window)
         scores, labels = scores[keep], labels[keep]
     levels = set_levels(scores, cfg.threshold, val_labels=labels)
-    save_thresholds(levels, Path(model_dir) / THRESHOLDS_FILE)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    save_thresholds(levels, Path(out))
     return levels

@@ -9,7 +9,8 @@ import json
 import mlflow
 import pandas as pd
 
-from components.config import SERVED_MODEL, PipelineConfig
+from components.config import PipelineConfig
+from components.detectors.registry import SERVED_KIND
 from components.features.prepare import PreparedData
 from components.registry.tracking import failed_on_error, start_pipeline_run, tracking_uri
 from components.scoring.evaluate import evaluation_set, evaluate_one
@@ -23,18 +24,20 @@ COLUMNS = ["variant", "teachers", "vus_pr", "pr_auc", "vus_roc", "roc_auc", "f1"
 
 def ablation_variants(cfg: PipelineConfig) -> dict[str, dict[str, float]]:
     """Variant name → teacher weights: none, each configured teacher alone, all of them."""
+    student = cfg.settings_of(SERVED_KIND)
+    teachers = [t for t in student.distillation.teacher_weights if t in cfg.model_kinds()]
     variants: dict[str, dict[str, float]] = {"no_distillation": {}}
-    for teacher in cfg.teachers.models:
+    for teacher in teachers:
         variants[f"{teacher}_only"] = {teacher: 1.0}
-    if len(cfg.teachers.models) > 1:
-        configured = cfg.distilling_teachers()
-        variants["all_teachers"] = configured if len(configured) == len(cfg.teachers.models) else {t: 1.0 for t in cfg.teachers.models}
+    if len(teachers) > 1:
+        configured = {t: student.distillation.teacher_weights[t] for t in cfg.learns_from(SERVED_KIND)}
+        variants["all_teachers"] = configured if len(configured) == len(teachers) else {t: 1.0 for t in teachers}
     return variants
 
 
 def _with_teachers(cfg: PipelineConfig, weights: dict[str, float]) -> PipelineConfig:
-    distillation = cfg.student.distillation.model_copy(update={"teacher_weights": weights})
-    return cfg.model_copy(update={"student": cfg.student.model_copy(update={"distillation": distillation})})
+    distillation = cfg.settings_of(SERVED_KIND).distillation.model_copy(update={"teacher_weights": weights})
+    return cfg.with_settings(SERVED_KIND, distillation=distillation)
 
 
 def run_ablation(cfg: PipelineConfig, prepared: PreparedData) -> pd.DataFrame:
@@ -53,9 +56,9 @@ def _ablate(cfg: PipelineConfig, prepared: PreparedData, parent: str) -> pd.Data
     for variant, weights in ablation_variants(cfg).items():
         vcfg = _with_teachers(cfg, weights)
         out = cfg.paths.models_dir() / "ablations" / variant
-        train_model(vcfg, prepared, SERVED_MODEL, parent_run_id=parent, out_dir=out, run_name=f"student[{variant}]")
-        set_thresholds(vcfg, prepared, out)
-        metrics, _ = evaluate_one(vcfg, data, out)
+        train_model(vcfg, prepared, SERVED_KIND, parent_run_id=parent, out_dir=out, run_name=f"{SERVED_KIND}[{variant}]")
+        set_thresholds(vcfg, prepared, out, out / "thresholds.json")
+        metrics, _ = evaluate_one(vcfg, data, out, out / "thresholds.json")
         details[variant] = {"teacher_weights": weights, **metrics}
         rows.append({"variant": variant, "teachers": "+".join(weights) or "none", **metrics})
     reports = cfg.paths.reports_dir()

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 
 from components.models.anomaly_transformer import AnomalyTransformer, association_discrepancy
-from components.training.teacher_profiles import AnomalyTransformerConfig
+from components.detectors.anomaly_transformer import AnomalyTransformerSettings
 
 
 class AnomalyTransformerModule(pl.LightningModule):
@@ -25,7 +25,7 @@ class AnomalyTransformerModule(pl.LightningModule):
     the validation windows). Batches are float32 tensors (batch, window, n_features).
     """
 
-    def __init__(self, net: AnomalyTransformer, cfg: AnomalyTransformerConfig) -> None:
+    def __init__(self, net: AnomalyTransformer, cfg: AnomalyTransformerSettings) -> None:
         super().__init__()
         self.net = net
         self.cfg = cfg

@@ -34,14 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
-from torch import nn
 
-from components.config import DistillationConfig
+from components.detectors.base import Detector
+from components.detectors.student import DistillationSettings
+
 from components.features.injection import inject_anomalies
 from components.features.scaling import StandardScaler
 from components.frames import LABEL, SESSION
-from components.models.store import ModelSpec
-from components.scoring.series_scores import score_series
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,8 @@ def combine_targets(ranked: dict[str, np.ndarray], weights: dict[str, float]) ->
 
 
 def distillation_set(
-    frame: pd.DataFrame, scaler: StandardScaler, teachers: dict[str, tuple[nn.Module, ModelSpec]],
-    weights: dict[str, float], dcfg: DistillationConfig, *, copies: int, seed: int,
+    frame: pd.DataFrame, scaler: StandardScaler, teachers: dict[str, Detector],
+    weights: dict[str, float], dcfg: DistillationSettings, *, copies: int, seed: int,
 ) -> DistillationSet:
     """The split ``frame`` (sessionised, ``session`` + sensors [+ ``label``]) and its
     injected copies, with teacher soft targets when ``teachers`` is not empty."""
@@ -99,7 +98,7 @@ def distillation_set(
     all_values, all_sessions = np.concatenate(values), np.concatenate(session_ids)
     targets = None
     if teachers:
-        ranked = {name: rank_normalise(score_series(net, spec, all_values, all_sessions).score) for name, (net, spec) in teachers.items()}
+        ranked = {name: rank_normalise(teacher.score(all_values, all_sessions).score) for name, teacher in teachers.items()}
         targets = combine_targets(ranked, {t: weights[t] for t in teachers}).astype(np.float32)
     all_labels, all_injected = np.tile(labels, copies + 1), np.concatenate(injected)
     if targets is not None and dcfg.normal_rows == "zero":

@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 import torch
 
 from components.models.omnianomaly import OmniAnomaly
-from components.training.teacher_profiles import OmniAnomalyConfig
+from components.detectors.omnianomaly import OmniAnomalySettings
 
 
 class OmniAnomalyModule(pl.LightningModule):
@@ -22,7 +22,7 @@ class OmniAnomalyModule(pl.LightningModule):
     Logs per epoch ``train_loss`` (−ELBO), ``train_rec`` (−log p(x|z)), ``train_kl``
     (log q(z|x) − log p(z)) and ``val_loss`` (−ELBO), all in nats per time step."""
 
-    def __init__(self, net: OmniAnomaly, cfg: OmniAnomalyConfig) -> None:
+    def __init__(self, net: OmniAnomaly, cfg: OmniAnomalySettings) -> None:
         super().__init__()
         self.net = net
         self.cfg = cfg

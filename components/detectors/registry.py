@@ -1,0 +1,42 @@
+"""The one map from a model kind (its name in the config, on disk and in reports) to its
+detector class. The order is the pipeline's: the served model first, then the others as
+the leaderboard lists them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from components.detectors.anomaly_transformer import AnomalyTransformerDetector
+from components.detectors.base import Detector
+from components.detectors.iforest import IsolationForestDetector
+from components.detectors.lstm_ae import LstmAeDetector
+from components.detectors.omnianomaly import OmniAnomalyDetector
+from components.detectors.pca import PcaDetector
+from components.detectors.student import StudentDetector
+from components.models.store import SPEC_FILE, ModelSpec
+
+DETECTORS: dict[str, type[Detector]] = {
+    cls.kind: cls
+    for cls in (StudentDetector, LstmAeDetector, AnomalyTransformerDetector, OmniAnomalyDetector, PcaDetector, IsolationForestDetector)
+}
+KINDS: tuple[str, ...] = tuple(DETECTORS)
+SERVED_KIND: str = StudentDetector.kind
+
+
+def detector_class(kind: str) -> type[Detector]:
+    """The class of ``kind``; a ValueError naming the known kinds otherwise."""
+    try:
+        return DETECTORS[kind]
+    except KeyError:
+        raise ValueError(f"unknown model {kind!r}; choose one of {list(KINDS)}") from None
+
+
+def load_detector(directory: str | Path) -> Detector:
+    """The fitted detector saved in ``directory`` by :meth:`Detector.save`."""
+    directory = Path(directory)
+    spec_file = directory / SPEC_FILE
+    if not spec_file.exists():
+        raise FileNotFoundError(f"{directory} holds no saved model (missing {SPEC_FILE})")
+    spec = ModelSpec(**json.loads(spec_file.read_text()))
+    return detector_class(spec.kind).from_files(spec, directory)
