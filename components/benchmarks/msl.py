@@ -249,7 +249,7 @@ def _run_seed(configs: dict, loaded: list[Channel], train_stride: int, seed: int
             metrics, arrays = run_channel(
                 kind, cfg, channel, teachers=trained[channel.name], seed=seed,
             )
-            if arrays["model"] is not None and "student" in configs:
+            if any(kind in later.learns_from(k) for k, later in configs.items()):  # a teacher of a model still to train
                 trained[channel.name][kind] = arrays["model"]
             per_channel[kind][channel.name] = metrics
             pooled.append(arrays)

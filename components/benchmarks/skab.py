@@ -228,7 +228,7 @@ def run_benchmark(
         file_arrays = []
         for i, experiment in enumerate(experiments, 1):
             metrics, arrays = run_channel(kind, cfg, experiment, teachers=trained[experiment.name])
-            if arrays["model"] is not None and "student" in configs:
+            if any(kind in later.learns_from(k) for k, later in configs.items()):  # a teacher of a model still to train
                 trained[experiment.name][kind] = arrays["model"]
             per_file[kind][experiment.name] = {**metrics, **pooled_rates(arrays["labels"], arrays["pred"])}
             file_arrays.append({k: arrays[k] for k in ("labels", "scores", "pred")})
