@@ -1,7 +1,7 @@
 """``anomflow``: one command, one sub-command per pipeline stage.
 
 Stage commands read ``--config`` (default ``conf/pipeline.yaml``) and the previous
-stage's files, and write their own (DESIGN.md §2); ``dvc repro`` calls them.
+stage's files, and write their own (docs/architecture.md §2); ``dvc repro`` calls them.
 """
 
 from __future__ import annotations

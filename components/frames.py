@@ -1,6 +1,6 @@
 """Column names and checks for the readings frame, the contract between stages.
 
-A *readings frame* (DESIGN.md §2) is a ``pandas.DataFrame`` with
+A *readings frame* (docs/architecture.md §2) is a ``pandas.DataFrame`` with
 
 - ``timestamp``: ``datetime64[ns, UTC]`` (tz-aware UTC),
 - ``asset``: string, the machine the row belongs to,

@@ -1,5 +1,5 @@
 """Each pipeline stage as a function of the config that reads its inputs from, and
-writes its outputs to, the files of DESIGN.md §2. The CLI (and so DVC) and the Prefect
+writes its outputs to, the files of docs/architecture.md §2. The CLI (and so DVC) and the Prefect
 flows call these same functions."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Resampling to a fixed interval and splitting each asset's series into sessions.
 
-Rules (DESIGN.md §2):
+Rules (docs/architecture.md §2):
 - a gap between consecutive readings longer than ``max_gap_s`` ends a session;
 - within a session readings are averaged into ``interval_s`` bins (labels: max);
 - a run of empty bins up to ``impute_limit_s`` long is filled by linear interpolation;

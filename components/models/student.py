@@ -1,4 +1,4 @@
-"""The multi-task student (DESIGN.md §3): the small, fast model anomflow serves.
+"""The multi-task student (docs/architecture.md §3): the small, fast model anomflow serves.
 
 Architecture, per window ``x`` of shape (batch, window, n_sensors):
 

@@ -46,7 +46,7 @@ class SensorRule(BaseModel):
 
 
 class ValidationConfig(BaseModel):
-    """What a valid readings frame looks like (DESIGN.md §2) and how strict to be."""
+    """What a valid readings frame looks like (docs/architecture.md §2) and how strict to be."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -178,7 +178,7 @@ def build_suite(
     return gx.ExpectationSuite(
         name=name,
         expectations=expectations,
-        meta={"notes": "anomflow validate stage: readings-frame contract (DESIGN.md §2)"},
+        meta={"notes": "anomflow validate stage: readings-frame contract (docs/architecture.md §2)"},
     )
 
 

@@ -1,4 +1,4 @@
-"""The ingest stage: every configured source → one readings frame (DESIGN.md §2).
+"""The ingest stage: every configured source → one readings frame (docs/architecture.md §2).
 
 Rules:
 - column names are snake-cased (``"Motor temperature"`` → ``motor_temperature``) unless

@@ -1,4 +1,4 @@
-"""Distillation data for the student (DESIGN.md §3).
+"""Distillation data for the student (docs/architecture.md §3).
 
 For one split: the scaled rows plus ``copies`` copies with seeded synthetic anomalies
 (:mod:`components.features.injection`); every teacher scores every row causally (the
@@ -6,7 +6,7 @@ window ending at the row, as in serving); each teacher's scores are rank-normali
 [0, 1] over all rows of the set, and the weighted mean over the teachers that scored a
 row is that row's soft target (NaN where none did, e.g. too little history).
 
-Option ``normal_rows: zero`` (the default ``teacher_rank`` is DESIGN.md's): rows with
+Option ``normal_rows: zero`` (the default ``teacher_rank`` is docs/architecture.md's): rows with
 neither an injected anomaly nor an anomaly label get target 0 instead of their rank. The
 split is normal data, so ranks among its rows only say which normal row a teacher finds
 least typical; as targets they are uniform on [0, 1] and train the head to answer ≈ 0.5
@@ -37,7 +37,6 @@ from scipy.stats import rankdata
 
 from components.detectors.base import Detector
 from components.detectors.student import DistillationSettings
-
 from components.features.injection import inject_anomalies
 from components.features.scaling import StandardScaler
 from components.frames import LABEL, SESSION

@@ -1,5 +1,5 @@
 """Training recipe for OmniAnomaly: single-sample SGVB on −ELBO per step, Adam, gradient
-clipping; configuration profiles from ``conf/omnianomaly.yaml``.
+clipping; settings (and their profiles): :mod:`components.detectors.omnianomaly`.
 
 Gradients are clipped per parameter tensor to norm ``grad_clip``, as the official code
 does (``tf.clip_by_norm`` on each gradient), not by the global norm. The official
