@@ -31,8 +31,9 @@ ingest:
 validate:
   expected_interval_s: 1
   sensors: {current: {min: 0}}
-prepare:
-  window: 12
+models:
+  student:
+    window: 24
 """
 
 
@@ -46,7 +47,7 @@ def test_config_fills_in_every_default_and_reloads_equal(tmp_path):
     assert printed.exit_code == 0
     settings = yaml.safe_load(printed.stdout)
     assert list(settings) == [f.alias or name for name, f in PipelineConfig.model_fields.items()]
-    assert settings["prepare"]["window"] == 12 and settings["threshold"] and settings["ingest"]["sources"][0]["delimiter"] == ";"
+    assert settings["models"]["student"]["window"] == 24 and list(settings["models"]) == ["student"] and settings["threshold"] and settings["ingest"]["sources"][0]["delimiter"] == ";"
 
     out = tmp_path / "artifacts" / "params.yaml"
     written = CliRunner().invoke(app, ["config", "--config", str(tmp_path / "pipeline.yaml"), "--out", str(out)])
@@ -58,18 +59,18 @@ def test_config_with_a_misspelt_key_names_it(tmp_path):
     (tmp_path / "pipeline.yaml").write_text(PARTIAL_CONFIG.replace("window", "windw"))
     result = CliRunner().invoke(app, ["config", "--config", str(tmp_path / "pipeline.yaml")])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "prepare.windw: unknown key; did you mean `window`?" in result.output
+    assert "models.student.windw: unknown key; did you mean `window`?" in result.output
 
 
 def test_retrain_and_schedule_stop_on_a_bad_config_before_starting_prefect(tmp_path):
     """Pydantic's own words in brackets (``[type=...]``) reach the terminal as written,
     and neither command starts a Prefect server for a config that cannot run."""
     config = tmp_path / "pipeline.yaml"
-    config.write_text(PARTIAL_CONFIG.replace("window: 12", "window: [12]"))
+    config.write_text(PARTIAL_CONFIG.replace("window: 24", "window: [24]"))
     for command in (["retrain"], ["schedule", "--cron", "0 3 * * *"]):
         result = CliRunner().invoke(app, [*command, "--config", str(config)])
         assert result.exit_code == 1, result.output
-        assert "prepare.window: Input should be a valid integer" in result.output
+        assert "models.student.window: Input should be a valid integer" in result.output
         assert "Prefect" not in result.output and "Traceback" not in result.output
     config.write_text(PARTIAL_CONFIG)
     result = CliRunner().invoke(app, ["schedule", "--cron", "at three", "--config", str(config)])

@@ -64,7 +64,7 @@ def test_long_hole_breaks_session_instead_of_inventing_values():
 def test_scaler_is_fitted_on_train_rows_only(tmp_path):
     frame = _readings(n=1000, gap_at=10**6)
     frame["y"] = np.where(np.arange(1000) < 500, 1.0, 1000.0)  # val/test rows far off
-    prepared = prepare(frame, PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10).at_interval(60), tmp_path)
+    prepared = prepare(frame, PrepareConfig(train_fraction=0.5, val_fraction=0.2).at_interval(60), tmp_path, 10)
     train = prepared.splits["train"]
     assert prepared.scaler.mean[prepared.sensors.index("y")] == pytest.approx(train["y"].mean())
     assert prepared.scaler.mean[prepared.sensors.index("y")] == pytest.approx(1.0)
@@ -87,9 +87,9 @@ def test_a_validation_split_of_labelled_rows_stops_prepare_saying_why(tmp_path):
     instead of the five training processes failing later."""
     frame = _readings(n=1000, gap_at=10**6).assign(label=0)
     frame.loc[480:699, "label"] = 1  # every val row (500–699) and the last train rows
-    cfg = PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10).at_interval(60)
+    cfg = PrepareConfig(train_fraction=0.5, val_fraction=0.2).at_interval(60)
     with pytest.raises(ValueError) as err:
-        prepare(frame, cfg, tmp_path)
+        prepare(frame, cfg, tmp_path, 10)
     assert str(err.value).startswith(
         "the val split has no 10-row window free of labelled anomalies (200 rows in 1 session, the longest 200 rows, "
         "200 of them labelled)"
@@ -97,13 +97,13 @@ def test_a_validation_split_of_labelled_rows_stops_prepare_saying_why(tmp_path):
     assert "prepare.exclude_labelled_from_fit: false" in str(err.value) and "train split" not in str(err.value)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (summary["train"]["fit_windows"], summary["val"]["fit_windows"]) == (480 - 10 + 1, 0)
-    prepare(frame, cfg.model_copy(update={"exclude_labelled_from_fit": False}), tmp_path)
+    prepare(frame, cfg.model_copy(update={"exclude_labelled_from_fit": False}), tmp_path, 10)
     assert json.loads((tmp_path / "summary.json").read_text())["val"]["fit_windows"] == 200 - 10 + 1
 
 
 def test_sessions_shorter_than_the_window_stop_prepare_saying_why(tmp_path):
-    with pytest.raises(ValueError, match=r"^the val split has no 250-row window inside one session \(200 rows in 1 session, the longest 200 rows\): lower prepare.window"):
-        prepare(_readings(n=1000, gap_at=10**6), PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=250).at_interval(60), tmp_path)
+    with pytest.raises(ValueError, match=r"^the val split has no 250-row window inside one session \(200 rows in 1 session, the longest 200 rows\): lower the models' window \(models.<model>.window\)"):
+        prepare(_readings(n=1000, gap_at=10**6), PrepareConfig(train_fraction=0.5, val_fraction=0.2).at_interval(60), tmp_path, 250)
 
 
 def test_a_split_left_empty_by_a_long_pause_says_the_cut_is_by_time(tmp_path):
@@ -111,4 +111,4 @@ def test_a_split_left_empty_by_a_long_pause_says_the_cut_is_by_time(tmp_path):
     and nothing in val (as with two Grafana exports of one dashboard)."""
     readings = _readings(n=600, gap_at=100, gap_minutes=180 * 24 * 60)
     with pytest.raises(ValueError, match=r"^the val split holds no rows: prepare.train_fraction and val_fraction cut each asset's time span"):
-        prepare(readings, PrepareConfig(train_fraction=0.5, val_fraction=0.2, window=10).at_interval(60), tmp_path)
+        prepare(readings, PrepareConfig(train_fraction=0.5, val_fraction=0.2).at_interval(60), tmp_path, 10)

@@ -32,7 +32,11 @@ def test_retrain_registers_a_champion(trained_project):
     # the config the run ran, defaults filled in, and its pipeline-level settings as params to compare runs by
     logged = yaml.safe_load(Path(client.download_artifacts(parent.info.run_id, "config/pipeline.yaml")).read_text())
     assert PipelineConfig.model_validate(logged) == load_config(root / "conf" / "pipeline.yaml")
-    assert parent.data.params["prepare.window"] == "16" and parent.data.params["threshold.method"] == logged["threshold"]["method"]
+    assert parent.data.params["threshold.method"] == logged["threshold"]["method"]
+    assert parent.data.params["models"] == ",".join(logged["models"]) == "student,lstm_ae,anomaly_transformer,omnianomaly,pca,iforest"
+    assert parent.data.params["seed"] == str(logged["seed"]) == "7"
+    prepared = json.loads((root / "artifacts" / "prepared" / "summary.json").read_text())
+    assert prepared["window"] == load_config(root / "conf" / "pipeline.yaml").longest_window() == 32  # the teachers' fast profile
     assert parent.data.params["validate.sensors"] == ",".join(logged["validate"]["sensors"])
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert len(history) >= 1
@@ -53,7 +57,8 @@ def test_retrain_registers_a_champion(trained_project):
         run = client.get_run(values["run_id"])
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id  # one parent for all models
         assert "test_vus_pr" in run.data.metrics
-        thresholds = json.loads((root / "models" / kind / "thresholds.json").read_text())
+        assert not (root / "models" / kind / "thresholds.json").exists()
+        thresholds = json.loads((root / "thresholds" / f"{kind}.json").read_text())
         assert thresholds["critical"] >= thresholds["warning"]
     assert metrics["lstm_ae"]["roc_auc"] > 0.6, metrics  # the demo faults are visible to the AE
     assert metrics["student"]["roc_auc"] > 0.6, metrics

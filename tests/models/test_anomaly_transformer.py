@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from components.models.anomaly_transformer import AnomalyTransformer, anomaly_scores, association_discrepancy
 from components.training.anomaly_transformer_module import AnomalyTransformerModule
-from components.training.teacher_profiles import teacher_config
+from components.detectors.anomaly_transformer import AnomalyTransformerDetector, AnomalyTransformerSettings
 
 TINY = dict(window=16, d_model=16, n_heads=4, e_layers=2, d_ff=32, dropout=0.0, k=3.0, lr=1e-2, lr_decay=1.0,
             temperature=50.0, max_epochs=1, batch_size=8)
@@ -31,6 +31,15 @@ def cpu_only(monkeypatch):
     torch.manual_seed(0)
     yield
     torch.set_num_threads(threads)
+
+
+def teacher_config(profile: str) -> AnomalyTransformerSettings:
+    """The package's named profile (``models.anomaly_transformer.profile``)."""
+    return AnomalyTransformerSettings(profile=profile)
+
+
+def build_network(cfg: AnomalyTransformerSettings, n_features: int) -> AnomalyTransformer:
+    return AnomalyTransformerDetector.network_from(cfg, n_features)
 
 
 def tiny_net(n_features: int = 3, e_layers: int = 2) -> AnomalyTransformer:
@@ -63,8 +72,8 @@ def sine_model() -> tuple[AnomalyTransformerModule, float]:
     """The ``fast`` profile trained briefly (5 epochs) on clean two-sensor sine windows."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    cfg = teacher_config("anomaly_transformer", "fast")
-    module = AnomalyTransformerModule(cfg.build_network(2), cfg)
+    cfg = teacher_config("fast")
+    module = AnomalyTransformerModule(build_network(cfg, 2), cfg)
     fit(module, sine_windows(range(0, 1960, 4), cfg.window), epochs=cfg.max_epochs, batch_size=cfg.batch_size)
     return module, cfg.temperature
 
@@ -129,10 +138,10 @@ def test_each_minimax_phase_reaches_only_its_association():
 
 
 def test_module_overfits_a_tiny_batch_and_logs_its_metrics():
-    cfg = teacher_config("anomaly_transformer", "fast").model_copy(update=TINY)
+    cfg = teacher_config("fast").model_copy(update=TINY)
     t = torch.arange(16.0)
     windows = torch.stack([torch.stack([torch.sin(t / 3 + i), torch.cos(t / 5 + 2 * i), 0.1 * i + 0 * t], 1) for i in range(8)])
-    module = AnomalyTransformerModule(cfg.build_network(3), cfg)
+    module = AnomalyTransformerModule(build_network(cfg, 3), cfg)
     with torch.no_grad():
         before = torch.mean((module.net(windows)[0] - windows) ** 2).item()
     trainer = fit(module, windows.repeat(20, 1, 1), epochs=8, batch_size=8, shuffle=False)  # 160 steps on the same batch
@@ -147,8 +156,8 @@ def test_module_overfits_a_tiny_batch_and_logs_its_metrics():
 
 
 def test_learning_rate_follows_the_official_schedule():
-    cfg = teacher_config("anomaly_transformer", "fast").model_copy(update={**TINY, "lr_decay": 0.5})
-    module = AnomalyTransformerModule(cfg.build_network(3), cfg)
+    cfg = teacher_config("fast").model_copy(update={**TINY, "lr_decay": 0.5})
+    module = AnomalyTransformerModule(build_network(cfg, 3), cfg)
     fit(module, torch.randn(8, 16, 3), epochs=4, batch_size=8)
     # epochs 0 and 1 at lr, then halved each epoch: the 5th epoch would run at lr / 8
     assert module.optimizers().param_groups[0]["lr"] == pytest.approx(cfg.lr / 8)
@@ -196,9 +205,9 @@ def test_score_ranks_a_spike_first_in_its_window_with_the_official_temperature(s
 
 
 def test_profiles():
-    paper, fast = teacher_config("anomaly_transformer", "paper"), teacher_config("anomaly_transformer", "fast")
+    paper, fast = teacher_config("paper"), teacher_config("fast")
     assert (paper.window, paper.d_model, paper.n_heads, paper.e_layers, paper.d_ff) == (100, 512, 8, 3, 512)
     assert (paper.k, paper.lr, paper.batch_size, paper.max_epochs, paper.temperature) == (3.0, 1e-4, 32, 10, 50.0)
     assert fast.d_model % fast.n_heads == 0 and fast.window < paper.window
-    with pytest.raises(KeyError):
-        teacher_config("anomaly_transformer", "nope")
+    with pytest.raises(ValueError, match="nope"):
+        teacher_config("nope")

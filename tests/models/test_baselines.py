@@ -10,16 +10,15 @@ import pytest
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
-from components.models.baselines import (
-    BASELINES,
-    IsolationForestDetector,
-    PcaDetector,
-    average_path_length,
-    build_baseline,
-    load_baseline,
-)
+from components.models.baselines import IsolationForestModel, PcaModel, average_path_length
 
 WINDOW, SENSORS = 12, 5
+MODELS = {"pca": PcaModel, "iforest": IsolationForestModel}
+BASELINES = tuple(MODELS)
+
+
+def load_baseline(kind: str, directory):
+    return MODELS[kind].load(directory)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -41,7 +40,7 @@ def smooth_windows(n: int, seed: int = 0, window: int = WINDOW, sensors: int = S
 
 
 def small_detector(kind: str):
-    return PcaDetector(variance=0.9) if kind == "pca" else IsolationForestDetector(n_estimators=25, max_samples=128, fit_sample=1000)
+    return PcaModel(variance=0.9) if kind == "pca" else IsolationForestModel(n_estimators=25, max_samples=128, fit_sample=1000)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +70,7 @@ def test_pca_residual_vanishes_on_the_subspace_and_not_off_it():
     basis = np.linalg.qr(rng.standard_normal((WINDOW * SENSORS, 3)))[0].T  # 3 orthonormal rows
     latent = rng.standard_normal((400, 3)) * np.array([3.0, 2.0, 1.5])
     windows = (latent @ basis + 0.5).reshape(400, WINDOW, SENSORS)
-    detector = PcaDetector(variance=0.99).fit(windows)
+    detector = PcaModel(variance=0.99).fit(windows)
     assert detector.n_components_ == 3
     on_plane = (rng.standard_normal((20, 3)) @ basis + 0.5).reshape(20, WINDOW, SENSORS)
     assert detector.score_windows(on_plane)[0].max() < 1e-20
@@ -99,10 +98,10 @@ def test_pca_component_count_reaches_variance_within_caps(train):
     ratio = PCA(svd_solver="full").fit(train.reshape(len(train), -1).astype(np.float64)).explained_variance_ratio_
     cumulative = np.cumsum(ratio)
     for variance in (0.5, 0.8, 0.95):
-        k = PcaDetector(variance=variance).fit(train).n_components_
+        k = PcaModel(variance=variance).fit(train).n_components_
         assert cumulative[k - 1] >= variance - 1e-12 and (k == 1 or cumulative[k - 2] < variance)
-    assert PcaDetector(variance=0.95, max_components=2).fit(train).n_components_ == 2
-    assert PcaDetector(variance=1.0).fit(train).n_components_ == WINDOW * SENSORS - 1  # always a residual
+    assert PcaModel(variance=0.95, max_components=2).fit(train).n_components_ == 2
+    assert PcaModel(variance=1.0).fit(train).n_components_ == WINDOW * SENSORS - 1  # always a residual
 
 
 @pytest.mark.parametrize("kind", BASELINES)
@@ -152,7 +151,7 @@ def test_iforest_scores_an_outlier_above_typical_windows(fitted):
 @pytest.mark.parametrize("n_train, max_samples", [(1500, 128), (60, 256), (1, 256)])
 def test_numpy_forest_matches_sklearn_score_samples(n_train, max_samples, tmp_path):
     train = smooth_windows(max(n_train, 2), seed=2)[:n_train]
-    detector = IsolationForestDetector(n_estimators=30, max_samples=max_samples, fit_sample=1000).fit(train, seed=4)
+    detector = IsolationForestModel(n_estimators=30, max_samples=max_samples, fit_sample=1000).fit(train, seed=4)
     assert detector.max_samples_ == min(max_samples, n_train, 1000)
     rng = np.random.default_rng(1)
     windows = np.concatenate([smooth_windows(200, seed=8), rng.normal(0, 3, (50, WINDOW, SENSORS)).astype(np.float32)])
@@ -160,7 +159,7 @@ def test_numpy_forest_matches_sklearn_score_samples(n_train, max_samples, tmp_pa
     expected = -detector.sklearn_model.score_samples(windows.reshape(len(windows), -1))
     np.testing.assert_allclose(detector.score_windows(windows)[0], expected, rtol=0, atol=1e-9)
     detector.save(tmp_path)
-    np.testing.assert_allclose(IsolationForestDetector.load(tmp_path).score_windows(windows)[0], expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(IsolationForestModel.load(tmp_path).score_windows(windows)[0], expected, rtol=0, atol=1e-9)
 
 
 def test_average_path_length_is_sklearns_c():
@@ -172,7 +171,7 @@ def test_average_path_length_is_sklearns_c():
 
 
 def test_iforest_fits_a_seeded_subsample(train):
-    detector = IsolationForestDetector(n_estimators=10, max_samples=64, fit_sample=200).fit(train, seed=3)
+    detector = IsolationForestModel(n_estimators=10, max_samples=64, fit_sample=200).fit(train, seed=3)
     assert detector.sklearn_model.max_samples_ == 64
     assert detector.sklearn_model._n_samples == 200  # trees drew from the 200-window subsample
     np.testing.assert_allclose(detector.sensor_mean_, train.mean(axis=(0, 1)), atol=1e-6)  # mean over all windows
@@ -196,16 +195,18 @@ def test_save_load_roundtrip_is_exact_and_pickle_free(kind, fitted, tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
-def test_store_saves_and_loads_baselines_beside_the_spec(fitted, tmp_path):
-    from components.models.store import ModelSpec, load_network, save_network
+def test_detectors_save_and_load_baselines_beside_the_spec(fitted, tmp_path):
+    from components.detectors.registry import detector_class, load_detector
+    from components.models.store import SPEC_FILE, ModelSpec
 
     for kind in BASELINES:
         spec = ModelSpec(kind, [f"s{i}" for i in range(SENSORS)], WINDOW, fitted[kind].hparams())
-        save_network(fitted[kind], spec, tmp_path / kind)
-        net, loaded_spec = load_network(tmp_path / kind)
-        assert loaded_spec == spec
+        detector_class(kind)(spec, fitted[kind]).save(tmp_path / kind)
+        assert sorted(p.name for p in (tmp_path / kind).iterdir()) == sorted([SPEC_FILE, f"{kind}.json", f"{kind}.npz"])
+        loaded = load_detector(tmp_path / kind)
+        assert type(loaded) is detector_class(kind) and loaded.spec == spec
         windows = smooth_windows(10, seed=12)
-        np.testing.assert_array_equal(net.score_windows(windows)[0], fitted[kind].score_windows(windows)[0])
+        np.testing.assert_array_equal(loaded.model.score_windows(windows)[0], fitted[kind].score_windows(windows)[0])
 
 
 @pytest.mark.parametrize("kind", BASELINES)
@@ -244,14 +245,25 @@ def test_iforest_gives_nan_for_a_window_with_missing_values(fitted):
     assert np.isnan(score[1]) and np.isnan(errors[1]).all() and np.isfinite(score[[0, 2]]).all()
 
 
-def test_build_and_load_reject_unknown_kinds_and_parameters(tmp_path):
-    assert isinstance(build_baseline("pca", {"variance": 0.9}), PcaDetector)
-    assert build_baseline("iforest", {"n_estimators": 7}).n_estimators == 7
-    with pytest.raises(ValueError, match="unknown baseline"):
-        build_baseline("lof", {})
-    with pytest.raises(ValueError, match="bad hyper-parameters"):
-        build_baseline("pca", {"n_estimators": 3})
+def test_settings_and_loading_reject_unknown_kinds_and_parameters(tmp_path):
+    from pydantic import ValidationError
+
+    from components.detectors.iforest import IsolationForestDetector, IsolationForestSettings
+    from components.detectors.pca import PcaDetector, PcaSettings
+    from components.detectors.registry import detector_class, load_detector
+
+    assert PcaDetector.model_params(PcaSettings(variance=0.9)) == {"variance": 0.9}
+    assert isinstance(PcaModel(**PcaDetector.model_params(PcaSettings(variance=0.9))), PcaModel)
+    assert IsolationForestModel(**IsolationForestDetector.model_params(IsolationForestSettings(n_estimators=7))).n_estimators == 7
+    with pytest.raises(ValueError, match="unknown model 'lof'"):
+        detector_class("lof")
+    with pytest.raises(ValidationError, match="n_estimators"):
+        PcaSettings(n_estimators=3)
+    with pytest.raises(ValidationError, match="variance"):
+        PcaSettings(variance=1.5)
     with pytest.raises(ValueError, match="variance"):
-        PcaDetector(variance=1.5)
+        PcaModel(variance=1.5)
     with pytest.raises(FileNotFoundError, match="no saved iforest"):
         load_baseline("iforest", tmp_path)
+    with pytest.raises(FileNotFoundError, match="holds no saved model"):
+        load_detector(tmp_path)

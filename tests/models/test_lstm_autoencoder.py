@@ -3,9 +3,10 @@
 import numpy as np
 import torch
 
+from components.detectors.lstm_ae import LstmAeDetector
+from components.detectors.registry import load_detector
 from components.models.lstm_autoencoder import LstmAutoencoder
-from components.models.store import ModelSpec, load_network, save_network
-from components.scoring.series_scores import score_series
+from components.models.store import SPEC_FILE, ModelSpec
 
 
 def test_shapes_and_roundtrip(tmp_path):
@@ -13,10 +14,11 @@ def test_shapes_and_roundtrip(tmp_path):
     x = torch.randn(5, 12, 3)
     assert net(x).shape == (5, 12, 3)
     spec = ModelSpec("lstm_ae", ["a", "b", "c"], 12, {"hidden_size": 8, "latent_size": 4, "num_layers": 1})
-    save_network(net, spec, tmp_path)
-    loaded, loaded_spec = load_network(tmp_path)
-    assert loaded_spec == spec
-    assert torch.allclose(loaded(x), net(x))
+    LstmAeDetector(spec, net).save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([SPEC_FILE, LstmAeDetector.WEIGHTS_FILE])
+    loaded = load_detector(tmp_path)
+    assert isinstance(loaded, LstmAeDetector) and loaded.spec == spec
+    assert torch.allclose(loaded.model(x), net(x))
 
 
 def test_learns_a_sine_and_scores_a_spike_higher():
@@ -37,7 +39,7 @@ def test_learns_a_sine_and_scores_a_spike_higher():
     spiked = series.copy()
     spiked[2500, 0] += 3.0
     spec = ModelSpec("lstm_ae", ["a", "b"], 20, {"hidden_size": 16, "latent_size": 8})
-    scores = score_series(net, spec, spiked, np.zeros(len(t)))
+    scores = LstmAeDetector(spec, net).score(spiked, np.zeros(len(t)))
     assert np.isnan(scores.score[:19]).all()
     assert 2500 <= np.nanargmax(scores.score) < 2520  # a window holding the spike
     assert scores.score[2500] > 5 * np.nanmedian(scores.score)

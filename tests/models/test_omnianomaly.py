@@ -13,7 +13,16 @@ from torch.utils.data import DataLoader
 from components.models.omnianomaly import OmniAnomaly, anomaly_scores, normal_log_prob
 from components.models.planar_flow import PlanarFlow, PlanarFlows
 from components.training.omnianomaly_module import OmniAnomalyModule
-from components.training.teacher_profiles import OmniAnomalyConfig, teacher_config
+from components.detectors.omnianomaly import OmniAnomalyDetector, OmniAnomalySettings
+
+
+def teacher_config(profile: str) -> OmniAnomalySettings:
+    """The package's named profile (``models.omnianomaly.profile``)."""
+    return OmniAnomalySettings(profile=profile)
+
+
+def build_network(cfg: OmniAnomalySettings, n_features: int) -> OmniAnomaly:
+    return OmniAnomalyDetector.network_from(cfg, n_features)
 
 
 def test_shapes_of_every_output():
@@ -35,14 +44,14 @@ def test_shapes_of_every_output():
 
 
 def test_profiles_load_and_build():
-    paper, fast = teacher_config("omnianomaly", "paper"), teacher_config("omnianomaly", "fast")
+    paper, fast = teacher_config("paper"), teacher_config("fast")
     assert (paper.window, paper.z_dim, paper.gru_hidden, paper.dense_hidden, paper.n_flows) == (100, 3, 500, 500, 20)
     assert (paper.lr, paper.batch_size, paper.max_epochs, paper.grad_clip) == (1e-3, 50, 20, 10.0)
     assert fast.window < paper.window and fast.gru_hidden < paper.gru_hidden
-    net = fast.build_network(n_features=5)
+    net = build_network(fast, 5)
     assert len(net.flows.layers) == fast.n_flows and net.q_gru.hidden_size == fast.gru_hidden
-    with pytest.raises(KeyError):
-        teacher_config("omnianomaly", "nope")
+    with pytest.raises(ValueError, match="nope"):
+        teacher_config("nope")
 
 
 def _flow_settings() -> list[tuple[torch.Tensor, torch.Tensor, float]]:
@@ -150,10 +159,10 @@ def trained():
     pl.seed_everything(0, verbose=False)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a model this small trains several times faster on one thread
-    cfg = OmniAnomalyConfig(window=24, z_dim=3, gru_hidden=24, dense_hidden=24, n_flows=2, lr=5e-3,
+    cfg = OmniAnomalySettings(window=24, z_dim=3, gru_hidden=24, dense_hidden=24, n_flows=2, lr=5e-3,
                             batch_size=32, max_epochs=12, n_samples=1)
     train, val = _sine_windows(900, cfg.window, 0), _sine_windows(300, cfg.window, 1)
-    net = cfg.build_network(n_features=3)
+    net = build_network(cfg, 3)
     module = OmniAnomalyModule(net, cfg)
     elbo_before = _elbo(net, train)
     trainer = pl.Trainer(
@@ -190,21 +199,20 @@ def test_score_is_highest_at_an_injected_spike(trained):
 
 
 def test_series_scores_are_reproducible_and_leave_the_global_rng_alone():
-    from components.models.store import ModelSpec, build_network
-    from components.scoring.series_scores import score_series
+    from components.models.store import ModelSpec
 
-    cfg = teacher_config("omnianomaly", "fast").model_copy(update={"window": 8, "n_samples": 2})
-    spec = ModelSpec("omnianomaly", ["a", "b"], 8, cfg.model_dump())
+    cfg = teacher_config("fast").model_copy(update={"window": 8, "n_samples": 2})
+    spec = ModelSpec("omnianomaly", ["a", "b"], 8, cfg.architecture())
     torch.manual_seed(0)
-    net = build_network(spec)
+    detector = OmniAnomalyDetector(spec, OmniAnomalyDetector.build_network(spec))
     values = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
     sessions = np.zeros(50)
     torch.manual_seed(123)
-    first = score_series(net, spec, values, sessions).score
+    first = detector.score(values, sessions).score
     after = torch.rand(1)
     torch.manual_seed(123)
     torch.rand(5)  # a different global state must not change the scores
-    second = score_series(net, spec, values, sessions).score
+    second = detector.score(values, sessions).score
     np.testing.assert_array_equal(first, second)
     torch.manual_seed(123)
     assert torch.equal(torch.rand(1), after)  # scoring consumed nothing from the global generator

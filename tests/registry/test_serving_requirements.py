@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 
 from components.registry.serving_requirements import SERVING_DISTRIBUTIONS, pinned_requirements
 from components.registry.tracking import RUN_FILE, RunIds, using_tracking_uri
-from tests.tiny_project import tiny_config
+from components.config import load_config
 
 # Loads and scores the given models in a fresh interpreter, then lists the distributions
 # that the anomflow modules they imported name in their own import statements.
@@ -70,7 +70,7 @@ def test_serving_distributions_are_the_import_closure_of_the_logged_models(train
     by its training module, which imports Lightning and YAML)."""
     root = trained_project["root"]
     uris = ["models:/anomflow-detector@champion"] + [
-        f"runs:/{RunIds.load(root / 'models' / teacher / RUN_FILE).child}/model" for teacher in tiny_config()["teachers"]["models"]
+        f"runs:/{RunIds.load(root / 'models' / teacher / RUN_FILE).child}/model" for teacher in load_config(root / "conf" / "pipeline.yaml").learns_from("student")
     ]
     with using_tracking_uri(trained_project["tracking_uri"]):
         model_dirs = [

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from components.config import DistillationConfig
+from components.detectors.lstm_ae import LstmAeDetector
+from components.detectors.student import DistillationSettings
 from components.features.scaling import StandardScaler
 from components.models.lstm_autoencoder import LstmAutoencoder
 from components.models.store import ModelSpec
@@ -42,8 +43,8 @@ def split() -> tuple[pd.DataFrame, StandardScaler]:
 def test_distillation_set_adds_injected_copies_with_soft_targets(split):
     frame, scaler = split
     torch.manual_seed(0)
-    teacher = (LstmAutoencoder(2, 8, 4).eval(), ModelSpec("lstm_ae", ["a", "b"], 20, {"hidden_size": 8, "latent_size": 4}))
-    made = distillation_set(frame, scaler, {"omnianomaly": teacher}, {"omnianomaly": 1.0}, DistillationConfig(events_per_1000=5), copies=2, seed=3)
+    teacher = LstmAeDetector(ModelSpec("lstm_ae", ["a", "b"], 20, {"hidden_size": 8, "latent_size": 4}), LstmAutoencoder(2, 8, 4).eval())
+    made = distillation_set(frame, scaler, {"omnianomaly": teacher}, {"omnianomaly": 1.0}, DistillationSettings(events_per_1000=5), copies=2, seed=3)
     assert made.values.shape == (3600, 2) and made.values.dtype == np.float32
     np.testing.assert_array_equal(made.values[:1200], scaler.transform(frame))
     assert len(set(made.sessions)) == 6  # each copy's sessions are distinct: no window spans copies
@@ -53,7 +54,7 @@ def test_distillation_set_adds_injected_copies_with_soft_targets(split):
     assert 0.0 <= np.nanmin(targets) < 0.01 and 0.99 < np.nanmax(targets) <= 1.0  # copies tie outside events
     injected = made.injected.astype(bool) & np.isfinite(targets)
     assert np.nanmean(targets[injected]) > np.nanmean(targets[~made.injected.astype(bool)]) + 0.1
-    again = distillation_set(frame, scaler, {"omnianomaly": teacher}, {"omnianomaly": 1.0}, DistillationConfig(events_per_1000=5), copies=2, seed=3)
+    again = distillation_set(frame, scaler, {"omnianomaly": teacher}, {"omnianomaly": 1.0}, DistillationSettings(events_per_1000=5), copies=2, seed=3)
     np.testing.assert_array_equal(again.values, made.values)
     np.testing.assert_array_equal(made.clean, np.tile(made.values[:1200], (3, 1)))  # the rows before injection
     changed = np.any(made.values != made.clean, axis=1)
@@ -62,7 +63,7 @@ def test_distillation_set_adds_injected_copies_with_soft_targets(split):
 
 def test_distillation_set_without_teachers_has_no_targets(split):
     frame, scaler = split
-    made = distillation_set(frame, scaler, {}, {}, DistillationConfig(), copies=1, seed=0)
+    made = distillation_set(frame, scaler, {}, {}, DistillationSettings(), copies=1, seed=0)
     assert made.targets is None and made.values.shape == (2400, 2)
 
 
@@ -74,10 +75,10 @@ def test_normal_rows_target_zero_and_injected_rows_keep_their_teacher_rank(split
     frame = frame.assign(label=0)
     frame.loc[300:320, "label"] = 1
     torch.manual_seed(0)
-    teacher = (LstmAutoencoder(2, 8, 4).eval(), ModelSpec("lstm_ae", ["a", "b"], 20, {"hidden_size": 8, "latent_size": 4}))
+    teacher = LstmAeDetector(ModelSpec("lstm_ae", ["a", "b"], 20, {"hidden_size": 8, "latent_size": 4}), LstmAutoencoder(2, 8, 4).eval())
 
     def made(normal_rows: str):
-        cfg = DistillationConfig(events_per_1000=5, normal_rows=normal_rows)
+        cfg = DistillationSettings(events_per_1000=5, normal_rows=normal_rows)
         return distillation_set(frame, scaler, {"omnianomaly": teacher}, {"omnianomaly": 1.0}, cfg, copies=2, seed=3)
 
     zero, ranked = made("zero"), made("teacher_rank")
