@@ -33,7 +33,7 @@ pooled per-file best-threshold F1 of :func:`components.benchmarks.skab.best_thre
 its threshold. All but ``fixed`` are upper bounds, not results.
 
 A fourth, *tracking* rule (``tracking`` in the JSON) also knows no sensor, and follows
-drift the way DSPOT does (:mod:`components.benchmarks.drift_tracking`): each sensor is
+drift the way DSPOT does (:mod:`benchmarks.research_lib.drift_tracking`): each sensor is
 compared with the mean of its last ``depth`` *accepted* values, a value being accepted only
 while the sensor's residual stays under ``multiplier`` × its largest training residual, so
 a slow drift moves the reference along while a fault freezes it. A row scores the largest
@@ -59,7 +59,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.benchmarks.drift_tracking import track  # noqa: E402
+from benchmarks.research_lib.drift_tracking import track  # noqa: E402
 from components.benchmarks.skab import (  # noqa: E402
     NON_SENSOR, TRAIN_ROWS, list_experiments, pooled_rates, threshold_bounds,
 )
@@ -132,7 +132,7 @@ def untold(experiments: list[tuple[np.ndarray, np.ndarray]]) -> dict:
 def drift_tracking_score(values: np.ndarray, depth: int, smooth: int, multiplier: float) -> np.ndarray:
     """(test rows,) the tracking rule's score of one experiment's ``values`` (rows,
     sensors): max over sensors of |residual| / threshold of
-    :func:`components.benchmarks.drift_tracking.track`, flagged above 1."""
+    :func:`benchmarks.research_lib.drift_tracking.track`, flagged above 1."""
     tracked = track(values, TRAIN_ROWS, depth, smooth, multiplier)
     return (np.abs(tracked.residuals[TRAIN_ROWS:]) / tracked.thresholds).max(axis=1)
 

@@ -5,6 +5,9 @@ Usage (from the project root):
     .venv/bin/python benchmarks/skab_differenced.py --data ../shared/datasets/skab \
         [--alpha 0.05] [--peers .venv-peers/bin/python]
 
+Needs statsmodels, which anomflow does not depend on (this study alone uses it):
+    .venv/bin/pip install 'statsmodels>=0.14,<0.16'
+
 Why: on SKAB the two temperature sensors wander out of the range their 400 training rows
 cover, so every model that learns "normal" levels from all sensors raises alarms on normal
 test rows (FAR 45–72 %). Box–Jenkins practice for a series with a unit root is to model
@@ -36,9 +39,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.benchmarks.series import Channel  # noqa: E402
-from components.benchmarks.skab import Preprocessing, run_preprocessed_cli  # noqa: E402
+from benchmarks.research_lib.preprocessed import run_preprocessed_cli  # noqa: E402
+from components.benchmarks.skab import Preprocessing  # noqa: E402
 
 ALPHA = 0.05
+STATSMODELS_MISSING = (
+    "benchmarks/skab_differenced.py needs statsmodels (its ADF test), which anomflow does not install: "
+    "pip install 'statsmodels>=0.14,<0.16'"
+)
+
+
+def _adfuller():
+    """statsmodels' ``adfuller``; an ImportError saying how to install it when absent."""
+    try:
+        from statsmodels.tsa.stattools import adfuller
+    except ImportError as error:
+        raise ImportError(STATSMODELS_MISSING) from error
+    return adfuller
 
 
 def adf_p_values(train: np.ndarray) -> np.ndarray:
@@ -46,10 +63,7 @@ def adf_p_values(train: np.ndarray) -> np.ndarray:
     (no test possible: it is kept as it is)."""
     import warnings
 
-    try:
-        from statsmodels.tsa.stattools import adfuller
-    except ImportError as error:
-        raise ImportError("benchmarks/skab_differenced.py needs statsmodels: pip install -c constraints.txt -e '.[test]'") from error
+    adfuller = _adfuller()
 
     p = np.full(train.shape[1], np.nan)
     for j in range(train.shape[1]):
@@ -95,6 +109,11 @@ def preprocessing(alpha: float = ALPHA) -> Preprocessing:
 
 
 def main() -> None:
+    try:
+        _adfuller()  # before the long part
+    except ImportError as error:
+        raise SystemExit(str(error)) from None
+
     def options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--alpha", type=float, default=ALPHA, help="ADF significance level")
 
@@ -102,6 +121,7 @@ def main() -> None:
                                   lambda args: preprocessing(args.alpha))
     for name, record in report["preprocessing"].items():
         print(f"{name}: differenced {', '.join(record['differenced']) or 'none'}")
+
 
 if __name__ == "__main__":
     main()

@@ -10,22 +10,22 @@ each file's first 400 training rows and the rest as test rows, the metrics and t
 best-threshold bounds are the same:
 
 * Inputs: every sensor is replaced by its drift-tracking residual
-  (:mod:`components.benchmarks.drift_tracking`; ``--depth``-row reference over a
+  (:mod:`benchmarks.research_lib.drift_tracking`; ``--depth``-row reference over a
   ``--smooth``-row trailing mean, as in ``benchmarks/skab_tracked.py``), and a value
   joins its reference while its residual stays within the largest residual that sensor
-  shows on *any* file's training rows (:func:`~components.benchmarks.drift_tracking.fleet_tolerances`,
+  shows on *any* file's training rows (:func:`~benchmarks.research_lib.drift_tracking.fleet_tolerances`,
   multiplier 1), not 2 × its own file's largest: a temperature swing that some file's
   training rows show is normal everywhere.
 * Models: one per kind, trained on every file's training rows at once, each file a
   session, with one threshold, the POT warning level on the 16 × 80 held-out training
-  rows pooled (:mod:`components.benchmarks.fleet`). No test row or label sets anything.
+  rows pooled (:mod:`benchmarks.research_lib.fleet`). No test row or label sets anything.
 
 Stated, not hidden: depth and smoothing are the settings ``benchmarks/skab_ceiling.py``'s
 tracking rule picks on SKAB's labels (see ``skab_tracked.py``); the multiplier 1 is not
 tuned. A file's model has seen the training rows of files recorded after it, which the
 leaderboard protocol's model per file has not. With ``--peers`` (the python of
 ``make peers``), PyOD's window detectors are fitted the same way, one per detector for all
-files (:func:`components.benchmarks.peers.score_peers_fleet`; LSTMAD fits one series at a
+files (:func:`benchmarks.research_lib.fleet.score_peers_fleet`; LSTMAD fits one series at a
 time and is listed as failed), once, with the peers' seed.
 
 Writes reports/benchmarks/skab_fleet.json (``--out``): ``models`` = each of our models'
@@ -48,9 +48,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.benchmarks.drift_tracking import DEPTH, SMOOTH, fleet_tolerances, tracked_channel  # noqa: E402
-from components.benchmarks.fleet import fit_fleet  # noqa: E402
-from components.benchmarks.model_names import ALL_MODELS  # noqa: E402
+from benchmarks.research_lib.drift_tracking import DEPTH, SMOOTH, fleet_tolerances, tracked_channel  # noqa: E402
+from benchmarks.research_lib.fleet import fit_fleet  # noqa: E402
+from components.detectors.registry import KINDS as ALL_MODELS  # noqa: E402
 from components.benchmarks.protocol import TORCH_THREADS, benchmark_config, config_record  # noqa: E402
 from components.benchmarks.report_io import json_ready  # noqa: E402
 from components.benchmarks.series_metrics import VUS_WINDOW, mean_over_seeds, warning_threshold  # noqa: E402
@@ -115,7 +115,7 @@ def run(
     started = time.perf_counter()
     peer_results, peer_section = {}, None
     if peers is not None:  # first: a broken peers environment fails before the long part
-        from components.benchmarks.peers import score_peers_fleet
+        from benchmarks.research_lib.fleet import score_peers_fleet
 
         peer_scores, peer_section = score_peers_fleet(experiments, peers, detectors=peer_models, max_epochs=max_epochs, progress=progress)
         peer_results = {name: model_result(scores, experiments) for name, scores in peer_scores.items()}

@@ -35,17 +35,17 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.benchmarks.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
-from components.benchmarks.protocol import TORCH_THREADS, benchmark_config, run_channel  # noqa: E402
+from benchmarks.research_lib.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
+from components.benchmarks.protocol import REPO_CONFIG, TORCH_THREADS, benchmark_config, run_channel  # noqa: E402
 from components.benchmarks.report_io import json_ready  # noqa: E402
 from components.benchmarks.series import Channel  # noqa: E402
+from components.detectors.registry import SERVED_KIND  # noqa: E402
 from components.benchmarks.skab import (  # noqa: E402
     LABEL_COLUMN, NON_SENSOR, TARGET_F1, TARGET_FAR, TARGET_MAR, TRAIN_ROWS, list_experiments, load_experiment, pooled_rates, sensor_columns,
 )
 
 MARGINS = tuple(np.round(np.arange(0.0, 3.01, 0.25), 2))
 PIECE_ROWS = 1150  # about one valve1 experiment
-TEACHERS = ("anomaly_transformer", "omnianomaly")
 
 
 def normal_pieces(data: str | Path, piece_rows: int = PIECE_ROWS) -> list[Channel]:
@@ -69,13 +69,18 @@ def normal_pieces(data: str | Path, piece_rows: int = PIECE_ROWS) -> list[Channe
     return pieces
 
 
+def teachers_of_the_student() -> list[str]:
+    """The models the student learns from in the repository's config (its teachers)."""
+    from components.config import load_config
+
+    return load_config(REPO_CONFIG).learns_from(SERVED_KIND)
+
+
 def student_scores(channel: Channel, configs: dict, seed: int) -> tuple[float, np.ndarray]:
     """(largest score on the channel's training rows, test scores (rows,)) of the student
     trained on ``channel`` after its teachers, all with ``seed``."""
-    teachers = {}
-    for kind in TEACHERS:
-        teachers[kind] = run_channel(kind, configs[kind], channel, seed=seed)[1]["model"]
-    _, arrays = run_channel("student", configs["student"], channel, teachers=teachers, pipeline_cfg=configs["student"], seed=seed, score_train=True)
+    teachers = {kind: run_channel(kind, configs[kind], channel, seed=seed)[1]["model"] for kind in configs if kind != SERVED_KIND}
+    _, arrays = run_channel(SERVED_KIND, configs[SERVED_KIND], channel, teachers=teachers, seed=seed, score_train=True)
     return float(np.max(arrays["training_scores"])), arrays["scores"]
 
 
@@ -105,7 +110,7 @@ def run(data: str | Path, seeds: list[int], *, piece_rows: int = PIECE_ROWS, pro
     started = time.perf_counter()
     by_seed = {}
     for seed in seeds:
-        configs = benchmark_config(profile, [*TEACHERS, "student"], max_epochs=max_epochs, seed=seed)
+        configs = benchmark_config(profile, [*teachers_of_the_student(), SERVED_KIND], max_epochs=max_epochs, seed=seed)
         scored = [student_scores(e, configs, seed) for e in experiments]
         normal_scored = [student_scores(p, configs, seed) for p in normal]
         margin, normal_fars = choose_margin(normal_scored)

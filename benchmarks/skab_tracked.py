@@ -10,7 +10,7 @@ operation, so every model raises alarms on normal rows; differencing them
 (``benchmarks/skab_differenced.py``) removes the drift but also the level that a lasting
 fault holds. Here each sensor, per experiment file, becomes its residual from a reference
 that follows slow drift and freezes during an alarm
-(:mod:`components.benchmarks.drift_tracking`, after DSPOT): a lasting fault stays a
+(:mod:`benchmarks.research_lib.drift_tracking`, after DSPOT): a lasting fault stays a
 lasting offset, a slow drift stays near 0. The reference and each sensor's threshold come
 from the file's 400 training rows only, and the transform is causal. Then
 :func:`components.benchmarks.skab.run_benchmark` runs unchanged: same models, splits,
@@ -36,12 +36,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.benchmarks.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
-from components.benchmarks.skab import TRAIN_ROWS, Preprocessing, run_preprocessed_cli  # noqa: E402
+from benchmarks.research_lib.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
+from benchmarks.research_lib.preprocessed import run_preprocessed_cli  # noqa: E402
+from components.benchmarks.skab import TRAIN_ROWS, Preprocessing  # noqa: E402
 
 
 def preprocessing(depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = MULTIPLIER) -> Preprocessing:
-    """:func:`components.benchmarks.drift_tracking.tracked_channel` at these settings as the
+    """:func:`benchmarks.research_lib.drift_tracking.tracked_channel` at these settings as the
     benchmark's preprocessing."""
     if not 0 < depth < TRAIN_ROWS or smooth < 1 or multiplier <= 0:
         raise ValueError(f"need 0 < --depth < {TRAIN_ROWS}, --smooth >= 1 and --multiplier > 0; got {depth}, {smooth}, {multiplier}")

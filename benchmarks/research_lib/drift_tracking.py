@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.fleet import sensor_count
+from benchmarks.research_lib.fleet import sensor_count
 from components.benchmarks.series import Channel
 
 DEPTH, SMOOTH, MULTIPLIER = 100, 20, 2.0

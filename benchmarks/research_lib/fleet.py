@@ -9,9 +9,9 @@ training rows and test rows as a :class:`~components.benchmarks.series.Channel`)
   held out for early stopping and the threshold; windows never span two recordings;
 * one scaler is fitted on all training rows;
 * every recording is scored as one series from its first row, so its held-out and test
-  rows are scored with their real history; row ``t`` gets the score each model's own
-  protocol gives it (:func:`~components.benchmarks.paper_scoring.score_rows` for the teachers, the
-  window ending at ``t`` for the pipeline's models);
+  rows are scored with their real history; row ``t`` gets the score each model's
+  :meth:`~components.detectors.base.Detector.benchmark_scores` gives it (the teachers as
+  their papers score, the others as served);
 * one threshold for all recordings: the POT warning level on all held-out rows' scores
   pooled (:func:`~components.benchmarks.series_metrics.evaluate_scores`), so no test row or label
   sets anything.
@@ -19,18 +19,22 @@ training rows and test rows as a :class:`~components.benchmarks.series.Channel`)
 Compared with a model per recording this sees more normal operation (SKAB: 16 × 400 rows
 instead of 400) and sets its threshold on 16 × 80 held-out rows instead of 80; it also
 uses recordings made after a test recording's own, which a per-file protocol does not.
+
+With ``make peers``' python, :func:`score_peers_fleet` fits PyOD's window detectors the same
+way (one per detector for all recordings, :func:`fleet_splits`) in the peers' worker.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.paper_scoring import score_rows
-from components.benchmarks.protocol import PATIENCE, model_window
+from components.benchmarks.protocol import TORCH_THREADS
 from components.benchmarks.series import Channel, training_cut
 
 
@@ -38,8 +42,8 @@ from components.benchmarks.series import Channel, training_cut
 class FleetScores:
     """One fleet model's scores: ``held_out`` (rows,) of every recording's held-out
     training rows, in recording order; ``tests``: each recording's test scores (rows,);
-    ``score_s`` seconds spent scoring ``scored_rows`` rows; ``model`` = (net, spec) for a
-    teacher (what the student distils from), else None."""
+    ``score_s`` seconds spent scoring ``scored_rows`` rows; ``model``: the fitted detector
+    (what a model that learns from it, the student, is given), None for a peer."""
 
     held_out: np.ndarray
     tests: list[np.ndarray]
@@ -47,10 +51,10 @@ class FleetScores:
     score_s: float
     scored_rows: int
     epochs: int
-    model: tuple | None
+    model: object | None
 
 
-def sensor_count(channels: list[Channel]) -> int:
+def sensor_count(channels: Sequence[Channel]) -> int:
     """The number of sensors every one of ``channels`` has; ValueError when they differ."""
     widths = {c.train.shape[1] for c in channels}
     if len(widths) != 1:
@@ -59,23 +63,19 @@ def sensor_count(channels: list[Channel]) -> int:
 
 
 def fit_fleet(kind: str, cfg, channels: list[Channel], *, teachers: dict | None = None, seed: int) -> FleetScores:
-    """Fit one ``kind`` model on all ``channels``' training rows and score every recording
-    (module doc). Teachers use ``cfg`` (their profile), the pipeline's models the pipeline
-    config ``cfg`` and, for the student, ``teachers`` ({kind: (net, spec)}) fitted on the
-    same fleet."""
+    """Fit one ``kind`` detector with its settings in the benchmark config ``cfg``
+    (:func:`components.benchmarks.protocol.benchmark_config`) on all ``channels``' training
+    rows and score every recording (module doc); a model that learns from others gets them
+    from ``teachers`` ({kind: fitted detector} fitted on the same fleet)."""
     import torch
 
-    from components.benchmarks.pipeline_models import _fill_history, fit_network
     from components.features.prepare import PreparedData
     from components.features.scaling import StandardScaler
-    from components.features.windows import window_starts
     from components.frames import SESSION
-    from components.models.store import ModelSpec, build_network
-    from components.scoring.series_scores import score_series
-    from components.training.teacher_profiles import TEACHERS
-    from components.training.teachers import fit_teacher
+    from components.training.train import fit_model
 
-    window = model_window(kind, cfg)
+    cfg = cfg.model_copy(update={"seed": seed})
+    window = cfg.settings_of(kind).window
     sensors = [f"x{i}" for i in range(sensor_count(channels))]
     cuts = [training_cut(c, window) for c in channels]
     scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
@@ -87,27 +87,57 @@ def fit_fleet(kind: str, cfg, channels: list[Channel], *, teachers: dict | None 
         return frame
 
     frames = {part: sessions(part) for part in ("train", "val")}
+    prepared = PreparedData({**frames, "test": frames["val"].iloc[:0]}, scaler, sensors)
     series = [scaler.transform(pd.DataFrame(np.concatenate([c.train, c.test]), columns=sensors)) for c in channels]
-    model = None
-    if kind in TEACHERS:
-        values = {part: scaler.transform(frame) for part, frame in frames.items()}
-        starts = {part: window_starts(frame[SESSION].to_numpy(), window, 1) for part, frame in frames.items()}
-        torch.manual_seed(seed)
-        spec = ModelSpec(kind, sensors, window, hparams=cfg.model_dump())
-        net = build_network(spec)
-        fitted = fit_teacher(kind, cfg, net, values, starts, seed=seed, patience=PATIENCE)
-        train_s, epochs, model = fitted.seconds, len(fitted.history), (net, spec)
-        begin = time.perf_counter()
-        scored = [score_rows(kind, net, cfg, values, seed) for values in series]
-    else:
-        empty = frames["val"].iloc[:0]
-        torch.manual_seed(cfg.train.seed)
-        net, spec, result = fit_network(kind, cfg, PreparedData({**frames, "test": empty}, scaler, sensors), teachers or {})
-        train_s, epochs = result.seconds, len(result.history)
-        begin = time.perf_counter()
-        scored = [_fill_history(score_series(net, spec, values, np.zeros(len(values), dtype=np.int8)).score) for values in series]
+    torch.manual_seed(seed)
+    detector, fitted = fit_model(cfg, prepared, kind, trained={k: v for k, v in (teachers or {}).items() if k in cfg.learns_from(kind)})
+    begin = time.perf_counter()
+    scored = [detector.benchmark_scores(values, seed) for values in series]
     score_s = time.perf_counter() - begin
     held_out = np.concatenate([s[cut : len(c.train)] for s, c, cut in zip(scored, channels, cuts)])
     tests = [s[len(c.train) :] for s, c in zip(scored, channels)]
-    return FleetScores(held_out, tests, train_s, score_s, sum(len(s) for s in scored), epochs, model)
+    return FleetScores(held_out, tests, fitted.seconds, score_s, sum(len(s) for s in scored), len(fitted.history), detector)
 
+
+def fleet_splits(channels: Sequence[Channel], window: int):
+    """The splits of :func:`fit_fleet` for the PyOD worker's ``fleet`` mode
+    (:class:`components.benchmarks.peers.SeriesSplits`): one scaler on every channel's
+    training rows; per channel its fitting rows as ``train``, and its held-out rows and
+    its test rows each preceded by the ``window − 1`` rows before them, so that the
+    worker's one score per full window is one score per held-out or test row, each from
+    its real history."""
+    from components.benchmarks.peers import SeriesSplits
+    from components.features.scaling import StandardScaler
+
+    sensors = [f"x{i}" for i in range(sensor_count(channels))]
+    scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
+    out = []
+    for c in channels:
+        cut = training_cut(c, window)
+        rows = scaler.transform(pd.DataFrame(np.concatenate([c.train, c.test]), columns=sensors))
+        out.append(SeriesSplits(c.name, rows[:cut], rows[cut - window + 1 : len(c.train)], rows[len(c.train) - window + 1 :], c.labels))
+    return out
+
+
+def score_peers_fleet(
+    channels: Sequence[Channel], python: str | Path, *, detectors: Sequence[str] | None = None, window: int | None = None,
+    max_epochs: int | None = None, threads: int = TORCH_THREADS, progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, FleetScores], dict]:
+    """PyOD's ``detectors`` the way :func:`fit_fleet` trains our models: one detector per
+    name on every channel's fitting rows (:func:`fleet_splits`), scoring each channel's
+    held-out and test rows. Returns ({``pyod_<name>``: its scores}, the report's ``peers``
+    section); series detectors (LSTMAD) fit one series at a time, so they fail here and
+    are listed as failed."""
+    from components.benchmarks.peers import PREFIX, WorkerRun
+
+    say = progress or (lambda message: None)
+    worker = WorkerRun.start(channels, python, detectors, window, 1, max_epochs, threads, say, splitter=fleet_splits)
+    scored = {}
+    for name in worker.scored:
+        results = [worker.meta["results"][name][s.name] for s in worker.splits]
+        val, test = zip(*(worker.scores[name][s.name] for s in worker.splits))
+        score_s = sum(r["val_score_s"] + r["test_score_s"] for r in results)
+        rows = sum(len(v) + len(t) for v, t in zip(val, test))
+        scored[PREFIX + name] = FleetScores(np.concatenate(val), list(test), results[0]["fit_s"], score_s, rows, results[0]["epochs"], None)
+    return scored, {**worker.section(), "protocol": "one detector per name fitted on every series' fitting rows (fleet_splits), "
+                    "each series' held-out and test rows scored from their real history; thresholded like our fleet models"}

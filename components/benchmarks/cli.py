@@ -143,7 +143,7 @@ def speed(
     for name, result in report["scoring"].items():
         training = report["training"].get(name)
         table.add_row(
-            name, f"{result['rows_per_s']:,.0f}", "-" if name == "student" else f"{report['student_speedup'][name]:,.1f}×",
+            name, f"{result['rows_per_s']:,.0f}", "-" if name not in report["student_speedup"] else f"{report['student_speedup'][name]:,.1f}×",
             "-" if training is None else f"{training['s_per_1000_windows']:.2f}",
         )
     console.print(table)

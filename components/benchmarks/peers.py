@@ -48,7 +48,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.benchmarks.fleet import FleetScores, sensor_count
 from components.benchmarks.protocol import SEED, TORCH_THREADS
 from components.benchmarks.series import Channel, training_cut
 from components.benchmarks.series_metrics import evaluate_scores
@@ -147,24 +146,6 @@ def series_splits(channel: Channel, window: int) -> SeriesSplits:
         return scaler.transform(pd.DataFrame(values, columns=sensors))
 
     return SeriesSplits(channel.name, scale(channel.train[:cut]), scale(channel.train[cut:]), scale(channel.test), channel.labels)
-
-
-def fleet_splits(channels: Sequence[Channel], window: int) -> list[SeriesSplits]:
-    """The splits of :func:`components.benchmarks.fleet.fit_fleet` for the worker's
-    ``fleet`` mode: one scaler on every channel's training rows; per channel its fitting
-    rows as ``train``, and its held-out rows and its test rows each preceded by the
-    ``window − 1`` rows before them, so that the worker's one score per full window is one
-    score per held-out or test row, each from its real history."""
-    from components.features.scaling import StandardScaler
-
-    sensors = [f"x{i}" for i in range(sensor_count(channels))]
-    scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
-    out = []
-    for c in channels:
-        cut = training_cut(c, window)
-        rows = scaler.transform(pd.DataFrame(np.concatenate([c.train, c.test]), columns=sensors))
-        out.append(SeriesSplits(c.name, rows[:cut], rows[cut - window + 1 : len(c.train)], rows[len(c.train) - window + 1 :], c.labels))
-    return out
 
 
 def write_inputs(
@@ -281,7 +262,7 @@ def score_peers(
     (see the module docstring). ``max_epochs`` caps the pipeline's epochs (deep detectors
     that take a number of epochs)."""
     say = progress or (lambda message: None)
-    worker = _WorkerRun.start(channels, python, detectors, window, train_stride, max_epochs, threads, say, fleet=False)
+    worker = WorkerRun.start(channels, python, detectors, window, train_stride, max_epochs, threads, say)
     run = PeerRun()
     for name in worker.scored:
         model = PREFIX + name
@@ -301,31 +282,13 @@ def score_peers(
     return run
 
 
-def score_peers_fleet(
-    channels: Sequence[Channel], python: str | Path, *, detectors: Sequence[str] | None = None, window: int | None = None,
-    max_epochs: int | None = None, threads: int = TORCH_THREADS, progress: Callable[[str], None] | None = None,
-) -> tuple[dict[str, FleetScores], dict]:
-    """PyOD's ``detectors`` the way :func:`components.benchmarks.fleet.fit_fleet` trains
-    our models: one detector per name on every channel's fitting rows
-    (:func:`fleet_splits`), scoring each channel's held-out and test rows. Returns
-    ({``pyod_<name>``: its scores}, the report's ``peers`` section); series detectors
-    (LSTMAD) fit one series at a time, so they fail here and are listed as failed."""
-    say = progress or (lambda message: None)
-    worker = _WorkerRun.start(channels, python, detectors, window, 1, max_epochs, threads, say, fleet=True)
-    scored = {}
-    for name in worker.scored:
-        results = [worker.meta["results"][name][s.name] for s in worker.splits]
-        val, test = zip(*(worker.scores[name][s.name] for s in worker.splits))
-        score_s = sum(r["val_score_s"] + r["test_score_s"] for r in results)
-        rows = sum(len(v) + len(t) for v, t in zip(val, test))
-        scored[PREFIX + name] = FleetScores(np.concatenate(val), list(test), results[0]["fit_s"], score_s, rows, results[0]["epochs"], None)
-    return scored, {**worker.section(), "protocol": "one detector per name fitted on every series' fitting rows (fleet_splits), "
-                    "each series' held-out and test rows scored from their real history; thresholded like our fleet models"}
-
-
 @dataclass
-class _WorkerRun:
-    """One run of the worker on ``splits`` and what it returned."""
+class WorkerRun:
+    """One run of the worker on ``splits`` and what it returned. By default each series
+    is cut by :func:`series_splits` and the worker fits one detector per series; with a
+    ``splitter`` ((channels, window) → splits) the series are cut by it and the worker fits
+    one detector per name for all of them (its ``fleet`` mode, used by the SKAB fleet
+    study in ``benchmarks/research_lib/fleet.py``)."""
 
     python: Path
     names: list[str]
@@ -344,8 +307,9 @@ class _WorkerRun:
     @classmethod
     def start(
         cls, channels: Sequence[Channel], python: str | Path, detectors: Sequence[str] | None, window: int | None, train_stride: int,
-        max_epochs: int | None, threads: int, say: Callable[[str], None], *, fleet: bool,
-    ) -> "_WorkerRun":
+        max_epochs: int | None, threads: int, say: Callable[[str], None], *,
+        splitter: Callable[[Sequence[Channel], int], list[SeriesSplits]] | None = None,
+    ) -> "WorkerRun":
         python = check_python(python)
         names = check_detectors(detectors)
         if train_stride < 1:
@@ -353,7 +317,8 @@ class _WorkerRun:
         settings = pipeline_settings()
         window = window or settings["window"]
         epochs = settings["epochs"] if max_epochs is None else min(max_epochs, settings["epochs"])
-        splits = fleet_splits(channels, window) if fleet else [series_splits(c, window) for c in channels]
+        fleet = splitter is not None
+        splits = splitter(channels, window) if fleet else [series_splits(c, window) for c in channels]
         with tempfile.TemporaryDirectory(prefix="anomflow-peers-") as tmp:
             source, target = Path(tmp) / "splits.npz", Path(tmp) / "scores.npz"
             write_inputs(

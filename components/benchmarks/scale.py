@@ -29,7 +29,8 @@ pipeline's ``fit`` builds, in the child process only.
 **Scoring** (``student``): :meth:`components.detectors.base.Detector.score` on
 ``rows`` rows × 7 sensors, the code path of evaluate and serving (row ``t`` from the
 window ending at ``t``); the whole series is in memory (unlike ``anomflow score``, which
-streams: benchmarks/score_memory.py).
+streams: benchmarks/score_memory.py), by a student fitted for one epoch on noise first
+(speed does not depend on the fit; ``rss_after_fit_mb`` is the peak before scoring).
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ from components.benchmarks.environment import (
     run_python_child,
     self_peak_rss_mb,
 )
+from components.detectors.registry import SERVED_KIND
 
 SEED = 0
-TRAINED = ("student", "lstm_ae")
+TRAINED = ("student", "lstm_ae")  # the default models of the training curves
+SCORING_FIT_WINDOWS = 512
 DEFAULTS = {
     "rows": (10**4, 10**5, 10**6), "sensors": (7, 25, 55, 100), "sensor_rows": 10**5, "base_sensors": 7,
     "big_rows": 5 * 10**6, "score_rows": (10**4, 10**5, 10**6, 10**7), "max_steps": 200, "max_val_steps": 50,
@@ -87,7 +90,7 @@ def synthetic_prepared(rows: int, sensors: int, train_fraction: float, val_fract
     return arrays_as_prepared(train, val, test, np.zeros(len(test), dtype=np.int8), scaler)
 
 
-class _EpochTimer:
+class EpochTimer:
     """Lightning callback: wall time of the fit, of the training loop and of validation,
     and the batches each ran (a plain object with the hooks, added to the Trainer)."""
 
@@ -131,7 +134,7 @@ class _EpochTimer:
 
 
 @contextlib.contextmanager
-def _instrumented_trainer(callback, max_steps: int | None, max_val_steps: int | None):
+def instrumented_trainer(callback, max_steps: int | None, max_val_steps: int | None):
     """Every Trainer built inside gets ``callback`` and, when given, the batch limits."""
     import pytorch_lightning as pl
 
@@ -155,8 +158,10 @@ def _instrumented_trainer(callback, max_steps: int | None, max_val_steps: int | 
 
 def measure_training(kind: str, rows: int, sensors: int, *, max_steps: int | None, max_val_steps: int | None, threads: int = 2, seed: int = SEED) -> dict:
     """One epoch (capped, extrapolated) of ``fit_model(cfg, prepared, kind)``; see the module docstring."""
-    if kind not in TRAINED:
-        raise ValueError(f"unknown model {kind!r} to train; measured: {TRAINED}")
+    from components.detectors.registry import detector_class
+
+    if "max_epochs" not in detector_class(kind).Settings.model_fields:
+        raise ValueError(f"{kind} is not trained in epochs; measured: models that are, such as {TRAINED}")
     from components.benchmarks.protocol import REPO_CONFIG
     from components.config import load_config
     from components.training import network_fitters  # noqa: F401  (Lightning: counted in rss_after_imports_mb)
@@ -168,14 +173,14 @@ def measure_training(kind: str, rows: int, sensors: int, *, max_steps: int | Non
     begin = time.perf_counter()
     prepared = synthetic_prepared(rows, sensors, cfg.prepare.train_fraction, cfg.prepare.val_fraction, seed)
     data_s = time.perf_counter() - begin
-    timer = _EpochTimer().callback
+    timer = EpochTimer().callback
     with tempfile.TemporaryDirectory() as models:
         changes = {"max_epochs": 1, "patience": 1, "num_threads": threads}
         if hasattr(settings, "distillation"):  # the student, without teachers
             changes["distillation"] = settings.distillation.model_copy(update={"teacher_weights": {}})
         cfg = cfg.with_settings(kind, **changes).model_copy(update={"paths": cfg.paths.model_copy(update={"models": models})})
         begin = time.perf_counter()
-        with _instrumented_trainer(timer, max_steps, max_val_steps):
+        with instrumented_trainer(timer, max_steps, max_val_steps):
             fit_model(cfg, prepared, kind, trained={})
         end = time.perf_counter()
     t = timer.t
@@ -207,20 +212,29 @@ def measure_training(kind: str, rows: int, sensors: int, *, max_steps: int | Non
 
 
 def measure_scoring(rows: int, sensors: int = 7, threads: int = 2) -> dict:
-    """Seconds and rows/s of the student scoring ``rows`` rows (freshly initialised weights)."""
+    """Seconds and rows/s of the served model (the student) scoring ``rows`` rows through
+    :meth:`~components.detectors.base.Detector.score`, fitted first for one epoch on
+    :data:`SCORING_FIT_WINDOWS` windows of noise (:func:`components.benchmarks.speed.fitted_detector`:
+    speed does not depend on the fit); ``rss_after_fit_mb`` is the peak before scoring."""
     import torch
 
-    from components.benchmarks.speed import _ready_model, _specs, _time_scoring
+    from components.benchmarks.protocol import REPO_CONFIG
+    from components.benchmarks.speed import fitted_detector, time_scoring
+    from components.config import load_config
+    from components.detectors.registry import SERVED_KIND
 
     rss_imports = self_peak_rss_mb()
+    cfg = load_config(REPO_CONFIG)
+    cfg = cfg.with_settings(SERVED_KIND, **{k: v for k, v in {"max_epochs": 1, "num_threads": threads}.items() if hasattr(cfg.settings_of(SERVED_KIND), k)})
+    detector, _ = fitted_detector(SERVED_KIND, cfg, sensors, SCORING_FIT_WINDOWS)
+    rss_fit = self_peak_rss_mb()
     torch.set_num_threads(threads)
     values = synthetic_series(rows, sensors, dtype=np.float32)
     values = (values - values.mean(axis=0)) / values.std(axis=0)
-    model, spec = _ready_model(_specs(sensors, [])["student"][0], values)
-    seconds = _time_scoring(model, spec, values)
+    seconds = time_scoring(detector, values)
     return {
-        "kind": "student", "rows": rows, "sensors": sensors, "seconds": seconds, "rows_per_s": rows / seconds,
-        "rss_after_imports_mb": rss_imports, "peak_rss_mb": self_peak_rss_mb(), "threads": threads,
+        "kind": SERVED_KIND, "rows": rows, "sensors": sensors, "seconds": seconds, "rows_per_s": rows / seconds,
+        "rss_after_imports_mb": rss_imports, "rss_after_fit_mb": rss_fit, "peak_rss_mb": self_peak_rss_mb(), "threads": threads,
     }
 
 
@@ -257,7 +271,7 @@ def plan(
         out += [("training_vs_rows", {**train, "kind": kind, "rows": n, "sensors": base_sensors}) for n in rows]
         out += [("training_vs_sensors", {**train, "kind": kind, "rows": sensor_rows, "sensors": s}) for s in sensors]
     if big_rows:
-        out.append(("training_big", {**train, "kind": "student", "rows": big_rows, "sensors": base_sensors}))
+        out.append(("training_big", {**train, "kind": SERVED_KIND, "rows": big_rows, "sensors": base_sensors}))
     out += [("scoring_vs_rows", {"what": "score", "rows": n, "sensors": base_sensors, "threads": threads}) for n in score_rows]
     return out
 

@@ -25,8 +25,6 @@ Protocol, per experiment file and per model:
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import time
@@ -276,30 +274,3 @@ def run_benchmark(
     if preprocess is not None:
         report["preprocessing"] = records
     return json_ready(report)
-
-
-def run_preprocessed_cli(
-    description: str, default_out: str, add_options: Callable[[argparse.ArgumentParser], None],
-    preprocessing: Callable[[argparse.Namespace], Preprocessing],
-) -> dict:
-    """The command line of a preprocessed benchmark variant (``benchmarks/skab_differenced.py``,
-    ``benchmarks/skab_tracked.py``): ``--data``, ``--peers``, ``--models``, ``--max-epochs``
-    and ``--out`` plus the variant's own options (``add_options``); runs
-    :func:`run_benchmark` with ``preprocessing(args)``, writes the report to ``--out``,
-    prints each model's rates and returns the report."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--data", required=True, help="folder laid out like SKAB's data/")
-    add_options(parser)
-    parser.add_argument("--peers", default=None, help="python of `make peers`' environment (PyOD)")
-    parser.add_argument("--models", default=None, help="comma-separated subset of our models (default: all)")
-    parser.add_argument("--max-epochs", type=int, default=None)
-    parser.add_argument("--out", default=default_out)
-    args = parser.parse_args()
-    models = args.models.split(",") if args.models else None
-    report = run_benchmark(args.data, models=models, peers=args.peers, max_epochs=args.max_epochs, preprocess=preprocessing(args),
-                           progress=lambda message: print(message, flush=True))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    for name, m in report["models"].items():
-        print(f"{name:20s} F1 {m['f1']:.3f}  FAR {m['far']:5.1f} %  MAR {m['mar']:5.1f} %  VUS-PR {m['vus_pr']:.3f}")
-    return report

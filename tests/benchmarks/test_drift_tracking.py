@@ -1,10 +1,10 @@
-"""components.benchmarks.drift_tracking: residuals from a reference that follows drift
+"""benchmarks/research_lib/drift_tracking.py (the SKAB studies' helper): residuals from a reference that follows drift
 and freezes during an alarm, checked against closed forms on ramps and steps."""
 
 import numpy as np
 import pytest
 
-from components.benchmarks.drift_tracking import fleet_tolerances, track
+from benchmarks.research_lib.drift_tracking import fleet_tolerances, track
 from components.benchmarks.series import Channel
 
 

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.research_lib.fleet import fleet_splits, score_peers_fleet
 from components.benchmarks import peers
+from components.benchmarks.protocol import arrays_as_prepared
 from components.benchmarks.series import Channel, validation_rows
 from components.benchmarks.series_metrics import aggregate, evaluate_scores
-from components.benchmarks.pipeline_models import arrays_as_prepared
 from components.benchmarks.pyod_worker import DETECTORS, flat_windows
 from components.benchmarks.skab import pooled_rates
 from components.cli import app
@@ -99,10 +100,10 @@ def test_splits_are_the_pipeline_models_splits():
 
 
 def test_fleet_splits_share_one_scaler_and_give_held_out_and_test_rows_their_history():
-    """Fleet mode: one scaler over both channels' training rows; each held-out and test
+    """Fleet mode (benchmarks/research_lib/fleet.py): one scaler over both channels' training rows; each held-out and test
     split starts WINDOW − 1 rows early, so one score per full window is one per row."""
     channels = [_channel("a", seed=0), _channel("b", n_train=100, n_test=70, seed=1)]
-    splits = peers.fleet_splits(channels, WINDOW)
+    splits = fleet_splits(channels, WINDOW)
     sensors = [f"x{i}" for i in range(3)]
     scaler = StandardScaler.fit(pd.DataFrame(np.concatenate([c.train for c in channels]), columns=sensors), sensors)
     for c, split in zip(channels, splits):
@@ -326,7 +327,7 @@ def test_fleet_mode_fits_one_detector_for_all_series(tmp_path):
     """score_peers_fleet: each window detector is fitted once on both series' windows and
     scores every held-out and test row; LSTMAD, which fits one series, is listed as failed."""
     channels = [_channel("a", seed=0), _channel("b", n_train=100, n_test=70, seed=1)]
-    scored, section = peers.score_peers_fleet(channels, PEERS_PYTHON, detectors=["iforest", "pca", "lstm"], window=WINDOW, max_epochs=1)
+    scored, section = score_peers_fleet(channels, PEERS_PYTHON, detectors=["iforest", "pca", "lstm"], window=WINDOW, max_epochs=1)
     assert set(scored) == {"pyod_iforest", "pyod_pca"} and "fits one series" in section["failed"]["pyod_lstm"]["a"]
     held_out = sum(validation_rows(len(c.train), WINDOW) for c in channels)
     for name, result in scored.items():

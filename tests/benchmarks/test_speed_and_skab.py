@@ -263,7 +263,7 @@ def test_fleet_script_trains_one_model_per_kind_on_every_files_training_rows(tmp
     the fleet's tolerances, each model is fitted once for both files, its one threshold
     comes from both files' 80 held-out training rows, the fault is found, and the README
     table renders; files with different sensors are refused, naming the file."""
-    from components.benchmarks.drift_tracking import fleet_tolerances
+    from benchmarks.research_lib.drift_tracking import fleet_tolerances
 
     fleet = _load_script("skab_fleet")
     data = _fake_skab(tmp_path / "skab")
@@ -312,6 +312,7 @@ def drifting_skab(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def test_adf_tells_a_random_walk_from_noise_and_differencing_is_causal():
+    pytest.importorskip("statsmodels", reason="benchmarks/skab_differenced.py's own requirement, not anomflow's")
     differenced = _load_script("skab_differenced")
     rng = np.random.default_rng(3)
     walk, noise = np.cumsum(rng.standard_normal(400)), rng.standard_normal(400)
@@ -326,6 +327,7 @@ def test_differenced_skab_script_discounts_a_drifting_sensor(drifting_skab, tmp_
     out of its training range on normal rows: the ADF test picks that sensor (and only it)
     in every file, and PCA's false alarms fall once it is differenced, while the fault on a
     stationary sensor stays found."""
+    pytest.importorskip("statsmodels", reason="benchmarks/skab_differenced.py's own requirement, not anomflow's")
     differenced = _load_script("skab_differenced")
     data, plain = drifting_skab
     out = tmp_path / "differenced.json"
@@ -340,3 +342,16 @@ def test_differenced_skab_script_discounts_a_drifting_sensor(drifting_skab, tmp_
     assert "other/3: differenced drift" in capsys.readouterr().out
     with pytest.raises(ValueError, match="alpha"):
         differenced.preprocessing(1.5)
+
+
+def test_differenced_script_without_statsmodels_says_how_to_install(tmp_path, monkeypatch):
+    """statsmodels is the study's own requirement: without it the script stops before any
+    work with a message naming the pip command."""
+    differenced = _load_script("skab_differenced")
+    monkeypatch.setitem(__import__("sys").modules, "statsmodels.tsa.stattools", None)
+    monkeypatch.setattr("sys.argv", ["skab_differenced.py", "--data", str(tmp_path), "--out", str(tmp_path / "out.json")])
+    with pytest.raises(SystemExit, match=r"pip install 'statsmodels"):
+        differenced.main()
+    with pytest.raises(ImportError, match="statsmodels"):
+        differenced.adf_p_values(np.ones((10, 1)))
+    assert not (tmp_path / "out.json").exists()
