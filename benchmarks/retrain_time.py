@@ -7,7 +7,8 @@ Usage (from the project root):
 
 Each run builds a fresh project in a temporary directory: ``conf/pipeline.yaml`` generated
 from the repository's (every path absolute inside the temporary project: ingest globs,
-labels, artifacts, models, reports, the MLflow store), the teacher profiles, and the data:
+labels, artifacts, models, reports, the MLflow store), any teacher ``profile_file`` it
+names (the default profiles ship with the package), and the data:
 
 * ``demo``: the seeded demo plant (`anomflow demo-data`: 3 pumps × 14 days at 1 min),
   the repository's config unchanged but for the paths;
@@ -51,7 +52,6 @@ from components.sources.ingest import snake_case
 REPO = Path(__file__).resolve().parents[1]
 SKAB_DEFAULT = Path("../shared/datasets/skab/valve1/0.csv")  # beside the project, as in the README
 SKAB_NON_SENSORS = ("datetime", "anomaly", "changepoint")
-PROFILES = ("anomaly_transformer.yaml", "omnianomaly.yaml")
 
 
 def _absolute_paths(cfg: dict, root: Path) -> dict:
@@ -64,8 +64,11 @@ def _absolute_paths(cfg: dict, root: Path) -> dict:
 def _project(root: Path, cfg: dict, repo_conf: Path) -> Path:
     (root / "conf").mkdir(parents=True, exist_ok=True)
     (root / "mlruns").mkdir(exist_ok=True)
-    for name in PROFILES:
-        shutil.copy2(repo_conf / name, root / "conf" / name)
+    for section in (cfg.get("models") or {}).values():  # teacher profiles ship with the package; a profile_file of the config's travels with it
+        profile_file = (section or {}).get("profile_file")
+        if profile_file and not Path(profile_file).is_absolute():
+            (root / "conf" / profile_file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo_conf / profile_file, root / "conf" / profile_file)
     path = root / "conf" / "pipeline.yaml"
     path.write_text(yaml.safe_dump(_absolute_paths(cfg, root), sort_keys=False))
     return path

@@ -78,7 +78,7 @@ def test_msl_two_channels_end_to_end(tmp_path):
     report, uri = _bench(MSL, tmp_path, "--channels", ",".join(channels), "--max-epochs", "1", "--train-stride", "16")
     _check_report(report, channels, uri, "benchmark-msl")
     assert report["config"]["protocol"]["train_stride"] == 16
-    assert {report["config"][kind]["train"]["train_stride"] for kind in ("student", "lstm_ae")} == {16}  # not the config's own
+    assert {report["config"][kind]["train_stride"] for kind in ("student", "lstm_ae")} == {16}  # not the config's own
     assert report["config"]["anomaly_transformer"]["max_epochs"] == 1
     assert report["models"]["anomaly_transformer"]["epochs"] == 2  # one per channel
 
