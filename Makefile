@@ -7,7 +7,7 @@ PEERS_VENV ?= .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: demo test test-slow install peers clean
+.PHONY: demo test test-unit test-slow install peers clean
 
 install: $(STAMP)
 
@@ -41,6 +41,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+# The unit tier (tests/conftest.py marks the rest `integration`: servers, training, child
+# processes): under a minute on 2 cores. Its -m states the whole selection, replacing
+# addopts' -m 'not slow'.
+test-unit: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not slow and not integration"
 
 test-slow: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slow
