@@ -39,8 +39,16 @@ def test_the_readme_s_skab_config_ingests_validates_and_prepares_valve1(tmp_path
     assert stages.run_validate(cfg)["n_quarantined"] == 0
 
     default_split = PipelineConfig.model_validate({**raw, "prepare": {k: v for k, v in raw["prepare"].items() if not k.endswith("_fraction")}})
-    with pytest.raises(ValueError, match=re.escape("the val split has no 30-row window free of labelled anomalies (3,721 rows in 17 sessions")):
+    assert default_split.longest_window() == 32  # prepare checks the longest window of the models trained: the teachers' (fast profile)
+    with pytest.raises(ValueError, match=re.escape("the val split has no 32-row window free of labelled anomalies (3,721 rows in 17 sessions")):
         stages.run_prepare(default_split)
     summary = stages.run_prepare(cfg)
     assert summary["val"]["fit_windows"] > 16 * 40 and summary["train"]["fit_windows"] > 16 * 250
     assert summary["val"]["anomalous_rows"] == 0  # thresholds come from normal rows only
+
+
+@pytest.mark.xfail(strict=True, reason="README quotes a 30-row window; prepare now checks the longest model window, 32 (the teachers' fast profile)")
+def test_the_readme_quotes_the_window_prepare_checks():
+    text = " ".join((REPO / "README.md").read_text().split())
+    window = PipelineConfig.model_validate(readme_config()).longest_window()
+    assert f'"the val split has no {window}-row window free of labelled anomalies' in text

@@ -25,8 +25,8 @@ class _RecordingModel:
 
     def __init__(self, history: int) -> None:
         self.sizes: list[int] = []
-        detector = SimpleNamespace(spec=SimpleNamespace(window=history + 1, sensors=["a", "b"]), serving={"impute_steps": 0})
-        self.unwrap_python_model = lambda: detector
+        served = SimpleNamespace(detector=SimpleNamespace(window=history + 1, sensors=["a", "b"]), serving={"impute_steps": 0})
+        self.unwrap_python_model = lambda: served
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         self.sizes.append(len(frame))
