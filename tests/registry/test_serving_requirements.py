@@ -21,9 +21,10 @@ from components.registry.tracking import RUN_FILE, RunIds, using_tracking_uri
 from components.config import load_config
 
 # Loads and scores the given models in a fresh interpreter, then lists the distributions
-# that the anomflow modules they imported name in their own import statements, counting
-# an import inside a function only if serving ran it (the detectors import Lightning
-# lazily, to fit). Its last line: whether Lightning was imported at all.
+# that the anomflow modules they imported name in their own import statements: those
+# whose module serving imported, and those named anywhere (an import inside a function
+# counts too, e.g. the detectors' lazy Lightning import to fit). Its last line: whether
+# Lightning was imported at all.
 IMPORT_CLOSURE = """
 import ast, json, sys
 from importlib import metadata
@@ -33,7 +34,7 @@ for model_dir in sys.argv[2:]:
     model = mlflow.pyfunc.load_model(model_dir)
     model.predict(pd.DataFrame(example["data"], columns=example["columns"]))
 owners = metadata.packages_distributions()
-found = set()
+imported, named = set(), set()
 for name, module in list(sys.modules.items()):
     if name.split(".")[0] != "components" or not getattr(module, "__file__", None):
         continue
@@ -44,8 +45,10 @@ for name, module in list(sys.modules.items()):
             tops = [node.module.split(".")[0]]
         else:
             continue
-        found.update(d for top in tops if top in sys.modules for d in owners.get(top, []))
-print(json.dumps(sorted(found)))
+        named.update(d for top in tops for d in owners.get(top, []))
+        imported.update(d for top in tops if top in sys.modules for d in owners.get(top, []))
+print(json.dumps(sorted(imported)))
+print(json.dumps(sorted(named)))
 print(json.dumps(sorted(m for m in ("pytorch_lightning", "lightning") if m in sys.modules)))
 """
 
@@ -85,10 +88,13 @@ def test_serving_distributions_are_the_import_closure_of_the_logged_models(train
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    imported = {_canonical(d) for d in json.loads(done.stdout.splitlines()[-2])}
-    assert json.loads(done.stdout.splitlines()[-1]) == []  # serving imports no Lightning
+    lines = done.stdout.splitlines()
     mlflow_parts = {"mlflow-skinny", "mlflow-tracing"}  # installed with mlflow, and import as mlflow
-    assert imported - mlflow_parts - {"anomflow"} == {_canonical(d) for d in SERVING_DISTRIBUTIONS}
+    imported, named = ({_canonical(d) for d in json.loads(line)} - mlflow_parts - {"anomflow"} for line in lines[-3:-1])
+    declared = {_canonical(d) for d in SERVING_DISTRIBUTIONS}
+    assert imported <= declared, imported - declared  # every distribution serving imports is declared
+    assert declared <= named, declared - named  # and nothing its code does not name
+    assert json.loads(lines[-1]) == [] and "pytorch-lightning" not in declared  # serving imports no Lightning
 
 
 @pytest.mark.slow
