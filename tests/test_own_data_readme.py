@@ -47,7 +47,6 @@ def test_the_readme_s_skab_config_ingests_validates_and_prepares_valve1(tmp_path
     assert summary["val"]["anomalous_rows"] == 0  # thresholds come from normal rows only
 
 
-@pytest.mark.xfail(strict=True, reason="README quotes a 30-row window; prepare now checks the longest model window, 32 (the teachers' fast profile)")
 def test_the_readme_quotes_the_window_prepare_checks():
     text = " ".join((REPO / "README.md").read_text().split())
     window = PipelineConfig.model_validate(readme_config()).longest_window()

@@ -53,6 +53,8 @@ class TeacherSettings(DetectorSettings):
     def _from_profile(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
+        if not set(cls.model_fields) - set(cls.PIPELINE_FIELDS) - set(data):
+            return data  # every field given (a resolved config, a saved model): no profile to read
         profile = data.get("profile", "fast")
         path = profile_path(cls.profile_kind, data.get("profile_file"), (info.context or {}).get("config_dir"))
         profiles = yaml.safe_load(path.read_text()) or {}

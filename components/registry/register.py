@@ -82,7 +82,7 @@ def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: di
         loss_plot = reports / "plots" / f"loss_curves_{kind}.png"
         if loss_plot.exists():
             client.log_artifact(metrics["run_id"], str(loss_plot), artifact_path="evaluation")
-        client.log_artifact(metrics["run_id"], str(thresholds_path(cfg, kind)), artifact_path="evaluation")
+        client.log_text(metrics["run_id"], thresholds_path(cfg, kind).read_text(), f"evaluation/{THRESHOLDS_FILE}")
     client.log_artifact(served.child, str(reports / "plots" / "score_timeline.png"), artifact_path="evaluation")
     for path in (reports / METRICS_FILE, reports / LEADERBOARD_FILE, reports / LOSS_CSV, reports / "plots" / LEADERBOARD_PLOT):
         client.log_artifact(served.parent, str(path), artifact_path="evaluation")

@@ -171,10 +171,6 @@ def test_resolved_yaml_leaves_out_the_models_not_trained(tmp_path):
     assert load_config(out) == cfg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: resolved_settings keeps a relative models.<teacher>.profile_file, which the resolved file "
-    "(dvc.yaml writes artifacts/params.yaml) then reads relative to its own folder"
-))
 def test_resolved_yaml_with_a_custom_profile_file_reloads_from_another_folder(tmp_path):
     conf = tmp_path / "conf"
     _write(conf / "my_profiles.yaml", CUSTOM_PROFILE)

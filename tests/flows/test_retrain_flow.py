@@ -69,10 +69,6 @@ def test_retrain_registers_a_champion(trained_project):
     assert (root / "reports" / "validation" / "data_docs" / "index.html").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: register logs thresholds/<kind>.json under its own name, so a model's run holds evaluation/<kind>.json "
-    "instead of evaluation/thresholds.json"
-))
 def test_every_model_run_logs_its_alarm_levels_as_evaluation_thresholds_json(trained_project):
     client = mlflow.MlflowClient(trained_project["tracking_uri"])
     for kind, values in trained_project["result"]["metrics"].items():
