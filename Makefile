@@ -52,4 +52,4 @@ test-slow: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slow
 
 clean:
-	rm -rf artifacts models reports mlruns/mlflow.db mlruns/artifacts
+	rm -rf artifacts models thresholds reports mlruns/mlflow.db mlruns/artifacts
