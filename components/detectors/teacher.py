@@ -20,6 +20,7 @@ Paper protocols (:meth:`TeacherDetector.benchmark_scores`):
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -97,14 +98,14 @@ class TeacherDetector(NetworkDetector):
         return cls.network_from(cls.Settings.model_validate(spec.hparams), len(spec.sensors))
 
     @classmethod
+    @abstractmethod
     def network_from(cls, settings: TeacherSettings, n_sensors: int):
         """A freshly initialised network of ``settings``' architecture."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     def training_module(cls, net, settings: TeacherSettings):
         """The Lightning module that trains ``net`` (imported only to fit)."""
-        raise NotImplementedError
 
     @classmethod
     def fit(cls, settings: TeacherSettings, data, context: FitContext):
@@ -113,13 +114,13 @@ class TeacherDetector(NetworkDetector):
         net, spec, result = fit_teacher(cls, settings, data, context)
         return cls(spec, net), result
 
+    @abstractmethod
     def per_step_scores(self, windows) -> Any:
         """Anomaly score of every step of windows (batch, window, n_sensors) → (batch, window)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def last_step_reconstruction(self, windows) -> Any:
         """The network's reconstruction of each window's last row, (batch, n_sensors)."""
-        raise NotImplementedError
 
     def score_windows(self, scaled: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Score: the paper's per-step score at the window's last step; per-sensor error:
