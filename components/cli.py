@@ -73,7 +73,9 @@ def _failing_in_one_line(name: str, also: tuple[type[Exception], ...] = ()) -> I
         message = _unreachable_hint(err)
     else:
         return
-    console.print(f"[bold red]{name} failed:[/] {escape(message)}", soft_wrap=True)
+    from components.sources.errors import bounded
+
+    console.print(f"[bold red]{name} failed:[/] {escape(bounded(message))}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -269,6 +271,9 @@ def score(
             [str(p) for p in paths[:-1]], str(paths[-1]), config, model_uri, asset, delimiter, timestamp_column, timezone
         )
     console.print(f"[green]scored[/] {summary['rows']:,} rows{escape(_of_assets(summary['assets']))} with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
+    if summary["sensor_faults"]:
+        faults = ", ".join(f"{sensor}: {rows:,} rows" for sensor, rows in summary["sensor_faults"].items())
+        console.print(f"[bold yellow]sensor faults[/] (no reading beyond the imputation reach; level sensor_fault): {escape(faults)}", soft_wrap=True)
     if summary["ignored_columns"]:
         console.print(f"columns the model does not score, left out: {escape(str(summary['ignored_columns']))}", soft_wrap=True)
 

@@ -57,11 +57,21 @@ def _validation_markdown(summary: dict) -> str:
     lines = [
         "# Validation", "",
         f"rows in: {summary.get('n_rows_in')}, quarantined: {summary.get('n_quarantined')}, rows out: {summary.get('n_rows_out')}", "",
+        _duplicates_line(summary.get("duplicate_timestamps")), "",
         "| expectation | column | success | unexpected |", "|---|---|---|---|",
     ]
     for item in summary.get("expectations", []):
         lines.append(f"| {item.get('type')} | {item.get('column', '')} | {item.get('success')} | {item.get('unexpected_count', '')} |")
     return "\n".join(lines)
+
+
+def _duplicates_line(duplicates: dict | None) -> str:
+    if not duplicates or not duplicates.get("rows_merged"):
+        return "repeated time stamps: none"
+    return (
+        f"repeated time stamps: {duplicates['rows_merged']} rows merged by rule '{duplicates['rule']}', "
+        f"{duplicates['conflicting_timestamps']} time stamps with different values"
+    )
 
 
 @flow(name="retrain", log_prints=True)

@@ -188,11 +188,25 @@ class Detector(ABC):
 
     # ---- files ------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        """``model.json`` and the kind's parameter files in ``directory``."""
+        """``model.json`` and the kind's parameter files in ``directory``, with their
+        checksums in ``checksums.json`` (:mod:`components.checksums`), which loading
+        verifies. The files are written into an empty folder first, so the checksums
+        cover exactly the files this model wrote."""
+        import shutil
+        import tempfile
+
+        from components.checksums import record_checksums
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self._save_parameters(directory)
-        (directory / SPEC_FILE).write_text(json.dumps(asdict(self.spec), indent=2))
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".saving-") as scratch:
+            written = Path(scratch)
+            self._save_parameters(written)
+            (written / SPEC_FILE).write_text(json.dumps(asdict(self.spec), indent=2))
+            names = sorted(p.name for p in written.iterdir())
+            for name in names:
+                shutil.move(written / name, directory / name)
+        record_checksums(directory, names)
 
     @abstractmethod
     def _save_parameters(self, directory: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from components.checksums import verify_checksums
 from components.detectors.anomaly_transformer import AnomalyTransformerDetector
 from components.detectors.base import Detector
 from components.detectors.iforest import IsolationForestDetector
@@ -33,10 +34,13 @@ def detector_class(kind: str) -> type[Detector]:
 
 
 def load_detector(directory: str | Path) -> Detector:
-    """The fitted detector saved in ``directory`` by :meth:`Detector.save`."""
+    """The fitted detector saved in ``directory`` by :meth:`Detector.save`, once every
+    file's checksum is verified (a :class:`~components.checksums.ChecksumError` naming
+    the first file that differs)."""
     directory = Path(directory)
     spec_file = directory / SPEC_FILE
     if not spec_file.exists():
         raise FileNotFoundError(f"{directory} holds no saved model (missing {SPEC_FILE})")
+    verify_checksums(directory, required=[SPEC_FILE])
     spec = ModelSpec(**json.loads(spec_file.read_text()))
     return detector_class(spec.kind).from_files(spec, directory)

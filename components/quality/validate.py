@@ -32,6 +32,7 @@ import pandas as pd
 from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
 from components.quality import suite as qs
 from components.quality.config import ValidationConfig
+from components.sources.ingest import DUPLICATES
 
 REASON = "reason"
 EXPECTATION = "expectation"
@@ -282,6 +283,24 @@ def _row_reasons(
     return reasons, counts
 
 
+NON_FINITE = "finite_readings"
+
+
+def _add_non_finite(
+    work: pd.DataFrame, cfg: ValidationConfig, reasons: dict[int, list[tuple[str, str]]], counts: dict[str, int]
+) -> None:
+    """Quarantine rows with an infinite reading (a raw export's ``Infinity``, a number beyond
+    float range): no model can learn from one, and a range rule is not always set."""
+    for column in cfg.sensors:
+        values = work[column].to_numpy()
+        named = {int(p) for p, found in reasons.items() if any(text.startswith(f"{column}=") for text, _ in found)}
+        positions = [int(p) for p in np.flatnonzero(np.isinf(values)) if int(p) not in named]  # not out of range already
+        for pos in positions:
+            reasons.setdefault(pos, []).append((f"{column}={_fmt(values[pos])} is not a finite reading", NON_FINITE))
+        if len(positions):
+            counts[f"{column} not finite"] = len(positions)
+
+
 def _run_problems(
     work: pd.DataFrame, results, cfg: ValidationConfig
 ) -> list[str]:
@@ -382,6 +401,7 @@ def validate_readings(
 
     # --- quarantine ------------------------------------------------------------------
     reasons, counts = _row_reasons(batch, results, cfg)
+    _add_non_finite(work, cfg, reasons, counts)
     positions = np.array(sorted(reasons), dtype=np.int64)
     mask = np.zeros(len(work), dtype=bool)
     mask[positions] = True
@@ -428,6 +448,7 @@ def validate_readings(
         "quarantined_fraction": fraction,
         "quarantine_tolerance": cfg.quarantine_tolerance,
         "quarantine_by_rule": counts,
+        "duplicate_timestamps": frame.attrs.get(DUPLICATES),
         "ignored_columns": [c for c in cfg.ignore_columns if c in frame.columns],
         "assets": assets,
         "statistics": stats,

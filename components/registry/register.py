@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from components.checksums import record_checksums
 from components.config import PipelineConfig
 from components.detectors.registry import SERVED_KIND, load_detector
 from components.features.prepare import PreparedData
@@ -35,7 +36,7 @@ ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
 
 def build_bundle(cfg: PipelineConfig, kind: str, prepared_dir: Path, out: Path) -> Path:
     """Collect a model's served files: the detector's (spec and parameters), the
-    scaler, its alarm levels and the serving settings."""
+    scaler, its alarm levels and the serving settings, every file's checksum recorded."""
     out.mkdir(parents=True, exist_ok=True)
     load_detector(model_dir_of(cfg, kind)).save(out)
     shutil.copy2(thresholds_path(cfg, kind), out / THRESHOLDS_FILE)
@@ -49,6 +50,7 @@ def build_bundle(cfg: PipelineConfig, kind: str, prepared_dir: Path, out: Path) 
         "top_k_sensors": cfg.register_.top_k_sensors,
     }
     (out / SERVING_FILE).write_text(json.dumps(serving, indent=2))
+    record_checksums(out, [THRESHOLDS_FILE, "scaler.json", SERVING_FILE])  # beside the detector's: the model verifies all
     return out
 
 
@@ -161,7 +163,7 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
         inputs=None,
         outputs=Schema([
             ColSpec("string", "timestamp"), ColSpec("string", "asset"), ColSpec("double", "score"),
-            ColSpec("string", "level"), ColSpec(Array("string"), "top_sensors"),
+            ColSpec("string", "level"), ColSpec(Array("string"), "top_sensors"), ColSpec(Array("string"), "missing_sensors"),
         ]),
     )
     with using_tracking_uri(uri):

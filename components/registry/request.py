@@ -1,4 +1,12 @@
-"""Checks on a scoring request (raw readings) with messages a client can act on."""
+"""Checks on a scoring request (raw readings) with messages a client can act on.
+
+Rows are named by their position in the request, counting from 0 (the index of the row
+in ``dataframe_split``'s ``data`` or in ``dataframe_records``). A message quotes at most
+a short piece of an offending value, never the whole of it. Readings are floats as sent:
+a JSON ``null`` (or a key left out of a record) is a missing reading, ``Infinity`` or a
+number beyond float range is an infinite one, and both are scored as the served model
+documents (:mod:`components.registry.served_detector`); a boolean is refused.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,17 @@ import numpy as np
 import pandas as pd
 
 from components.frames import ASSET, TIMESTAMP
+from components.sources.errors import bounded, shown
 
 DEFAULT_ASSET = "default"
 
 
 class InvalidRequest(ValueError):
-    """The request cannot be scored; the message says what is wrong and where."""
+    """The request cannot be scored; the message (at most a couple of thousand characters)
+    says what is wrong and where."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(bounded(str(message)))
 
 
 def _parse_timestamps(column: pd.Series) -> pd.Series:
@@ -23,7 +36,7 @@ def _parse_timestamps(column: pd.Series) -> pd.Series:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InvalidRequest(
-            f"column 'timestamp' row {row}: cannot parse {column.iloc[row]!r} as a time "
+            f"column 'timestamp' row {row}: cannot parse {shown(column.iloc[row])} as a time "
             f"(use ISO-8601, e.g. 2026-01-05T10:00:00Z, or epoch milliseconds); {int(bad.sum())} bad value(s)"
         )
     return parsed
@@ -31,39 +44,55 @@ def _parse_timestamps(column: pd.Series) -> pd.Series:
 
 def _parse_numeric(frame: pd.DataFrame, sensor: str) -> pd.Series:
     column = frame[sensor]
-    if pd.api.types.is_bool_dtype(column):
-        raise InvalidRequest(f"column '{sensor}' holds booleans; send numbers")
+    booleans = column.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if booleans.any():
+        row = int(np.flatnonzero(booleans)[0])
+        raise InvalidRequest(f"column '{sensor}' row {row}: {column.iloc[row]!r} is a boolean; send a number")
     values = pd.to_numeric(column, errors="coerce")
-    bad = (values.isna() & column.notna()).to_numpy()
+    bad = (values.isna() & column.notna() & ~column.isin(("NaN", "nan", ""))).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InvalidRequest(
-            f"column '{sensor}' row {row}: {column.iloc[row]!r} is not a number; {int(bad.sum())} non-numeric value(s)"
+            f"column '{sensor}' row {row}: {shown(column.iloc[row])} is not a number; {int(bad.sum())} non-numeric value(s)"
         )
     return values.astype("float64")
 
 
-def parse_request(frame: pd.DataFrame, sensors: list[str]) -> pd.DataFrame:
-    """Validate raw readings and return them typed: timestamp (UTC), asset, sensors (float64).
-
-    Raises :class:`InvalidRequest` for an empty request, missing or unexpected columns,
-    non-numeric sensor values, unparseable time stamps, or time stamps that do not
-    increase strictly within an asset.
-    """
-    if frame is None or len(frame.columns) == 0 or len(frame) == 0:
+def _check_columns(frame: pd.DataFrame, sensors: list[str]) -> None:
+    """Raise unless the columns are the time stamp, optionally the asset, and the sensors, once each."""
+    names = [str(c) for c in frame.columns]
+    if names and names[0].lstrip().startswith(("{", "[")):
         raise InvalidRequest(
-            f"the request holds no rows; send columns {[TIMESTAMP, ASSET, *sensors]} ('asset' optional) with at least one row"
+            "the body is JSON but was sent as CSV: send it with the header Content-Type: application/json"
         )
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InvalidRequest(f"column(s) {repeated} appear more than once; send each column once")
     expected = {TIMESTAMP, ASSET, *sensors}
-    missing = [c for c in [TIMESTAMP, *sensors] if c not in frame.columns]
-    extra = [str(c) for c in frame.columns if c not in expected]
+    missing = [c for c in [TIMESTAMP, *sensors] if c not in names]
+    extra = [shown(c, 40) for c in names if c not in expected]
     if missing or extra:
         parts = []
         if missing:
             parts.append(f"missing column(s) {missing}")
         if extra:
-            parts.append(f"unexpected column(s) {extra}")
+            parts.append(f"unexpected column(s) [{', '.join(extra[:10])}{', …' if len(extra) > 10 else ''}]")
         raise InvalidRequest("; ".join(parts) + f". Expected: {[TIMESTAMP, ASSET + ' (optional)', *sensors]}")
+
+
+def parse_request(frame: pd.DataFrame, sensors: list[str]) -> pd.DataFrame:
+    """Validate raw readings and return them typed: timestamp (UTC), asset, sensors (float64).
+
+    Raises :class:`InvalidRequest` for an empty request, missing, unexpected or repeated
+    columns, a JSON body sent as CSV, non-numeric or boolean sensor values, unparseable
+    time stamps, or time stamps that do not increase strictly within an asset.
+    """
+    if frame is not None and len(frame.columns):
+        _check_columns(frame, sensors)
+    if frame is None or len(frame.columns) == 0 or len(frame) == 0:
+        raise InvalidRequest(
+            f"the request holds no rows; send columns {[TIMESTAMP, ASSET, *sensors]} ('asset' optional) with at least one row"
+        )
     out = pd.DataFrame({TIMESTAMP: _parse_timestamps(frame[TIMESTAMP])})
     out[ASSET] = frame[ASSET].astype("string").fillna(DEFAULT_ASSET).to_numpy() if ASSET in frame else DEFAULT_ASSET
     for sensor in sensors:
@@ -73,7 +102,7 @@ def parse_request(frame: pd.DataFrame, sensors: list[str]) -> pd.DataFrame:
         if (steps <= 0).any():
             bad = int(part.index[1 + int(np.flatnonzero(steps <= 0)[0])])
             raise InvalidRequest(
-                f"timestamps must increase strictly within each asset: asset {asset!r} row {bad} "
+                f"timestamps must increase strictly within each asset: asset {shown(asset, 40)} row {bad} "
                 f"({out[TIMESTAMP].iloc[bad].isoformat()}) is not after the row before it"
             )
     return out

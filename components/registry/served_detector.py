@@ -8,8 +8,20 @@ any directory.
 
 Input: raw readings as exported — ``timestamp``, optional ``asset``, one column per
 sensor in the readings frame's units. Output per row: ``timestamp``, ``asset``,
-``score`` (null without history), ``level`` (``normal`` / ``warning`` / ``critical`` /
-``insufficient_history``) and ``top_sensors`` (the sensors contributing most).
+``score`` (null without one), ``level``, ``top_sensors`` (the sensors contributing most)
+and ``missing_sensors`` (the sensors the row has no reading for). Levels:
+
+- ``normal`` / ``warning`` / ``critical``: the score against the thresholds;
+- ``critical`` also for a row with an *out-of-range* reading: infinite (``Infinity``, a
+  number beyond float range) or more than :data:`OUT_OF_RANGE_SIGMAS` training standard
+  deviations from the training mean. The network scores such a reading as if it were at
+  that bound (an unbounded one would overflow it into no score at all, hiding the
+  alarm); its sensor comes first in ``top_sensors``;
+- ``sensor_fault``: a sensor has had no reading for longer than the imputation reach
+  (``impute_steps`` rows carry the last reading forward), e.g. a dead sensor: the row
+  cannot be scored, and ``missing_sensors`` names the sensors;
+- ``insufficient_history``: the row's session (readings without gaps or faults) is
+  shorter than the window so far.
 
 MLflow's own schema enforcement silently drops unexpected columns and echoes the whole
 request in its errors, so the model declares only its output schema and checks its
@@ -19,6 +31,7 @@ input itself (:mod:`components.registry.request`), answering 400 with a precise 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -32,10 +45,12 @@ from components.frames import ASSET, SESSION, TIMESTAMP
 from components.quality.config import ValidationConfig
 from components.detectors.registry import load_detector
 from components.registry.request import InvalidRequest, check_sampling_interval, parse_request
-from components.scoring.thresholds import classify_levels, load_thresholds
+from components.scoring.thresholds import SENSOR_FAULT, classify_levels, load_thresholds
 
 SERVING_FILE = "serving.json"
 THRESHOLDS_FILE = "thresholds.json"
+OUT_OF_RANGE_SIGMAS = 1000.0
+CRITICAL = "critical"
 
 
 def sessionise(readings: pd.DataFrame, max_gap_s: float, impute_steps: int) -> pd.DataFrame:
@@ -64,10 +79,30 @@ def _none_where_not_finite(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _names_where(mask: np.ndarray, names: np.ndarray) -> list[list[str]]:
+    """Per row of ``mask`` (rows, sensors), the names of the sensors where it is True."""
+    return [list(names[row]) for row in mask]
+
+
+def _top_sensors(contributions: np.ndarray, out_of_range: np.ndarray, scored: np.ndarray, names: np.ndarray, k: int) -> list[list[str]]:
+    """Per row: its out-of-range sensors first, then the ``k`` sensors contributing most to
+    a score (none without one), at most ``k`` in all unless more are out of range."""
+    order = np.argsort(-np.nan_to_num(contributions, nan=-1.0), axis=1)[:, :k]
+    top = []
+    for ranked, outside, has_score in zip(order, out_of_range, scored):
+        first = list(names[outside])
+        rest = [n for n in names[ranked] if n not in first] if has_score else []
+        top.append(first + rest[: max(k - len(first), 0)])
+    return top
+
+
 class AnomflowDetector(mlflow.pyfunc.PythonModel):
     """Scores raw readings with the trained network, scaler and alarm levels."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        # a dataframe_split row shorter than the columns is padded with nulls by pandas (with this
+        # warning; pandas 4 refuses it): refused here, so a short row is a 400, not an imputed reading
+        warnings.filterwarnings("error", message="Constructing a DataFrame from a list of sequences with mismatched lengths")
         bundle = Path(context.artifacts["bundle"])
         self.detector = load_detector(bundle)
         self.scaler = StandardScaler.load(bundle / "scaler.json")
@@ -85,22 +120,29 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
             check_sampling_interval(readings, self.serving["interval_s"], self.serving["max_gap_s"], self._interval_tolerance())
         except InvalidRequest as err:
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
-        frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])
-        complete = ~frame[SESSION].str.endswith("!").to_numpy()
         sensors = self.detector.sensors
-        frame[sensors] = frame[sensors].fillna(0.0)
-        result = self.detector.score_frame(self.scaler, frame)
-        score = np.where(complete, result.score, np.nan)
-        top_k = int(self.serving["top_k_sensors"])
-        order = np.argsort(-np.nan_to_num(result.contributions, nan=-1.0), axis=1)[:, :top_k]
         names = np.asarray(sensors, dtype=object)
+        frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])
+        missing = readings.loc[frame.index, sensors].isna().to_numpy()
+        faulty = frame[sensors].isna().to_numpy()  # missing beyond the imputation reach
+        frame[sensors] = frame[sensors].fillna(0.0)
+        scaled = self.scaler.transform(frame)
+        out_of_range = ~(np.abs(scaled) <= OUT_OF_RANGE_SIGMAS)
+        result = self.detector.score(np.clip(scaled, -OUT_OF_RANGE_SIGMAS, OUT_OF_RANGE_SIGMAS), frame[SESSION].to_numpy())
+        score = np.where(faulty.any(axis=1), np.nan, result.score)
+        level = classify_levels(score, self.thresholds)
+        level[faulty.any(axis=1)] = SENSOR_FAULT
+        level[out_of_range.any(axis=1)] = CRITICAL
         scored = pd.DataFrame(
             {
                 TIMESTAMP: frame[TIMESTAMP].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
                 ASSET: frame[ASSET].to_numpy(dtype=object),
                 "score": _none_where_not_finite(score),
-                "level": classify_levels(score, self.thresholds),
-                "top_sensors": [list(names[row]) if np.isfinite(s) else [] for row, s in zip(order, score)],
+                "level": level,
+                "top_sensors": _top_sensors(
+                    result.contributions, out_of_range, np.isfinite(score), names, int(self.serving["top_k_sensors"])
+                ),
+                "missing_sensors": _names_where(missing, names),
             },
             index=frame.index,
         )

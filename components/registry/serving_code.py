@@ -10,6 +10,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SERVING_CODE = (
     "__init__.py",
+    "checksums.py",
     "frames.py",
     "detectors",
     "models",
@@ -24,6 +25,8 @@ SERVING_CODE = (
     "registry/pyfunc_entry.py",
     "registry/request.py",
     "registry/served_detector.py",
+    "sources/__init__.py",
+    "sources/errors.py",
 )
 """Paths under ``components/``; a folder is copied whole (its ``.py`` and ``.yaml`` files)."""
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from components.frames import ASSET, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.registry.tracking import using_tracking_uri
+from components.scoring.thresholds import SENSOR_FAULT
 from components.sources.export_format import ExportFormat
 from components.sources.errors import SourceFormatError
 from components.sources.grafana_csv import resolve_duplicate_timestamps
@@ -219,10 +220,12 @@ def score_export(
     """Score every row of the exports (one file, or several joined on time) chunk by chunk
     and write ``output_path`` (.csv or .parquet). ``fmt``: how the exports are read
     (default: Grafana exports in UTC). ``duplicate_rule``: see
-    :func:`join_on_time`. ``tracking_uri``: the MLflow store that
-    resolves ``model_uri`` (default: MLflow's). Returns rows, the assets scored (in order
-    of appearance), levels, the output and the input columns left out because the model
-    does not score them."""
+    :func:`join_on_time` (a single file goes through it too, so its repeated time stamps
+    are resolved as ingest's and one out of time order is named by file and line).
+    ``tracking_uri``: the MLflow store that resolves ``model_uri`` (default: MLflow's).
+    Returns rows, the assets scored (in order of appearance), levels, the rows at level
+    ``sensor_fault`` per sensor without a reading (``sensor_faults``), the output and the
+    input columns left out because the model does not score them."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ErrorCode
@@ -243,11 +246,11 @@ def score_export(
         store = tracking_uri or mlflow.get_tracking_uri()
         raise MlflowException(f"{err.message} (MLflow store {store})", error_code=ErrorCode.Value(err.error_code)) from None
     history, sensors = _history_rows(model), model.unwrap_python_model().detector.sensors
-    if len(paths) == 1:
+    if fmt.asset_column is not None:  # rows of several assets, each asset in time order
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))
     else:
         chunks = join_on_time(paths, fmt, chunk_rows, duplicate_rule)
-    sink, levels, carried, ignored, assets = _Sink(output_path), {}, None, set(), {}
+    sink, levels, carried, ignored, assets, faults = _Sink(output_path), {}, None, set(), {}, {}
     complete = False
     try:
         for chunk in chunks:
@@ -259,7 +262,10 @@ def score_export(
             frame = chunk if carried is None else pd.concat([carried, chunk], ignore_index=True)
             scored = model.predict(frame).iloc[context:]
             scored["score"] = scored["score"].astype("float64")  # the served null (None) → NaN, one type in every chunk
+            for sensor in scored.loc[scored["level"] == SENSOR_FAULT, "missing_sensors"].explode().dropna():
+                faults[sensor] = faults.get(sensor, 0) + 1
             scored["top_sensors"] = scored["top_sensors"].map(",".join)
+            scored["missing_sensors"] = scored["missing_sensors"].map(",".join)
             sink.write(scored)
             for level, count in scored["level"].value_counts().items():
                 levels[level] = levels.get(level, 0) + int(count)
@@ -269,4 +275,7 @@ def score_export(
         complete = True
     finally:
         sink.close(complete=complete)
-    return {"rows": sink.rows, "assets": list(assets), "levels": levels, "output": str(output_path), "ignored_columns": sorted(ignored)}
+    return {
+        "rows": sink.rows, "assets": list(assets), "levels": levels, "sensor_faults": faults, "output": str(output_path),
+        "ignored_columns": sorted(ignored),
+    }

@@ -24,6 +24,7 @@ _GAMMA_ZERO = 1e-8
 
 LEVELS = ("normal", "warning", "critical")
 INSUFFICIENT_HISTORY = "insufficient_history"
+SENSOR_FAULT = "sensor_fault"
 
 
 @dataclass(frozen=True)

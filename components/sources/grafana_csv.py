@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from components.frames import ASSET, LABEL, META_COLUMNS, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
-from components.sources.errors import SourceFormatError
+from components.sources.errors import SourceFormatError, shown
 from components.sources.units import parse_values
 
 DuplicateRule = Literal["mean", "first", "last"]
@@ -72,12 +72,19 @@ class CsvCells(NamedTuple):
 
     ``header``: the names as written (unquoted); ``cells``: ``str`` frame, shape
     ``(rows, len(header))``, columns ``0..k-1``; ``lines``: ``int64`` 1-based line number
-    of each row, shape ``(rows,)``.
+    of each row, shape ``(rows,)``; ``delimiter``: the one the file was split by.
     """
 
     header: list[str]
     cells: pd.DataFrame
     lines: np.ndarray
+    delimiter: str = ","
+
+    @property
+    def decimal_comma(self) -> bool:
+        """Whether numbers are read with a decimal comma: ``;``-separated files (the
+        spreadsheet convention of locales that write ``0,809``)."""
+        return self.delimiter == ";"
 
 
 def _decode(path: Path) -> str:
@@ -115,21 +122,24 @@ def read_cells(path: Path, *, delimiter: str | None = None) -> CsvCells:
     rows: list[list[str]] = []
     lines: list[int] = []
     last = 0
-    for row in reader:
-        start, last = last + 1, reader.line_num
-        if (start == 1 and sep_line) or not any(cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = row
-        elif len(row) != len(header):
-            raise SourceFormatError(f"{path}: line {start} has {len(row)} cells, the header has {len(header)}")
-        else:
-            rows.append(row)
-            lines.append(start)
+    try:
+        for row in reader:
+            start, last = last + 1, reader.line_num
+            if (start == 1 and sep_line) or not any(cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = row
+            elif len(row) != len(header):
+                raise SourceFormatError(f"{path}: line {start} has {len(row)} cells, the header has {len(header)}")
+            else:
+                rows.append(row)
+                lines.append(start)
+    except csv.Error as exc:  # a cell over csv's field size limit (131,072 characters), a NUL byte
+        raise SourceFormatError(f"{path}: line {last + 1}: {exc} (a damaged export?)") from None
     if header is None:
         raise SourceFormatError(f"{path}: no header row (empty file)")
     cells = pd.DataFrame(rows, columns=range(len(header)), dtype="str")
-    return CsvCells(header, cells, np.asarray(lines, dtype="int64"))
+    return CsvCells(header, cells, np.asarray(lines, dtype="int64"), delimiter)
 
 
 def unique_names(names: Iterable[str], reserved: Iterable[str] = META_COLUMNS) -> list[str]:
@@ -149,7 +159,7 @@ def unique_names(names: Iterable[str], reserved: Iterable[str] = META_COLUMNS) -
 
 def _fail_at(file: str, lines: np.ndarray, mask: np.ndarray, column: str, text: pd.Series, why: str) -> SourceFormatError:
     at = int(np.argmax(mask))
-    return SourceFormatError(f"{file}: line {lines[at]}, column {column!r}: {text.iloc[at]!r} {why}")
+    return SourceFormatError(f"{file}: line {lines[at]}, column {column!r}: {shown(text.iloc[at])} {why}")
 
 
 def parse_timestamps(
@@ -224,7 +234,9 @@ def _read_wide(
     columns: dict[str, object] = {TIMESTAMP: times.array}
     positions = [i for i in range(len(names)) if i != time_at]
     for name, i in zip(unique_names(names[i] for i in positions), positions):
-        columns[name] = parse_values(table.cells[i], file=file, column=name, lines=lines).values
+        columns[name] = parse_values(
+            table.cells[i], file=file, column=name, lines=lines, decimal_comma=table.decimal_comma
+        ).values
     return _finish(columns, file, lines)
 
 
@@ -256,7 +268,9 @@ def _read_long(table: CsvCells, file: str, timezone: str) -> pd.DataFrame:
     values = np.empty(len(series), dtype="float64")
     for name in order:
         mask = (series == name).to_numpy()
-        values[mask] = parse_values(table.cells[2][mask], file=file, column=names[name], lines=table.lines[mask]).values
+        values[mask] = parse_values(
+            table.cells[2][mask], file=file, column=names[name], lines=table.lines[mask], decimal_comma=table.decimal_comma
+        ).values
     long = pd.DataFrame(
         {TIMESTAMP: times.array, "series": series.map(names).to_numpy(), "value": values, SOURCE_ROW: table.lines}
     )
@@ -283,6 +297,19 @@ def read_grafana_csv(path: str | Path, *, timezone: str = "UTC", after: pd.Times
     if "time" not in lowered:
         raise SourceFormatError(f"{file}: no 'Time' column in the header {names!r}")
     return _read_wide(table, names, lowered.index("time"), file, timezone, after)
+
+
+def count_duplicate_timestamps(frame: pd.DataFrame) -> tuple[int, int]:
+    """``(rows, conflicting)`` of one file's (or asset's) rows: ``rows`` that
+    :func:`resolve_duplicate_timestamps` would merge into an earlier row of the same time
+    stamp, and how many time stamps repeat with different values in some sensor (the
+    ones where the rule chose a value)."""
+    repeated = frame[TIMESTAMP].duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return 0, 0
+    part = frame.loc[repeated, [TIMESTAMP, *sensor_columns(frame)]]
+    spread = part.groupby(TIMESTAMP, sort=False).nunique(dropna=False)
+    return int(frame[TIMESTAMP].duplicated().sum()), int((spread > 1).any(axis=1).sum())
 
 
 def resolve_duplicate_timestamps(frame: pd.DataFrame, rule: DuplicateRule = "mean") -> pd.DataFrame:

@@ -24,7 +24,7 @@ from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, 
 from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
 from components.sources.errors import SourceFormatError
 from components.sources.export_format import ExportFormat
-from components.sources.grafana_csv import resolve_duplicate_timestamps
+from components.sources.grafana_csv import count_duplicate_timestamps, resolve_duplicate_timestamps
 
 
 def snake_case(name: str) -> str:
@@ -52,7 +52,37 @@ def _files(pattern: str) -> list[Path]:
     return files
 
 
-def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
+DUPLICATES = "duplicate_timestamps"
+
+
+class DuplicateTally:
+    """Repeated time stamps met while reading, per file: the count the validation summary
+    reports (``rule`` resolved them; see :func:`count_duplicate_timestamps`)."""
+
+    def __init__(self, rule: str) -> None:
+        self.rule, self.files = rule, {}
+
+    def resolve(self, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+        """``frame`` with one row per time stamp, its repeats counted under ``where``."""
+        rows, conflicting = count_duplicate_timestamps(frame)
+        if rows:
+            before = self.files.get(where, {"rows_merged": 0, "conflicting_timestamps": 0})
+            self.files[where] = {
+                "rows_merged": before["rows_merged"] + rows, "conflicting_timestamps": before["conflicting_timestamps"] + conflicting,
+            }
+        return resolve_duplicate_timestamps(frame, self.rule)
+
+    def summary(self) -> dict:
+        """Totals and the per-file counts (JSON-ready)."""
+        return {
+            "rule": self.rule,
+            "rows_merged": sum(f["rows_merged"] for f in self.files.values()),
+            "conflicting_timestamps": sum(f["conflicting_timestamps"] for f in self.files.values()),
+            "files": self.files,
+        }
+
+
+def _read_source(source, duplicates: DuplicateTally) -> list[pd.DataFrame]:
     frames = []
     if isinstance(source, GrafanaApiSource):
         from components.sources.grafana_api import query_grafana
@@ -66,17 +96,19 @@ def _read_source(source, duplicate_rule: str) -> list[pd.DataFrame]:
             source.url, source.queries, time_from=source.time_from, time_to=source.time_to, token_env=source.token_env,
             timeout_s=source.timeout_s, interval_s=source.interval_s,
         )
-        frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: source.asset}))
+        frames.append(duplicates.resolve(frame, f"{source.url} ({source.asset})").assign(**{ASSET: source.asset}))
         return frames
     fmt = ExportFormat.of_source(source)
     label_column = source.label_column if isinstance(source, PlainCsvSource) else None
     for path in _files(source.glob):
         frame = fmt.read(path, label_column=label_column)
+        if frame.empty:
+            raise SourceFormatError(f"{path}: a header but no data rows (an export of a time range without data?)")
         if ASSET in frame.columns:  # a file of several assets: each asset's rows are one file's worth
             for asset, rows in frame.groupby(ASSET, sort=True):
-                frames.append(resolve_duplicate_timestamps(rows.drop(columns=[ASSET]), duplicate_rule).assign(**{ASSET: asset}))
+                frames.append(duplicates.resolve(rows.drop(columns=[ASSET]), f"{path} ({asset})").assign(**{ASSET: asset}))
         else:
-            frames.append(resolve_duplicate_timestamps(frame, duplicate_rule).assign(**{ASSET: _asset_of(path, source)}))
+            frames.append(duplicates.resolve(frame, str(path)).assign(**{ASSET: _asset_of(path, source)}))
     return frames
 
 
@@ -105,8 +137,11 @@ def apply_labels(readings: pd.DataFrame, labels: LabelsConfig) -> pd.DataFrame:
 
 
 def ingest(cfg: IngestConfig) -> pd.DataFrame:
-    """Read all sources and return the readings frame, sorted by asset then time."""
-    frames = [frame for source in cfg.sources for frame in _read_source(source, cfg.duplicate_rule)]
+    """Read all sources and return the readings frame, sorted by asset then time; its
+    ``attrs["duplicate_timestamps"]`` (kept in its Parquet file) counts the repeated time
+    stamps resolved (:meth:`DuplicateTally.summary`) for the validation summary."""
+    duplicates = DuplicateTally(cfg.duplicate_rule)
+    frames = [frame for source in cfg.sources for frame in _read_source(source, duplicates)]
     if cfg.snake_case_columns:
         keep = {TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW}
         frames = [f.rename(columns={c: snake_case(c) for c in f.columns if c not in keep}) for f in frames]
@@ -121,4 +156,5 @@ def ingest(cfg: IngestConfig) -> pd.DataFrame:
     readings[sensors] = readings[sensors].astype("float64")
     if cfg.labels is not None:
         readings = apply_labels(readings, cfg.labels)
+    readings.attrs[DUPLICATES] = duplicates.summary()
     return readings

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
-from components.sources.errors import SourceFormatError
+from components.sources.errors import SourceFormatError, shown
 from components.sources.grafana_csv import parse_timestamps, read_cells, unique_names
 from components.sources.units import parse_values
 
@@ -40,7 +40,7 @@ def _labels(cells: pd.Series, *, file: str, column: str, lines: np.ndarray) -> n
     bad = ~np.isin(values, (0.0, 1.0))
     if bad.any():
         at = int(np.argmax(bad))
-        raise SourceFormatError(f"{file}: line {lines[at]}, column {column!r}: label {cells.iloc[at]!r} is not 0 or 1")
+        raise SourceFormatError(f"{file}: line {lines[at]}, column {column!r}: label {shown(cells.iloc[at])} is not 0 or 1")
     return values.astype("int8")
 
 
@@ -99,7 +99,9 @@ def read_plain_csv(
     skip = {timestamp_column, label_column, asset_column, *drop_columns}
     positions = [i for i, name in enumerate(names) if name not in skip]
     for name, i in zip(unique_names(names[i] for i in positions), positions):
-        columns[name] = parse_values(table.cells[i], file=file, column=name, lines=lines).values
+        columns[name] = parse_values(
+            table.cells[i], file=file, column=name, lines=lines, decimal_comma=table.decimal_comma
+        ).values
     frame = pd.DataFrame(columns)
     if label_column is not None:
         frame[LABEL] = (

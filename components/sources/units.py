@@ -24,9 +24,17 @@ unit's name:
   in which case it is the short-scale thousand.
 - Any other suffix (``km/h``, ``deg/s``, ``°``) is kept as its own unit, factor 1, when a
   space separates it from the number (``0xCC`` is text, not 0 in unit ``xCC``).
-- Bare numbers have unit ``""``. ``1,234.5`` (thousands separators) is 1234.5.
+- Bare numbers have unit ``""``. ``1,234.5`` and ``12,345,678`` (thousands commas) are
+  1234.5 and 12345678. In a decimal-comma export (``decimal_comma=True``: the readers set
+  it for ``;``-separated files, the European spreadsheet convention) a number with one
+  comma and no dot after it has a decimal comma: ``0,809`` is 0.809, ``1.234,5`` is
+  1234.5, ``23,7 A`` is 23.7 A; elsewhere ``0,809`` is refused (it is no thousands
+  notation) with a message that says so. A dot is always a decimal point (``0.809``, as
+  raw exports write numbers).
 - Empty cells, ``undefined``, ``null`` and ``NaN`` are NaN; ``Infinity`` is ±inf (in any
-  column's unit).
+  column's unit), and so is a number beyond float range (``1e400``): the readers keep
+  such readings as they are, validation quarantines them and scoring reports them
+  (docs/architecture.md §5).
 
 All non-missing cells of one column must share one base unit; otherwise, and for text
 that is not a number with an optional unit (a value mapping such as ``Open``), a
@@ -43,16 +51,17 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from components.sources.errors import SourceFormatError
+from components.sources.errors import SourceFormatError, shown
 
 MISSING_TOKENS = ("", "undefined", "null", "NaN", "nan")
 
-# number (optionally with thousands separators), optional space, unit that does not start
-# with a digit, sign, dot or comma; an unknown unit must be separated by a space ("0xCC")
-_CELL = (
-    r"^(?P<num>[+-]?(?=\.?\d)(?:\d{1,3}(?:,\d{3})+|\d*)(?:\.\d*)?(?:[eE][+-]?\d+)?)"
-    r"(?P<space>\s*)(?P<unit>[^\d\s.,+\-].*)?$"
-)
+# number, optional space, unit that does not start with a digit, sign, dot or comma; an
+# unknown unit must be separated by a space ("0xCC")
+_CELL = r"^(?P<num>[+-]?(?=\.?\d)\d*(?:\.\d*)?(?:[eE][+-]?\d+)?)(?P<space>\s*)(?P<unit>[^\d\s.,+\-].*)?$"
+# a number with thousands commas (1,234.5; 12,345,678 W) and, in a decimal-comma export,
+# one with a decimal comma and optional thousands dots (0,809; 1.234,5 kW)
+_THOUSANDS_COMMAS = r"^(?P<sign>[+-]?)(?P<int>[1-9]\d{0,2}(?:,\d{3})+)(?P<rest>(?:\.\d*)?(?:[^\d,.].*)?)$"
+_DECIMAL_COMMA = r"^(?P<sign>[+-]?)(?P<int>\d{1,3}(?:\.\d{3})+|\d*),(?P<frac>\d+)(?P<rest>[^\d,.].*)?$"
 
 _SI_PREFIXES = {
     "p": 1e-12, "n": 1e-9, "µ": 1e-6, "μ": 1e-6, "u": 1e-6, "m": 1e-3,
@@ -105,13 +114,41 @@ def _lookup(suffixes: list[str]) -> dict[str, tuple[str, float]]:
     return found
 
 
-def parse_values(cells: pd.Series, *, file: str, column: str, lines: np.ndarray) -> ParsedValues:
+def _dot_decimals(text: pd.Series, decimal_comma: bool) -> pd.Series:
+    """``text`` with every number written with commas rewritten as a plain dot-decimal
+    number (its unit kept): thousands commas dropped and, with ``decimal_comma``, a single
+    comma with no dot after it read as the decimal mark. Cells that fit neither stay as
+    they are (and are refused by the caller)."""
+    commas = text.str.contains(",", regex=False).to_numpy()
+    if not commas.any():
+        return text
+    part = text[commas]
+    rewritten = part.str.replace(
+        _THOUSANDS_COMMAS, lambda m: m["sign"] + m["int"].replace(",", "") + m["rest"], regex=True
+    )
+    if decimal_comma:
+        single = (part.str.count(",") == 1) & ~part.str.contains(r",[^.]*\.", regex=True)
+        rewritten[single] = part[single].str.replace(
+            _DECIMAL_COMMA,
+            lambda m: m["sign"] + m["int"].replace(".", "") + "." + m["frac"] + (m["rest"] or ""),
+            regex=True,
+        )
+    text = text.copy()
+    text[commas] = rewritten
+    return text
+
+
+def parse_values(
+    cells: pd.Series, *, file: str, column: str, lines: np.ndarray, decimal_comma: bool = False
+) -> ParsedValues:
     """Parse one column of value cells.
 
     ``cells``: strings (or NaN), shape ``(n,)``; ``lines``: the 1-based line number of
-    each cell in ``file``, shape ``(n,)``, used only in error messages.
+    each cell in ``file``, shape ``(n,)``, used only in error messages;
+    ``decimal_comma``: read ``0,809`` as 0.809 (see the module docstring).
     """
-    text = cells.astype("str").str.strip().where(cells.notna(), "")
+    written = cells.astype("str").str.strip().where(cells.notna(), "")
+    text = _dot_decimals(written, decimal_comma)
     missing = text.isin(MISSING_TOKENS).to_numpy()
     values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
     suffix = np.full(len(text), "", dtype=object)
@@ -122,11 +159,16 @@ def parse_values(cells: pd.Series, *, file: str, column: str, lines: np.ndarray)
         bad = (parts["num"].isna() | glued).to_numpy()
         if bad.any():
             at = np.flatnonzero(todo)[np.argmax(bad)]
-            raise SourceFormatError(
-                f"{file}: line {lines[at]}, column {column!r}: {text.iloc[at]!r} is not a number "
-                "with an optional unit (a value mapping or text?)"
+            hint = (
+                "a decimal comma? only ';'-separated exports are read with decimal commas"
+                if "," in written.iloc[at] and not decimal_comma
+                else "a value mapping or text?"
             )
-        values[todo] = parts["num"].str.replace(",", "", regex=False).astype("float64").to_numpy()
+            raise SourceFormatError(
+                f"{file}: line {lines[at]}, column {column!r}: {shown(written.iloc[at])} is not a number "
+                f"with an optional unit ({hint})"
+            )
+        values[todo] = parts["num"].astype("float64").to_numpy()
         suffix[todo] = parts["unit"].fillna("").to_numpy(dtype=object)
     present = ~missing & ~(np.isinf(values) & ~todo)  # a bare "Infinity" fits any unit
     if not present.any():
@@ -139,7 +181,7 @@ def parse_values(cells: pd.Series, *, file: str, column: str, lines: np.ndarray)
         base_of = pd.Series(suffix).map({s: base for s, (base, _) in table.items()})
         at = int(np.argmax((base_of != first).to_numpy() & present))
         raise SourceFormatError(
-            f"{file}: line {lines[at]}, column {column!r}: {text.iloc[at]!r} is in "
+            f"{file}: line {lines[at]}, column {column!r}: {shown(written.iloc[at])} is in "
             f"{table[suffix[at]][0] or 'no unit'!r} but the column started in {first or 'no unit'!r}"
         )
     if len(distinct) > 1 or table[distinct[0]][1] != 1.0:

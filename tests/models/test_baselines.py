@@ -10,6 +10,7 @@ import pytest
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
+from components.checksums import CHECKSUM_FILE
 from components.models.baselines import IsolationForestModel, PcaModel, average_path_length
 
 WINDOW, SENSORS = 12, 5
@@ -202,7 +203,7 @@ def test_detectors_save_and_load_baselines_beside_the_spec(fitted, tmp_path):
     for kind in BASELINES:
         spec = ModelSpec(kind, [f"s{i}" for i in range(SENSORS)], WINDOW, fitted[kind].hparams())
         detector_class(kind)(spec, fitted[kind]).save(tmp_path / kind)
-        assert sorted(p.name for p in (tmp_path / kind).iterdir()) == sorted([SPEC_FILE, f"{kind}.json", f"{kind}.npz"])
+        assert sorted(p.name for p in (tmp_path / kind).iterdir()) == sorted([SPEC_FILE, CHECKSUM_FILE, f"{kind}.json", f"{kind}.npz"])
         loaded = load_detector(tmp_path / kind)
         assert type(loaded) is detector_class(kind) and loaded.spec == spec
         windows = smooth_windows(10, seed=12)

@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from components.checksums import CHECKSUM_FILE
 from components.detectors.lstm_ae import LstmAeDetector
 from components.detectors.registry import load_detector
 from components.models.lstm_autoencoder import LstmAutoencoder
@@ -15,7 +16,7 @@ def test_shapes_and_roundtrip(tmp_path):
     assert net(x).shape == (5, 12, 3)
     spec = ModelSpec("lstm_ae", ["a", "b", "c"], 12, {"hidden_size": 8, "latent_size": 4, "num_layers": 1})
     LstmAeDetector(spec, net).save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([SPEC_FILE, LstmAeDetector.WEIGHTS_FILE])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([SPEC_FILE, CHECKSUM_FILE, LstmAeDetector.WEIGHTS_FILE])
     loaded = load_detector(tmp_path)
     assert isinstance(loaded, LstmAeDetector) and loaded.spec == spec
     assert torch.allclose(loaded.model(x), net(x))
