@@ -27,6 +27,14 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(help="anomflow: anomaly detection on industrial sensor time series, from export to served model.", no_args_is_help=True, add_completion=False)
 console = Console()
+
+
+@app.callback()
+def _stop_cleanly() -> None:
+    """SIGTERM stops a command as Ctrl-C does: cleanly, children and temporary servers included."""
+    from components.shutdown import stop_on_signals
+
+    stop_on_signals()
 ConfigOption = typer.Option("conf/pipeline.yaml", "--config", "-c", help="pipeline YAML file")
 
 from components.benchmarks.cli import benchmark_app  # noqa: E402
@@ -62,9 +70,13 @@ def _unreachable_hint(err: Exception) -> str:
 def _failing_in_one_line(name: str, also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
     """Report a user error (or one of ``also``) or an unreachable Prefect server raised in
     the block as ``name failed: …`` (its text as is: brackets in it are not markup) and
-    exit 1; anything else keeps its traceback."""
+    exit 1, a stop by Ctrl-C or SIGTERM in one line and exit 130; anything else keeps its
+    traceback."""
     try:
         yield
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (components.shutdown)
+        console.print(f"[bold red]{name} {str(err) or 'stopped by SIGINT'}[/]: nothing half-written was kept", soft_wrap=True)
+        raise typer.Exit(130) from None
     except (*_user_errors(), *also) as err:
         message = str(err)
     except Exception as err:
@@ -160,14 +172,18 @@ def train(
     config: str = ConfigOption,
     model: str = typer.Option("student", help="a model of the config's `models:`: student (served; distils from the trained teachers), lstm_ae, a teacher (anomaly_transformer, omnianomaly) or a baseline (pca, iforest)"),
     every: bool = typer.Option(False, "--all", help="train every model of the config, those others learn from first (dvc.yaml's train stage)"),
+    models_dir: Path = typer.Option(None, help="write the model here and read the models it learns from here [default: the config's paths.models]; the retrain flow trains a set in a folder of its own and installs it when every model is trained"),
 ) -> None:
     """Train one model (early stopping on validation loss), logged to a nested MLflow run."""
     from components.stages import run_train, run_train_all
 
+    def into(cfg):
+        return cfg if models_dir is None else cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"models": str(models_dir)})})
+
     if every:
-        _run_stage("train --all", config, run_train_all)
+        _run_stage("train --all", config, lambda cfg: run_train_all(into(cfg)))
     else:
-        _run_stage(f"train {model}", config, lambda cfg: run_train(cfg, model))
+        _run_stage(f"train {model}", config, lambda cfg: run_train(into(cfg), model))
 
 
 @app.command()

@@ -9,7 +9,10 @@ A *readings frame* (docs/architecture.md §2) is a ``pandas.DataFrame`` with
 - ``label`` (optional): ``int8`` 0/1 ground truth when the source carries it,
 - ``source_file`` (string) and ``source_row`` (int64, 1-based line number in that
   file, or position in an API response) so that every error and every quarantined row
-  can be traced back to where it came from.
+  can be traced back to where it came from;
+- ``also_from`` (string, only when an asset's files were joined): for a row joined from
+  lines of several files (panels of one asset), the others, e.g. ``b.csv line 40``
+  (``""`` for a row from one line).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ LABEL = "label"
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 SESSION = "session"
+ALSO_FROM = "also_from"
 
-META_COLUMNS = (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, SESSION)
+META_COLUMNS = (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, SESSION, ALSO_FROM)
 
 
 def sensor_columns(frame: pd.DataFrame) -> list[str]:

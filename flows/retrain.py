@@ -5,12 +5,17 @@ The models train concurrently, each in its own process (``anomflow train --model
 torch's thread pool and random generator are process-wide, so separate processes keep
 every model's training seeded and deterministic while they share the cores. The student
 starts as soon as the teachers it distils from are done.
+
+The set is trained in a folder of its own and installed in ``models/`` only when every
+model is trained. If one fails, or the run is stopped (Ctrl-C, SIGTERM), the trainings
+still running are stopped (:data:`components.shutdown.CHILDREN`), the set is deleted, its
+MLflow runs are marked KILLED, and ``models/`` keeps the set that was there.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
 import sys
 
 from prefect import flow, task
@@ -20,7 +25,9 @@ from prefect.runtime import flow_run
 
 from components import stages
 from components.config import PipelineConfig, load_config
-from components.registry.tracking import failed_on_error, open_parent_run
+from components.registry.tracking import discard_child_runs, failed_on_error, open_parent_run
+from components.shutdown import CHILDREN
+from components.training.model_folders import install_models
 from flows.retry import retry_unless_bad_input
 
 ingest_task = task(
@@ -31,17 +38,18 @@ prepare_task = task(stages.run_prepare, name="prepare", cache_policy=NO_CACHE)
 
 
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{kind}")  # the run names the model (per-stage timings)
-def train_task(config_path: str, kind: str, concurrent: bool) -> str:
-    """Train one model in a child process; it nests under the recorded parent run.
+def train_task(config_path: str, kind: str, concurrent: bool, models_dir: str) -> str:
+    """Train one model into ``models_dir`` in a child process (stopped with this one); it
+    nests under the recorded parent run.
 
     A ``concurrent`` child's idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``, unless
     set already): with spinning threads, models training side by side on 2 cores were
     5-40x slower. A model training alone keeps the default, which is faster alone (the
     student's demo epoch: 3.7 s default vs 10.9 s passive, measured).
     """
-    cmd = [sys.executable, "-m", "components.cli", "train", "--model", kind, "--config", config_path]
+    cmd = [sys.executable, "-m", "components.cli", "train", "--model", kind, "--config", config_path, "--models-dir", models_dir]
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ} if concurrent else None
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    done = CHILDREN.run(cmd, env=env, name=f"training {kind}")
     if done.returncode != 0:
         raise RuntimeError(f"training {kind} failed:\n{(done.stdout + done.stderr)[-3000:]}")
     return kind
@@ -83,21 +91,38 @@ def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
         {"anomflow.entry": "prefect", "prefect.flow_run_id": str(flow_run.get_id() or "")},
     )
     with failed_on_error(cfg.mlflow, parent):
-        return _stages(cfg, config_path)
+        return _stages(cfg, config_path, parent)
 
 
-def _stages(cfg: PipelineConfig, config_path: str) -> dict:
+def _train_set(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> None:
+    """Every model, each in its own process, into a folder of their own; installed in
+    ``models/`` when all are trained, discarded (runs KILLED) when not."""
+    models_dir = cfg.paths.models_dir()
+    staged = models_dir.with_name(f".{models_dir.name}.retrain")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    first, then = cfg.training_rounds()
+    try:
+        futures = [train_task.submit(config_path, kind, concurrent=True, models_dir=str(staged)) for kind in first]
+        for future in futures:  # the models others learn from (the teachers), and the rest
+            future.result()
+        for kind in then:  # the models that learn from them (the student), alone
+            train_task(config_path, kind, concurrent=False, models_dir=str(staged))
+    except BaseException:
+        CHILDREN.stop_all()
+        shutil.rmtree(staged, ignore_errors=True)
+        discard_child_runs(cfg.mlflow, parent_run_id, "the retrain stopped before its models were installed")
+        raise
+    install_models(staged, models_dir, first + then)
+
+
+def _stages(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> dict:
     """The stages as Prefect tasks, each model trained in its own process."""
     ingest_task(cfg)
     validation = validate_task(cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
     prepare_task(cfg)
-    first, then = cfg.training_rounds()
-    futures = [train_task.submit(config_path, kind, concurrent=True) for kind in first]
-    for future in futures:  # the models others learn from (the teachers), and the rest
-        future.result()
-    for kind in then:  # the models that learn from them (the student), alone
-        train_task(config_path, kind, concurrent=False)
+    _train_set(cfg, config_path, parent_run_id)
     thresholds = threshold_task(cfg)
     metrics = evaluate_task(cfg)
     registration = register_task(cfg)

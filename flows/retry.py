@@ -12,6 +12,8 @@ import logging
 
 from prefect.states import State, get_state_exception
 
+from components.shutdown import ChildStopped
+
 
 def is_bad_input(error: BaseException) -> bool:
     """``ValueError`` (unreadable exports, invalid config or requests), a missing file, or an
@@ -28,15 +30,17 @@ def retry_unless_bad_input(task, task_run, state: State) -> bool:
 
 class _DropBadInputTraceback(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None and is_bad_input(record.exc_info[1]):
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and (is_bad_input(error) or isinstance(error, ChildStopped)):
             record.exc_info, record.exc_text = None, None
         return True
 
 
 def hide_bad_input_tracebacks() -> None:
-    """Log a task or flow run that failed on bad input in its one line, without the
-    traceback: the error names the file, row or column, and the trace only buries it.
-    Other failures keep their traceback."""
+    """Log a task or flow run that failed on bad input, or whose child process was
+    stopped with the run, in its one line, without the traceback: the error names the
+    file, row or column (or the child), and the trace only buries it. Other failures
+    keep their traceback."""
     for name in ("prefect.flow_runs", "prefect.task_runs"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropBadInputTraceback) for f in logger.filters):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
+from components.frames import ALSO_FROM, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
 from components.quality import suite as qs
 from components.quality.config import ValidationConfig
 from components.sources.ingest import DUPLICATES
@@ -84,8 +84,10 @@ def _where(frame: pd.DataFrame, position: int) -> str:
     """'data/x.csv line 17' for the row at ``position`` (or 'row N of the frame')."""
     file = frame[SOURCE_FILE].iloc[position] if SOURCE_FILE in frame.columns else None
     row = frame[SOURCE_ROW].iloc[position] if SOURCE_ROW in frame.columns else None
+    joined = frame[ALSO_FROM].iloc[position] if ALSO_FROM in frame.columns else ""
     if file is not None and not pd.isna(file):
-        return f"{file} line {int(row)}" if row is not None and not pd.isna(row) else str(file)
+        where = f"{file} line {int(row)}" if row is not None and not pd.isna(row) else str(file)
+        return f"{where} (joined with {joined})" if isinstance(joined, str) and joined else where
     return f"row {position + 1} of the frame"
 
 

@@ -126,7 +126,8 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         missing = readings.loc[frame.index, sensors].isna().to_numpy()
         faulty = frame[sensors].isna().to_numpy()  # missing beyond the imputation reach
         frame[sensors] = frame[sensors].fillna(0.0)
-        scaled = self.scaler.transform(frame)
+        with np.errstate(over="ignore", invalid="ignore"):  # a reading beyond float32 scales to ±inf: out of range below
+            scaled = self.scaler.transform(frame)
         out_of_range = ~(np.abs(scaled) <= OUT_OF_RANGE_SIGMAS)
         result = self.detector.score(np.clip(scaled, -OUT_OF_RANGE_SIGMAS, OUT_OF_RANGE_SIGMAS), frame[SESSION].to_numpy())
         score = np.where(faulty.any(axis=1), np.nan, result.score)

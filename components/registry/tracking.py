@@ -193,6 +193,20 @@ def failed_on_error(cfg: MlflowConfig, run_id: str) -> Iterator[None]:
         raise
 
 
+def discard_child_runs(cfg: MlflowConfig, parent_run_id: str, why: str) -> None:
+    """Mark the runs nested under ``parent_run_id`` that did not fail KILLED, tagged
+    ``anomflow.discarded`` = ``why``: their models were not installed, and a run still
+    RUNNING (its process killed) or FINISHED would say otherwise under a failed parent."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri(cfg))
+    experiment = client.get_run(parent_run_id).info.experiment_id
+    for run in client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'"):
+        if run.info.status != "FAILED":
+            client.set_tag(run.info.run_id, "anomflow.discarded", why)
+            client.set_terminated(run.info.run_id, "KILLED")
+
+
 def start_model_run(cfg: MlflowConfig, parent_run_id: str, model_name: str) -> str:
     """Create a run nested under ``parent_run_id`` for one model; returns its id."""
     import mlflow

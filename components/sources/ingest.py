@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, LabelsConfig, PlainCsvSource
-from components.frames import ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
+from components.frames import ALSO_FROM, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
 from components.sources.errors import SourceFormatError
 from components.sources.export_format import ExportFormat
 from components.sources.grafana_csv import count_duplicate_timestamps, resolve_duplicate_timestamps
@@ -113,9 +113,19 @@ def _read_source(source, duplicates: DuplicateTally) -> list[pd.DataFrame]:
 
 
 def join_asset(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Outer-join one asset's files on time; the first non-null value per cell wins."""
+    """Outer-join one asset's files on time; the first non-null value per cell wins.
+    With several files carrying ``source_file``, a joined row's ``also_from`` names the
+    lines of the other files it was joined from (``source_file``/``source_row`` name the
+    first)."""
     combined = pd.concat(frames, ignore_index=True)
-    return combined.groupby(TIMESTAMP, sort=True).first().reset_index()
+    grouped = combined.groupby(TIMESTAMP, sort=True)
+    joined = grouped.first()
+    if len(frames) > 1 and SOURCE_FILE in combined.columns:
+        lines = combined[SOURCE_FILE] + " line " + combined[SOURCE_ROW].astype("str")
+        joined[ALSO_FROM] = [
+            "; ".join(dict.fromkeys(where[1:])) for where in lines.groupby(combined[TIMESTAMP], sort=True).agg(list)
+        ]
+    return joined.reset_index()
 
 
 def apply_labels(readings: pd.DataFrame, labels: LabelsConfig) -> pd.DataFrame:
@@ -143,7 +153,7 @@ def ingest(cfg: IngestConfig) -> pd.DataFrame:
     duplicates = DuplicateTally(cfg.duplicate_rule)
     frames = [frame for source in cfg.sources for frame in _read_source(source, duplicates)]
     if cfg.snake_case_columns:
-        keep = {TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW}
+        keep = {TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, ALSO_FROM}
         frames = [f.rename(columns={c: snake_case(c) for c in f.columns if c not in keep}) for f in frames]
     by_asset: dict[str, list[pd.DataFrame]] = {}
     for frame in frames:
@@ -151,8 +161,10 @@ def ingest(cfg: IngestConfig) -> pd.DataFrame:
     joined = [join_asset(parts).assign(**{ASSET: asset}) for asset, parts in sorted(by_asset.items())]
     readings = pd.concat(joined, ignore_index=True)
     meta = [TIMESTAMP, ASSET]
-    sensors = [c for c in readings.columns if c not in (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW)]
-    readings = readings[meta + sensors + [c for c in (LABEL, SOURCE_FILE, SOURCE_ROW) if c in readings.columns]]
+    sensors = sensor_columns(readings)
+    readings = readings[meta + sensors + [c for c in (LABEL, SOURCE_FILE, SOURCE_ROW, ALSO_FROM) if c in readings.columns]]
+    if ALSO_FROM in readings.columns:
+        readings[ALSO_FROM] = readings[ALSO_FROM].fillna("").astype("str")
     readings[sensors] = readings[sensors].astype("float64")
     if cfg.labels is not None:
         readings = apply_labels(readings, cfg.labels)

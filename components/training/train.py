@@ -21,6 +21,7 @@ from components.registry.tracking import (
     RUN_FILE, RunIds, failed_on_error, shared_parent_run, start_model_run, tracking_uri, using_tracking_uri,
 )
 from components.training.fit_result import FitResult
+from components.training.model_folders import written_whole
 
 HISTORY_FILE = "history.json"
 FIT_SUMMARY_FILE = "fit_summary.json"
@@ -62,21 +63,22 @@ def train_model(
 ) -> TrainResult:
     """Train ``kind`` on the prepared train windows into ``out_dir`` (default
     ``<models>/<kind>``), in an MLflow run ``run_name`` (default ``kind``) nested under
-    ``parent_run_id`` (default: the pipeline's parent run)."""
+    ``parent_run_id`` (default: the pipeline's parent run). The folder is replaced only
+    once every file is written: a run that fails or is stopped leaves the model that was
+    there before."""
     detector_cls = detector_class(kind)
     cfg.settings_of(kind)
     model_dir = out_dir or cfg.paths.models_dir() / kind
-    model_dir.mkdir(parents=True, exist_ok=True)
     parent = parent_run_id or shared_parent_run(cfg)
     run_ids = RunIds(parent=parent, child=start_model_run(cfg.mlflow, parent, run_name or kind))
-    run_ids.save(model_dir / RUN_FILE)
     uri = tracking_uri(cfg.mlflow)
-    with failed_on_error(cfg.mlflow, run_ids.child):
+    with written_whole(model_dir) as partial, failed_on_error(cfg.mlflow, run_ids.child):
+        run_ids.save(partial / RUN_FILE)
         with using_tracking_uri(uri):
             detector, result = fit_model(cfg, prepared, kind, detector_cls.run_logger(cfg.mlflow.experiment, uri, run_ids.child))
-        detector.save(model_dir)
+        detector.save(partial)
+        (partial / HISTORY_FILE).write_text(json.dumps(result.history, indent=2))
+        summary = {"epochs": len(result.history), "best_val_loss": result.best_val_loss, "train_s": result.seconds}
+        (partial / FIT_SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     mlflow.MlflowClient(uri).set_terminated(run_ids.child)  # Lightning ends its runs; a baseline's is ended here
-    (model_dir / HISTORY_FILE).write_text(json.dumps(result.history, indent=2))
-    summary = {"epochs": len(result.history), "best_val_loss": result.best_val_loss, "train_s": result.seconds}
-    (model_dir / FIT_SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return TrainResult(model_dir, run_ids, len(result.history), result.best_val_loss, result.seconds)

@@ -68,7 +68,7 @@ def test_good_request_gets_score_level_and_top_sensors(server, request_rows, tra
         raise ValueError(f"{constant} is not JSON (JavaScript's JSON.parse and most clients reject it)")
 
     predictions = pd.DataFrame(json.loads(response.text, parse_constant=not_json)["predictions"])
-    assert list(predictions.columns) == ["timestamp", "asset", "score", "level", "top_sensors"]
+    assert list(predictions.columns) == ["timestamp", "asset", "score", "level", "top_sensors", "missing_sensors"]
     assert len(predictions) == 200
     window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
     assert (predictions["level"].iloc[: window - 1] == "insufficient_history").all()
@@ -107,6 +107,68 @@ def test_bad_requests_get_4xx_with_a_clear_message(server, request_rows, mutate,
     response = _post(server, mutate(request_rows.head(40)))
     assert 400 <= response.status_code < 500, response.text
     assert fragment in response.json()["message"]
+
+
+def test_an_infinite_reading_is_answered_critical_not_unscored(server, request_rows, trained_project):
+    request = request_rows.astype({"current": "object"})
+    request.loc[100, "current"] = float("inf")  # json.dumps writes the token Infinity, which MLflow reads
+    response = _post(server, request)
+    assert response.status_code == 200, response.text
+    predictions = pd.DataFrame(response.json()["predictions"])
+    window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
+    assert predictions.loc[100, "level"] == "critical" and predictions.loc[100, "top_sensors"][0] == "current"
+    assert predictions["score"].iloc[window - 1 :].notna().all()
+
+
+def _split_body(frame: pd.DataFrame) -> dict:
+    return {"dataframe_split": frame.to_dict(orient="split", index=False)}
+
+
+def test_malformed_requests_are_refused_in_short_messages(server, request_rows):
+    body = _split_body(request_rows.head(40))
+    body["dataframe_split"]["data"][5] = body["dataframe_split"]["data"][5][:-1]  # one value short
+    short = _post(server, body=json.dumps(body))
+    assert short.status_code == 400 and "mismatched lengths" in short.json()["message"]
+
+    duplicated = _split_body(request_rows.head(40))
+    duplicated["dataframe_split"]["columns"][-1] = "current"
+    answer = _post(server, body=json.dumps(duplicated))
+    assert answer.status_code == 400 and "column(s) ['current'] appear more than once" in answer.json()["message"]
+
+    boolean = request_rows.head(40).astype({"flow": "object"})
+    boolean.loc[3, "flow"] = True
+    answer = _post(server, boolean)
+    assert answer.status_code == 400 and "column 'flow' row 3: True is a boolean" in answer.json()["message"]
+
+    huge = request_rows.head(40).astype({"flow": "object"})
+    huge.loc[3, "flow"] = "9" * 5_000_000 + "x"
+    answer = _post(server, huge)
+    # MLflow prefixes the data frame's repr (pandas cuts each cell to 50 characters): kilobytes, not megabytes
+    assert answer.status_code == 400 and len(answer.text) < 5000 and "(5,000,001 characters)" in answer.json()["message"]
+
+    as_csv = requests.post(
+        f"{server}/invocations", data=json.dumps(_split_body(request_rows.head(3))), headers={"Content-Type": "text/csv"}, timeout=30
+    )
+    assert as_csv.status_code == 400 and "the body is JSON but was sent as CSV" in as_csv.json()["message"]
+
+
+def test_a_champion_with_changed_weights_does_not_start(trained_project, tmp_path):
+    from tests.tiny_project import copy_trained_project
+
+    root = copy_trained_project(trained_project["root"], tmp_path / "project")
+    for path in (root / "mlruns").rglob("weights.pt"):
+        content = bytearray(path.read_bytes())
+        content[-100:-84] = bytes(16)
+        path.write_bytes(bytes(content))
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{root}/mlruns/mlflow.db")
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    done = subprocess.run(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/anomflow-detector@champion", "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(_free_port()), "--workers", "1"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode != 0
+    assert "weights.pt: content differs from its checksum" in done.stdout + done.stderr
 
 
 def test_empty_body_is_a_4xx(server):

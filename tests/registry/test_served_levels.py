@@ -1,0 +1,79 @@
+"""The served model's levels for readings a plant really sends: infinite and absurd values
+are scored as the anomaly they are, a dead sensor is a ``sensor_fault`` naming it, a
+short gap is imputed and reported (issue 30). A small PCA detector stands in for the
+student: the rules live in the served model, not in the network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.detectors.base import FitContext
+from components.detectors.pca import PcaDetector
+from components.registry.served_detector import OUT_OF_RANGE_SIGMAS, AnomflowDetector
+from tests.detectors.conftest_data import SENSORS, plant_like, tiny_prepared
+
+WINDOW = 8
+
+
+@pytest.fixture(scope="module")
+def served() -> AnomflowDetector:
+    prepared = tiny_prepared()
+    detector, _ = PcaDetector.fit(PcaDetector.Settings(window=WINDOW, variance=0.9, train_stride=2), prepared, FitContext(seed=3))
+    model = AnomflowDetector()
+    model.detector, model.scaler = detector, prepared.scaler
+    normal = detector.score(prepared.scaler.transform(pd.DataFrame(plant_like(400, 5), columns=SENSORS)), np.zeros(400)).score
+    model.thresholds = {"warning": float(np.nanquantile(normal, 0.99)), "critical": float(np.nanmax(normal) * 2)}
+    model.serving = {"interval_s": 60, "interval_tolerance": 0.5, "max_gap_s": 600, "impute_steps": 3, "top_k_sensors": 2}
+    return model
+
+
+def _request(rows: int = 60) -> pd.DataFrame:
+    frame = pd.DataFrame(plant_like(rows, 9), columns=SENSORS)
+    frame.insert(0, "timestamp", pd.date_range("2026-01-01", periods=rows, freq="60s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return frame
+
+
+def test_normal_readings_are_scored_after_a_full_window(served):
+    out = served.predict(None, _request())
+    assert list(out.columns) == ["timestamp", "asset", "score", "level", "top_sensors", "missing_sensors"]
+    assert (out["level"].iloc[: WINDOW - 1] == "insufficient_history").all()
+    assert out["score"].iloc[WINDOW - 1 :].notna().all() and out["missing_sensors"].map(len).sum() == 0
+
+
+@pytest.mark.parametrize("reading", [np.inf, -np.inf, 1e308, -1e308, 1e30])
+def test_an_infinite_or_absurd_reading_is_critical_and_its_neighbours_keep_their_scores(served, reading):
+    request = _request()
+    request.loc[30, "x1"] = reading
+    out = served.predict(None, request)
+    assert out.loc[30, "level"] == "critical" and out.loc[30, "top_sensors"][0] == "x1"
+    assert out["score"].iloc[WINDOW - 1 :].notna().all()  # no row after it loses its score
+    assert (out["level"].iloc[WINDOW - 1 :] != "insufficient_history").all()
+
+
+def test_a_reading_inside_the_bound_is_left_to_the_model(served):
+    request = _request()
+    scale = served.scaler.std[1] * OUT_OF_RANGE_SIGMAS / 2
+    request.loc[30, "x1"] = served.scaler.mean[1] + scale
+    out = served.predict(None, request)
+    assert out.loc[30, "level"] == "critical"  # the model's own score: a reading 500 sigma out
+
+
+def test_a_dead_sensor_is_a_sensor_fault_naming_it(served):
+    request = _request().assign(x2=None)
+    out = served.predict(None, request)
+    assert (out["level"] == "sensor_fault").all()
+    assert out["score"].isna().all() and out["missing_sensors"].map(lambda names: names == ["x2"]).all()
+
+
+def test_a_short_gap_is_imputed_and_reported_a_long_one_is_a_fault(served):
+    request = _request().astype({"x0": "object"})
+    request.loc[20:22, "x0"] = None  # 3 rows: within impute_steps
+    request.loc[40:49, "x0"] = None  # 10 rows: 3 imputed, then a fault
+    out = served.predict(None, request)
+    assert out.loc[20:22, "level"].isin(["normal", "warning", "critical"]).all()
+    assert out.loc[20:22, "missing_sensors"].map(lambda names: names == ["x0"]).all()
+    assert out.loc[40:42, "score"].notna().all() and (out.loc[43:49, "level"] == "sensor_fault").all()
+    assert (out.loc[50 : 50 + WINDOW - 2, "level"] == "insufficient_history").all()  # a new session after the fault
+    assert out.loc[50 + WINDOW - 1 :, "score"].notna().all()
