@@ -27,8 +27,11 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def stop_on_signals() -> None:
     """Make SIGTERM raise :class:`Terminated` and SIGINT KeyboardInterrupt in the main
-    thread (call it there, first): SIGINT too, because a process started in the
-    background of a shell script inherits it ignored."""
+    thread: SIGINT too, because a process started in the background of a shell script
+    inherits it ignored. Called from another thread (where Python allows no handler),
+    it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return
     signal.signal(signal.SIGTERM, _raise_terminated)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.checksums import record_checksums
 from components.detectors.base import FitContext
 from components.detectors.student import StudentDetector
 from components.registry.serving_code import copy_serving_code
@@ -50,7 +51,7 @@ out.write_text(json.dumps({
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     """A saved student bundle as register's build_bundle lays it out: the detector's files,
-    scaler.json, thresholds.json and serving.json."""
+    scaler.json, thresholds.json and serving.json, all in checksums.json."""
     import torch
 
     threads = torch.get_num_threads()
@@ -66,6 +67,7 @@ def bundle(tmp_path_factory) -> Path:
     save_thresholds(set_levels(val[np.isfinite(val)], ThresholdConfig(method="percentile")), out / "thresholds.json")
     serving = {"interval_s": 60, "interval_tolerance": 0.5, "max_gap_s": 600, "impute_steps": 5, "top_k_sensors": 2}
     (out / "serving.json").write_text(json.dumps(serving))
+    record_checksums(out, ["scaler.json", "thresholds.json", "serving.json"])
     return out
 
 
@@ -132,5 +134,7 @@ def test_the_copy_loads_and_scores_a_student_bundle_without_training_code(bundle
 def test_the_bundle_is_plain_files(bundle):
     assert {p.suffix for p in bundle.iterdir()} <= {".json", ".pt"}
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        ["model.json", StudentDetector.WEIGHTS_FILE, "scaler.json", "thresholds.json", "serving.json"]
+        ["model.json", StudentDetector.WEIGHTS_FILE, "scaler.json", "thresholds.json", "serving.json", "checksums.json"]
     )
+    recorded = json.loads((bundle / "checksums.json").read_text())["files"]
+    assert sorted(recorded) == sorted(p.name for p in bundle.iterdir() if p.name != "checksums.json")  # every file verified

@@ -125,7 +125,10 @@ def test_a_stopped_retrain_stops_its_trainings_and_server_and_keeps_the_models(t
     assert children and {run.info.status for run in children} <= {"FAILED", "KILLED"}
 
 
-def test_a_stopped_score_stops_its_server_and_leaves_no_output(trained_project, tmp_path):
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "SIGINT"]
+)
+def test_a_stopped_score_stops_its_server_and_leaves_no_output(trained_project, tmp_path, signum):
     root = copy_trained_project(trained_project["root"], tmp_path / "project")
     exports = root / "data" / "long"
     write_demo_plant(exports, seed=3, days=250, assets=1)  # 360,000 rows: two chunks of 200,000 to score
@@ -134,10 +137,10 @@ def test_a_stopped_score_stops_its_server_and_leaves_no_output(trained_project, 
 
     process = _start(root, "score", *panels, str(out))
     _wait_for(lambda: out.with_name(out.name + ".partial").exists(), 240, "a scored chunk written", process)
-    seconds, output, family = _stop(process, signal.SIGINT)
+    seconds, output, family = _stop(process, signum)
 
     assert seconds < STOP_WITHIN_S, output[-2000:]
-    assert process.returncode == 130 and "score stopped by SIGINT" in output
+    assert process.returncode == 130 and f"score stopped by {signal.Signals(signum).name}" in output
     time.sleep(0.5)
     assert not [_command_line(p) for p in family if _running(p)]
     assert not out.exists() and not out.with_name(out.name + ".partial").exists()
