@@ -81,18 +81,20 @@ def _none_where_not_finite(values: np.ndarray) -> np.ndarray:
 
 def _names_where(mask: np.ndarray, names: np.ndarray) -> list[list[str]]:
     """Per row of ``mask`` (rows, sensors), the names of the sensors where it is True."""
-    return [list(names[row]) for row in mask]
+    out: list[list[str]] = [[] for _ in range(len(mask))]
+    for i in np.flatnonzero(mask.any(axis=1)):
+        out[i] = list(names[mask[i]])
+    return out
 
 
 def _top_sensors(contributions: np.ndarray, out_of_range: np.ndarray, scored: np.ndarray, names: np.ndarray, k: int) -> list[list[str]]:
-    """Per row: its out-of-range sensors first, then the ``k`` sensors contributing most to
-    a score (none without one), at most ``k`` in all unless more are out of range."""
+    """Per row: the ``k`` sensors contributing most to its score (none without one), its
+    out-of-range sensors first (all of them, then the rest up to ``k`` in all)."""
     order = np.argsort(-np.nan_to_num(contributions, nan=-1.0), axis=1)[:, :k]
-    top = []
-    for ranked, outside, has_score in zip(order, out_of_range, scored):
-        first = list(names[outside])
-        rest = [n for n in names[ranked] if n not in first] if has_score else []
-        top.append(first + rest[: max(k - len(first), 0)])
+    top = [list(names[row]) if has_score else [] for row, has_score in zip(order, scored)]
+    for i in np.flatnonzero(out_of_range.any(axis=1)):
+        first = list(names[out_of_range[i]])
+        top[i] = first + [n for n in top[i] if n not in first][: max(k - len(first), 0)]
     return top
 
 

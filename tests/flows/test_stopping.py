@@ -102,9 +102,9 @@ def test_a_stopped_retrain_stops_its_trainings_and_server_and_keeps_the_models(t
     models_before = _fingerprint(root / "models")
 
     process = _start(root, "retrain")
-    training = lambda: any((root / ".models.retrain").glob(".*.partial"))  # noqa: E731  (a model run has started)
+    training = lambda: any(" train --model " in _command_line(p) for p in _descendants(process.pid))  # noqa: E731
     _wait_for(training, 240, "model training started", process)
-    time.sleep(1)
+    time.sleep(8)  # the trainings have opened their MLflow runs
     seconds, output, family = _stop(process, signum)
 
     assert seconds < STOP_WITHIN_S, output[-2000:]
