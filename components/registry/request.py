@@ -44,7 +44,12 @@ def _parse_timestamps(column: pd.Series) -> pd.Series:
 
 def _parse_numeric(frame: pd.DataFrame, sensor: str) -> pd.Series:
     column = frame[sensor]
-    booleans = column.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if pd.api.types.is_bool_dtype(column):
+        booleans = np.ones(len(column), dtype=bool)
+    elif pd.api.types.is_object_dtype(column):  # JSON values of mixed types: look at each
+        booleans = column.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    else:
+        booleans = np.zeros(len(column), dtype=bool)
     if booleans.any():
         row = int(np.flatnonzero(booleans)[0])
         raise InvalidRequest(f"column '{sensor}' row {row}: {column.iloc[row]!r} is a boolean; send a number")

@@ -51,6 +51,7 @@ SERVING_FILE = "serving.json"
 THRESHOLDS_FILE = "thresholds.json"
 OUT_OF_RANGE_SIGMAS = 1000.0
 CRITICAL = "critical"
+_NONE: list[str] = []
 
 
 def sessionise(readings: pd.DataFrame, max_gap_s: float, impute_steps: int) -> pd.DataFrame:
@@ -81,7 +82,7 @@ def _none_where_not_finite(values: np.ndarray) -> np.ndarray:
 
 def _names_where(mask: np.ndarray, names: np.ndarray) -> list[list[str]]:
     """Per row of ``mask`` (rows, sensors), the names of the sensors where it is True."""
-    out: list[list[str]] = [[] for _ in range(len(mask))]
+    out: list[list[str]] = [_NONE] * len(mask)  # one shared empty list: the rows are only read
     for i in np.flatnonzero(mask.any(axis=1)):
         out[i] = list(names[mask[i]])
     return out
