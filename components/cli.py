@@ -289,7 +289,7 @@ def score(
     console.print(f"[green]scored[/] {summary['rows']:,} rows{escape(_of_assets(summary['assets']))} with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
     if summary["sensor_faults"]:
         faults = ", ".join(f"{sensor}: {rows:,} rows" for sensor, rows in summary["sensor_faults"].items())
-        console.print(f"[bold yellow]sensor faults[/] (no reading beyond the imputation reach; level sensor_fault): {escape(faults)}", soft_wrap=True)
+        console.print(f"[bold yellow]sensor faults[/] (rows at level sensor_fault, by sensor without a reading): {escape(faults)}", soft_wrap=True)
     if summary["ignored_columns"]:
         console.print(f"columns the model does not score, left out: {escape(str(summary['ignored_columns']))}", soft_wrap=True)
 

@@ -224,8 +224,9 @@ def score_export(
     are resolved as ingest's and one out of time order is named by file and line).
     ``tracking_uri``: the MLflow store that resolves ``model_uri`` (default: MLflow's).
     Returns rows, the assets scored (in order of appearance), levels, the rows at level
-    ``sensor_fault`` per sensor without a reading (``sensor_faults``), the output and the
-    input columns left out because the model does not score them."""
+    ``sensor_fault`` counted per sensor without a reading in them (``sensor_faults``: the
+    dead sensor in every such row, a sensor missing a moment beside it in a few), the
+    output and the input columns left out because the model does not score them."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ErrorCode
