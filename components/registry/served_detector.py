@@ -131,7 +131,7 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         frame[sensors] = frame[sensors].fillna(0.0)
         with np.errstate(over="ignore", invalid="ignore"):  # a reading beyond float32 scales to ±inf: out of range below
             scaled = self.scaler.transform(frame)
-        out_of_range = ~(np.abs(scaled) <= OUT_OF_RANGE_SIGMAS)
+        out_of_range = ~(np.abs(scaled) <= OUT_OF_RANGE_SIGMAS) & ~faulty  # a fault's filled-in 0 is no reading
         result = self.detector.score(np.clip(scaled, -OUT_OF_RANGE_SIGMAS, OUT_OF_RANGE_SIGMAS), frame[SESSION].to_numpy())
         score = np.where(faulty.any(axis=1), np.nan, result.score)
         level = classify_levels(score, self.thresholds)

@@ -5,6 +5,9 @@ student: the rules live in the served model, not in the network."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,6 +68,16 @@ def test_a_dead_sensor_is_a_sensor_fault_naming_it(served):
     out = served.predict(None, request)
     assert (out["level"] == "sensor_fault").all()
     assert out["score"].isna().all() and out["missing_sensors"].map(lambda names: names == ["x2"]).all()
+
+
+def test_a_dead_sensor_far_from_zero_is_a_fault_not_an_out_of_range_reading(served):
+    """A dead sensor's rows are scored with 0 in its place; 0 V on a 230 V line is
+    thousands of standard deviations out, yet no reading: the level stays sensor_fault."""
+    far = copy.copy(served)
+    far.scaler = dataclasses.replace(served.scaler, mean=(10.0, 10.0, 230.0), std=(3.0, 3.0, 0.1))
+    request = _request().assign(x2=None)
+    out = far.predict(None, request)
+    assert (out["level"] == "sensor_fault").all() and out["top_sensors"].map(len).sum() == 0
 
 
 def test_a_short_gap_is_imputed_and_reported_a_long_one_is_a_fault(served):
