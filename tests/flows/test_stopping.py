@@ -101,10 +101,20 @@ def test_a_stopped_retrain_stops_its_trainings_and_server_and_keeps_the_models(t
     (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     models_before = _fingerprint(root / "models")
 
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{root}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name(cfg["mlflow"]["experiment"])
+
+    def model_runs_started() -> bool:
+        """A training process runs and has opened its MLflow run under the running retrain."""
+        if not any(" train --model " in _command_line(p) for p in _descendants(process.pid)):
+            return False
+        running = client.search_runs([experiment.experiment_id], "tags.`anomflow.entry` = 'prefect' and attributes.status = 'RUNNING'")
+        return any(client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'") for run in running)
+
     process = _start(root, "retrain")
-    training = lambda: any(" train --model " in _command_line(p) for p in _descendants(process.pid))  # noqa: E731
-    _wait_for(training, 240, "model training started", process)
-    time.sleep(8)  # the trainings have opened their MLflow runs
+    _wait_for(model_runs_started, 240, "model training started", process)
     seconds, output, family = _stop(process, signum)
 
     assert seconds < STOP_WITHIN_S, output[-2000:]
@@ -115,10 +125,6 @@ def test_a_stopped_retrain_stops_its_trainings_and_server_and_keeps_the_models(t
     assert _fingerprint(root / "models") == models_before
     assert not [p.name for p in root.iterdir() if p.name.startswith(".models")]
 
-    import mlflow
-
-    client = mlflow.MlflowClient(f"sqlite:///{root}/mlruns/mlflow.db")
-    experiment = client.get_experiment_by_name(cfg["mlflow"]["experiment"])
     stopped = client.search_runs([experiment.experiment_id], filter_string="tags.`anomflow.entry` = 'prefect'", order_by=["start_time DESC"])[0]
     assert stopped.info.status == "FAILED"
     children = client.search_runs([experiment.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{stopped.info.run_id}'")
