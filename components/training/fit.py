@@ -1,5 +1,6 @@
-"""One Lightning fit loop for every model: CPU, seeded, early stopping on ``val_loss``,
-per-epoch history kept for the loss-curve plot."""
+"""One Lightning fit loop for every model: CPU, seeded, early stopping on ``val_loss``
+with the weights of the best epoch restored at the end, per-epoch history kept for the
+loss-curve plot."""
 
 from __future__ import annotations
 
@@ -28,8 +29,31 @@ class _History(Callback):
         self.epochs.append(row)
 
 
+class _BestWeights(Callback):
+    """Keeps a copy of the weights of the epoch with the lowest ``val_loss`` and puts them
+    back when fitting ends: early stopping ends ``patience`` epochs after the best one,
+    and those last epochs' weights are worse on validation by definition. In memory (a
+    state dict), as Lightning's checkpointing would write files for it."""
+
+    def __init__(self) -> None:
+        self.best_loss = float("inf")
+        self.best_epoch: int | None = None
+        self.state: dict | None = None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        loss = trainer.callback_metrics.get("val_loss")
+        if loss is not None and float(loss) < self.best_loss:
+            self.best_loss, self.best_epoch = float(loss), trainer.current_epoch
+            self.state = {name: tensor.detach().clone() for name, tensor in pl_module.state_dict().items()}
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.state is not None:
+            pl_module.load_state_dict(self.state)
+
+
 def fit(module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs: int, patience: int, seed: int, logger: Logger | bool = False) -> FitResult:
-    """Train ``module`` on ``data`` until ``val_loss`` stops improving for ``patience`` epochs."""
+    """Train ``module`` on ``data`` until ``val_loss`` stops improving for ``patience``
+    epochs; ``module`` ends with the weights of its lowest ``val_loss`` epoch."""
     import time
 
     for name in ("pytorch_lightning", "lightning.pytorch"):
@@ -39,7 +63,7 @@ def fit(module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs:
     stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min")
     trainer = pl.Trainer(
         max_epochs=max_epochs, accelerator="cpu", devices=1, deterministic=True, logger=logger,
-        callbacks=[stopper, history], enable_checkpointing=False, enable_progress_bar=False,
+        callbacks=[stopper, history, _BestWeights()], enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0,
     )
     start = time.perf_counter()
