@@ -62,7 +62,7 @@ def _header_hint(names: list[str], delimiter: str) -> str:
         if other is not None:
             return f"; the header is one column: set the source's delimiter: {other!r}"
     times = [n for n in names if any(word in n.lower() for word in ("time", "date"))]
-    return f"; set the source's timestamp_column: {times[0]}" if times else ""
+    return f"; set the source's timestamp_column: {shown(times[0])}" if times else ""
 
 
 def read_plain_csv(

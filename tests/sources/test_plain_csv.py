@@ -62,7 +62,7 @@ def test_no_label_column_means_no_label(tmp_path):
 @pytest.mark.parametrize(
     ("text", "kwargs", "expected"),
     [
-        ("time,x\n2024-01-01,1\n", {}, "no timestamp column 'timestamp'.*set the source's timestamp_column: time$"),
+        ("time,x\n2024-01-01,1\n", {}, "no timestamp column 'timestamp'.*set the source's timestamp_column: 'time'$"),
         ("datetime;x\n2024-01-01;1\n", {"timestamp_column": "datetime"}, "one column: set the source's delimiter: ';'$"),
         ("timestamp,x,y\n2024-01-01,1,2\n2024-01-02,1,7\n", {"label_column": "y"}, "line 2, column 'y': label '2' is not 0 or 1"),
         ("timestamp,x\n2024-01-01,1\n2024-13-01,1\n", {}, "line 3, column 'timestamp': '2024-13-01' is not a time stamp"),

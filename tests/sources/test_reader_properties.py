@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from components.registry.request import InvalidRequest, parse_request
@@ -60,6 +60,7 @@ _LONG_CELLS = st.builds(
 
 @PROPERTY
 @given(content=st.one_of(st.binary(max_size=600), _CSVISH, _LONG_CELLS))
+@example(content=b'"Time\nTime",x\n1,2\n')  # a quoted header name with a line break, once quoted raw in a hint
 def test_arbitrary_bytes_give_a_frame_or_a_one_line_error(content):
     path = _in_file(content)
     for read in (read_grafana_csv, lambda p: read_plain_csv(p, delimiter=";"), lambda p: read_plain_csv(p, delimiter=",")):
