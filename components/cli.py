@@ -75,7 +75,7 @@ def _failing_in_one_line(name: str, also: tuple[type[Exception], ...] = ()) -> I
     try:
         yield
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (components.shutdown)
-        console.print(f"[bold red]{name} {str(err) or 'stopped by SIGINT'}[/]: nothing half-written was kept", soft_wrap=True)
+        console.print(f"[bold red]{name} {str(err) or 'stopped by SIGINT'}[/]", soft_wrap=True)
         raise typer.Exit(130) from None
     except (*_user_errors(), *also) as err:
         message = str(err)
