@@ -24,6 +24,8 @@ from rich.table import Table
 # MLflow draws no "Downloading artifacts" progress bars while registering models.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# Prefect's temporary server gets 20 s to start by default; on 2 busy cores it has taken longer
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 app = typer.Typer(help="anomflow: anomaly detection on industrial sensor time series, from export to served model.", no_args_is_help=True, add_completion=False)
 console = Console()
