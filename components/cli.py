@@ -172,7 +172,7 @@ def prepare(config: str = ConfigOption) -> None:
 @app.command()
 def train(
     config: str = ConfigOption,
-    model: str = typer.Option("student", help="a model of the config's `models:`: student (served; distils from the trained teachers), lstm_ae, a teacher (anomaly_transformer, omnianomaly) or a baseline (pca, iforest)"),
+    model: str = typer.Option("student", help="a model of the config's `models:`: student (served; distils from the trained teachers), lstm_ae, a teacher (anomaly_transformer, omnianomaly) or a baseline (pca, iforest, kmeans_ad, copod, ecod)"),
     every: bool = typer.Option(False, "--all", help="train every model of the config, those others learn from first (dvc.yaml's train stage)"),
     models_dir: Path = typer.Option(None, help="write the model here and read the models it learns from here [default: the config's paths.models]; the retrain flow trains a set in a folder of its own and installs it when every model is trained"),
 ) -> None:

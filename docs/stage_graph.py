@@ -21,7 +21,7 @@ STAGES = {
     "ingest": (1.5, 2.0, "ingest", "artifacts/\nreadings.parquet"),
     "validate": (3.0, 2.0, "validate", "validated.parquet,\nquarantine, GX report"),
     "prepare": (4.5, 2.0, "prepare", "artifacts/prepared/\n(sessions, splits, scaler)"),
-    "train": (6.0, 3.2, "train", "models/<model>/\nteachers, lstm_ae, pca, iforest"),
+    "train": (6.0, 3.2, "train", "models/<model>/\nteachers, lstm_ae, baselines"),
     "distil": (6.0, 0.8, "distil", "models/student/\n(train --model student)"),
     "threshold": (7.5, 2.0, "threshold", "thresholds/\n<model>.json"),
     "evaluate": (9.0, 2.0, "evaluate", "reports/metrics.json,\nleaderboard"),

@@ -50,7 +50,7 @@ def msl(
     channels: str = typer.Option(None, "--channels", help="comma-separated channels (default: every labelled channel with data)"),
     models: str = typer.Option(
         ",".join(ALL_MODELS), "--models",
-        help="comma-separated models: teachers (anomaly_transformer, omnianomaly) and the pipeline's (student, lstm_ae, pca, iforest)",
+        help="comma-separated models: teachers (anomaly_transformer, omnianomaly) and the pipeline's (student, lstm_ae and the baselines pca, iforest, kmeans_ad, copod, ecod)",
     ),
     max_epochs: int = typer.Option(None, "--max-epochs", help="cap on each profile's max_epochs"),
     train_stride: int = typer.Option(1, "--train-stride", help="rows between training window starts, for every model (anomflow train itself uses conf/pipeline.yaml's train.train_stride)"),

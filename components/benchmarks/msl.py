@@ -193,7 +193,7 @@ def run_benchmark(
                 "test_scoring": {
                     "anomaly_transformer": "per-step scores of non-overlapping windows tiling the series; last partial tile from the window ending at the last row",
                     "omnianomaly": "last-step score of the stride-1 window ending at each row; rows before the first full window take its per-step scores",
-                    "student/lstm_ae/pca/iforest": "as served: the window ending at each row; rows before the first full window take its score",
+                    "student/lstm_ae/baselines": "as served: the window ending at each row; rows before the first full window take its score",
                 },
                 "pipeline_models": "fitted by anomflow train's code with conf/pipeline.yaml (epochs and patience from its train section; "
                 "training windows every train_stride rows, as for the teachers, where anomflow train uses the config's train.train_stride); "

@@ -10,7 +10,10 @@ from pathlib import Path
 from components.checksums import verify_checksums
 from components.detectors.anomaly_transformer import AnomalyTransformerDetector
 from components.detectors.base import Detector
+from components.detectors.copod import CopodDetector
+from components.detectors.ecod import EcodDetector
 from components.detectors.iforest import IsolationForestDetector
+from components.detectors.kmeans_ad import KMeansAdDetector
 from components.detectors.lstm_ae import LstmAeDetector
 from components.detectors.omnianomaly import OmniAnomalyDetector
 from components.detectors.pca import PcaDetector
@@ -19,7 +22,10 @@ from components.models.store import SPEC_FILE, ModelSpec
 
 DETECTORS: dict[str, type[Detector]] = {
     cls.kind: cls
-    for cls in (StudentDetector, LstmAeDetector, AnomalyTransformerDetector, OmniAnomalyDetector, PcaDetector, IsolationForestDetector)
+    for cls in (
+        StudentDetector, LstmAeDetector, AnomalyTransformerDetector, OmniAnomalyDetector, PcaDetector, IsolationForestDetector,
+        KMeansAdDetector, CopodDetector, EcodDetector,
+    )
 }
 KINDS: tuple[str, ...] = tuple(DETECTORS)
 SERVED_KIND: str = StudentDetector.kind

@@ -23,6 +23,9 @@ SMALL_SETTINGS: dict[str, dict] = {
     "omnianomaly": {"window": 8, "z_dim": 2, "gru_hidden": 8, "dense_hidden": 8, "n_flows": 1, "n_samples": 2, **_TEACHER},
     "pca": {"window": 8, "variance": 0.9, "train_stride": 2},
     "iforest": {"window": 8, "n_estimators": 10, "train_stride": 2},
+    "kmeans_ad": {"window": 8, "n_clusters": 4, "train_stride": 2},
+    "copod": {"window": 8, "train_stride": 1},
+    "ecod": {"window": 8, "train_stride": 1},
 }
 
 # Kinds whose score samples (OmniAnomaly's posterior): one scoring call draws its samples

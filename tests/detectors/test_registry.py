@@ -16,7 +16,7 @@ from components.detectors.registry import DETECTORS, KINDS, SERVED_KIND, detecto
 def test_kinds_are_the_registry_s_keys_with_the_served_model_first():
     assert KINDS == tuple(DETECTORS) and len(set(KINDS)) == len(KINDS)
     assert SERVED_KIND == "student" == KINDS[0]
-    assert set(KINDS) == {"student", "lstm_ae", "anomaly_transformer", "omnianomaly", "pca", "iforest"}
+    assert set(KINDS) == {"student", "lstm_ae", "anomaly_transformer", "omnianomaly", "pca", "iforest", "kmeans_ad", "copod", "ecod"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
