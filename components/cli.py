@@ -288,7 +288,7 @@ def score(
         summary = score_flow(
             [str(p) for p in paths[:-1]], str(paths[-1]), config, model_uri, asset, delimiter, timestamp_column, timezone
         )
-    console.print(f"[green]scored[/] {summary['rows']:,} rows{escape(_of_assets(summary['assets']))} with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']})", soft_wrap=True)
+    console.print(f"[green]scored[/] {summary['rows']:,} rows{escape(_of_assets(summary['assets']))} with {summary['model_uri']} → {summary['output']} (levels: {summary['levels']}; alarms raised: {summary['alarm_events']:,})", soft_wrap=True)
     if summary["sensor_faults"]:
         faults = ", ".join(f"{sensor}: {rows:,} rows" for sensor, rows in summary["sensor_faults"].items())
         console.print(f"[bold yellow]sensor faults[/] (rows at level sensor_fault, by sensor without a reading): {escape(faults)}", soft_wrap=True)

@@ -21,6 +21,7 @@ from components.detectors.base import DetectorSettings
 from components.detectors.registry import DETECTORS, SERVED_KIND, detector_class
 from components.legacy_config import legacy_layout_moves
 from components.quality.config import ValidationConfig
+from components.scoring.alarms import AlarmConfig
 from components.scoring.thresholds import ThresholdConfig
 
 
@@ -206,6 +207,7 @@ class PipelineConfig(_Strict):
     seed: int = Field(7, description="seed of every model's initialisation, sampling and injected anomalies")
     models: ModelsConfig = Field(default_factory=_every_model)  # type: ignore[valid-type]
     threshold: ThresholdConfig = ThresholdConfig()
+    alarm: AlarmConfig = AlarmConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     register_: RegisterConfig = Field(RegisterConfig(), alias="register")
     mlflow: MlflowConfig = MlflowConfig()

@@ -37,7 +37,7 @@ def score(
         config_path, model_uri=model_uri, delimiter=delimiter, timestamp_column=timestamp_column, timezone=timezone, asset=asset,
     )
     summary = score_task(input_paths, output_path, settings)
-    print(f"scored {summary['rows']} rows{' of ' + ', '.join(summary['assets']) if summary['assets'] else ''} with {settings.model_uri} → {output_path} (levels: {summary['levels']})")
+    print(f"scored {summary['rows']} rows{' of ' + ', '.join(summary['assets']) if summary['assets'] else ''} with {settings.model_uri} → {output_path} (levels: {summary['levels']}; alarms raised: {summary['alarm_events']})")
     if summary["ignored_columns"]:
         print(f"columns the model does not score, left out: {summary['ignored_columns']}")
     return {**summary, "model_uri": settings.model_uri}

@@ -163,7 +163,7 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
         inputs=None,
         outputs=Schema([
             ColSpec("string", "timestamp"), ColSpec("string", "asset"), ColSpec("double", "score"),
-            ColSpec("string", "level"), ColSpec(Array("string"), "top_sensors"), ColSpec(Array("string"), "missing_sensors"),
+            ColSpec("string", "level"), ColSpec("string", "alarm"), ColSpec(Array("string"), "top_sensors"), ColSpec(Array("string"), "missing_sensors"),
         ]),
     )
     with using_tracking_uri(uri):

@@ -8,8 +8,8 @@ any directory.
 
 Input: raw readings as exported — ``timestamp``, optional ``asset``, one column per
 sensor in the readings frame's units. Output per row: ``timestamp``, ``asset``,
-``score`` (null without one), ``level``, ``top_sensors`` (the sensors contributing most)
-and ``missing_sensors`` (the sensors the row has no reading for). Levels:
+``score`` (null without one), ``level``, ``alarm``, ``top_sensors`` (the sensors
+contributing most) and ``missing_sensors`` (the sensors the row has no reading for). Levels:
 
 - ``normal`` / ``warning`` / ``critical``: the score against the thresholds;
 - ``critical`` also for a row with an *out-of-range* reading: infinite (``Infinity``, a
@@ -22,6 +22,12 @@ and ``missing_sensors`` (the sensors the row has no reading for). Levels:
   cannot be scored, and ``missing_sensors`` names the sensors;
 - ``insufficient_history``: the row's session (readings without gaps or faults) is
   shorter than the window so far.
+
+``alarm`` (``normal`` / ``warning`` / ``critical``) is the event-level alarm: each asset's
+levels from the request's first row on, through the model's alarm rule (a level raised
+once it held for ``raise_after`` rows, cleared after ``clear_after`` rows below it, an
+out-of-range reading raising critical at once; :mod:`components.scoring.alarms`). A
+client that sends a request's preceding rows with it gets the alarms of the whole series.
 
 MLflow's own schema enforcement silently drops unexpected columns and echoes the whole
 request in its errors, so the model declares only its output schema and checks its
@@ -45,6 +51,7 @@ from components.frames import ASSET, SESSION, TIMESTAMP
 from components.quality.config import ValidationConfig
 from components.detectors.registry import load_detector
 from components.registry.request import InvalidRequest, check_sampling_interval, parse_request
+from components.scoring.alarms import AlarmRule, AlarmState, alarm_levels, alarm_names, index_of_levels
 from components.scoring.thresholds import SENSOR_FAULT, classify_levels, load_thresholds
 
 SERVING_FILE = "serving.json"
@@ -118,8 +125,18 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         return float(self.serving.get("interval_tolerance", ValidationConfig().interval_tolerance))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        return self.score_rows(model_input)[0]
+
+    def score_rows(
+        self, model_input: pd.DataFrame, alarm_states: dict[str, AlarmState] | None = None, context_rows: int = 0,
+    ) -> tuple[pd.DataFrame, dict[str, AlarmState]]:
+        """The answer to ``model_input`` (rows in request order) and each asset's alarm
+        state after its last row. The alarms start from ``alarm_states`` (none raised for an
+        asset without one) at the first row after the ``context_rows`` first: those rows
+        only give the later rows their history (their ``alarm`` is ``normal``), as in batch
+        scoring, which carries the rows and the states from one chunk to the next."""
         try:
-            readings = parse_request(pd.DataFrame(model_input), self.detector.sensors)
+            readings = parse_request(pd.DataFrame(model_input).reset_index(drop=True), self.detector.sensors)
             check_sampling_interval(readings, self.serving["interval_s"], self.serving["max_gap_s"], self._interval_tolerance())
         except InvalidRequest as err:
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
@@ -137,12 +154,14 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         level = classify_levels(score, self.thresholds)
         level[faulty.any(axis=1)] = SENSOR_FAULT
         level[out_of_range.any(axis=1)] = CRITICAL
+        alarm, states = self._alarms(level, out_of_range.any(axis=1), frame, dict(alarm_states or {}), context_rows)
         scored = pd.DataFrame(
             {
                 TIMESTAMP: frame[TIMESTAMP].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
                 ASSET: frame[ASSET].to_numpy(dtype=object),
                 "score": _none_where_not_finite(score),
                 "level": level,
+                "alarm": alarm_names(alarm),
                 "top_sensors": _top_sensors(
                     result.contributions, out_of_range, np.isfinite(score), names, int(self.serving["top_k_sensors"])
                 ),
@@ -150,4 +169,17 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
             },
             index=frame.index,
         )
-        return scored.sort_index().reset_index(drop=True)
+        return scored.sort_index().reset_index(drop=True), states
+
+    def _alarms(
+        self, level: np.ndarray, out_of_range: np.ndarray, frame: pd.DataFrame, states: dict[str, AlarmState], context_rows: int,
+    ) -> tuple[np.ndarray, dict[str, AlarmState]]:
+        """Alarm level index per row of ``frame`` (grouped by asset, each in time order) and
+        the states after each asset's last row (module doc)."""
+        rule, index, assets = AlarmRule.of(self.thresholds), index_of_levels(level), frame[ASSET].to_numpy()
+        counted = frame.index.to_numpy() >= context_rows
+        alarm = np.zeros(len(frame), dtype=np.int8)
+        for asset in dict.fromkeys(assets):
+            rows = np.flatnonzero((assets == asset) & counted)
+            alarm[rows], states[asset] = alarm_levels(index[rows], rule, states.get(asset), out_of_range[rows])
+        return alarm, states

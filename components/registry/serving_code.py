@@ -18,6 +18,7 @@ SERVING_CODE = (
     "features/scaling.py",
     "features/windows.py",
     "scoring/__init__.py",
+    "scoring/alarms.py",
     "scoring/thresholds.py",
     "quality/__init__.py",
     "quality/config.py",

@@ -199,6 +199,16 @@ class _Sink:
             self.partial.unlink(missing_ok=True)
 
 
+def _alarms_raised(scored: pd.DataFrame, raised_before: dict[str, bool]) -> int:
+    """Alarms raised in ``scored`` (one chunk; each asset's rows in time order): rows whose
+    alarm is on where the asset's row before it (``raised_before`` for its first) was not."""
+    count = 0
+    for asset, alarm in scored.groupby(ASSET, sort=False)["alarm"]:
+        on = alarm.to_numpy() != "normal"
+        count += int((on & ~np.concatenate([[raised_before.get(asset, False)], on[:-1]])).sum())
+    return count
+
+
 def _model_columns(frame: pd.DataFrame, sensors: list[str], paths: Sequence[Path]) -> pd.DataFrame:
     """``frame``'s time stamp, asset and the model's sensors; an error naming the files if
     a sensor is missing."""
@@ -223,7 +233,9 @@ def score_export(
     :func:`join_on_time` (a single file goes through it too, so its repeated time stamps
     are resolved as ingest's and one out of time order is named by file and line).
     ``tracking_uri``: the MLflow store that resolves ``model_uri`` (default: MLflow's).
-    Returns rows, the assets scored (in order of appearance), levels, the rows at level
+    Returns rows, the assets scored (in order of appearance), levels, the alarms raised
+    (``alarm_events``: each asset's alarm going on, as the served model's alarm rule raises
+    it, carried from chunk to chunk), the rows at level
     ``sensor_fault`` counted per sensor without a reading in them (``sensor_faults``: the
     dead sensor in every such row, a sensor missing a moment beside it in a few), the
     output and the input columns left out because the model does not score them."""
@@ -246,12 +258,14 @@ def score_export(
     except MlflowException as err:
         store = tracking_uri or mlflow.get_tracking_uri()
         raise MlflowException(f"{err.message} (MLflow store {store})", error_code=ErrorCode.Value(err.error_code)) from None
-    history, sensors = _history_rows(model), model.unwrap_python_model().detector.sensors
+    served = model.unwrap_python_model()
+    history, sensors = _history_rows(model), served.detector.sensors
     if fmt.asset_column is not None:  # rows of several assets, each asset in time order
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))
     else:
         chunks = join_on_time(paths, fmt, chunk_rows, duplicate_rule)
     sink, levels, carried, ignored, assets, faults = _Sink(output_path), {}, None, set(), {}, {}
+    alarm_states, alarm_events = {}, 0
     complete = False
     try:
         for chunk in chunks:
@@ -261,7 +275,10 @@ def score_export(
             chunk = _model_columns(chunk, sensors, paths)
             context = 0 if carried is None else len(carried)
             frame = chunk if carried is None else pd.concat([carried, chunk], ignore_index=True)
-            scored = model.predict(frame).iloc[context:]
+            raised_before = {asset: any(state.raised) for asset, state in alarm_states.items()}
+            scored, alarm_states = served.score_rows(frame, alarm_states, context)  # the served answer, alarms carried over
+            scored = scored.iloc[context:]
+            alarm_events += _alarms_raised(scored, raised_before)
             scored["score"] = scored["score"].astype("float64")  # the served null (None) → NaN, one type in every chunk
             for sensor in scored.loc[scored["level"] == SENSOR_FAULT, "missing_sensors"].explode().dropna():
                 faults[sensor] = faults.get(sensor, 0) + 1
@@ -277,6 +294,7 @@ def score_export(
     finally:
         sink.close(complete=complete)
     return {
-        "rows": sink.rows, "assets": list(assets), "levels": levels, "sensor_faults": faults, "output": str(output_path),
+        "rows": sink.rows, "assets": list(assets), "levels": levels, "alarm_events": alarm_events, "sensor_faults": faults,
+        "output": str(output_path),
         "ignored_columns": sorted(ignored),
     }

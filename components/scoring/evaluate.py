@@ -24,7 +24,8 @@ from components.stages import thresholds_path
 from components.detectors.registry import SERVED_KIND, load_detector
 from components.scoring.metrics import evaluate_scores
 from components.scoring.plots import plot_leaderboard, plot_loss_curves, plot_score_timeline
-from components.scoring.thresholds import classify_levels, load_thresholds
+from components.scoring.alarms import AlarmRule, alarm_names, alarms_by_asset, event_metrics, level_index
+from components.scoring.thresholds import LEVELS, classify_levels, load_thresholds
 
 METRICS_FILE = "metrics.json"
 LEADERBOARD_FILE = "leaderboard.csv"
@@ -33,19 +34,23 @@ LOSS_CSV = "loss_curves.csv"
 LEADERBOARD_PLOT = "leaderboard.png"
 LEADERBOARD_COLUMNS = [
     "model", "vus_pr", "pr_auc", "vus_roc", "roc_auc", "precision", "recall", "f1", "f2", "pa_f1_point_adjusted",
-    "events", "events_detected", "mean_delay_steps", "rows_per_s", "train_s",
+    "events", "events_detected", "mean_delay_steps", "alarm_events_found", "alarm_false_events_per_asset_day",
+    "alarm_mean_delay_rows", "raise_after", "clear_after", "rows_per_s", "train_s",
 ]
 
 
 @dataclass(frozen=True)
 class EvaluationSet:
-    """The test split as every model sees it: ``scaled`` (rows, n_sensors), ``sessions``
-    and ``labels`` (rows,), ``labels_source`` "labelled" or "synthetic"."""
+    """The test split as every model sees it: ``scaled`` (rows, n_sensors), ``sessions``,
+    ``assets`` and ``labels`` (rows,), ``labels_source`` "labelled" or "synthetic",
+    ``interval_s`` seconds a row."""
 
     scaled: np.ndarray
     sessions: np.ndarray
+    assets: np.ndarray
     labels: np.ndarray
     labels_source: str
+    interval_s: float
 
 
 def evaluation_set(cfg: PipelineConfig, prepared: PreparedData) -> EvaluationSet:
@@ -53,20 +58,22 @@ def evaluation_set(cfg: PipelineConfig, prepared: PreparedData) -> EvaluationSet
     from components.features.injection import inject_anomalies
 
     test = prepared.splits["test"]
-    scaled, sessions = prepared.scaler.transform(test), test[SESSION].to_numpy()
+    scaled, sessions, assets = prepared.scaler.transform(test), test[SESSION].to_numpy(), test[ASSET].to_numpy()
+    interval_s = float(cfg.prepare.times()[0])
     if LABEL in test.columns and test[LABEL].to_numpy().any():
-        return EvaluationSet(scaled, sessions, test[LABEL].to_numpy(dtype=np.int8), "labelled")
+        return EvaluationSet(scaled, sessions, assets, test[LABEL].to_numpy(dtype=np.int8), "labelled", interval_s)
     injected = inject_anomalies(scaled, sessions, seed=cfg.evaluate.injection_seed)
-    return EvaluationSet(injected.values.astype(np.float32), sessions, injected.labels, "synthetic")
+    return EvaluationSet(injected.values.astype(np.float32), sessions, assets, injected.labels, "synthetic", interval_s)
 
 
 def _finite_or_none(metrics: dict) -> dict:
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
 
 
-def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thresholds_file: Path) -> tuple[dict, np.ndarray]:
-    """Metrics of one model on the test set (at its levels in ``thresholds_file``) and its
-    per-row scores (rows,)."""
+def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thresholds_file: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Metrics of one model on the test set (at its levels in ``thresholds_file``: point
+    metrics of the rows over the alarm level, and event metrics of its alarms, raised and
+    cleared by its alarm rule), its per-row scores (rows,) and alarm level indices (rows,)."""
     detector = load_detector(model_dir)
     thresholds = load_thresholds(thresholds_file)
     start = time.perf_counter()
@@ -75,15 +82,19 @@ def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thre
     fit_summary = json.loads((model_dir / "fit_summary.json").read_text())
     metrics: dict = {"model": detector.kind, "alarm_level": cfg.evaluate.alarm_level, "labels": data.labels_source}
     metrics.update(evaluate_scores(data.labels, scores, thresholds[cfg.evaluate.alarm_level], window=cfg.evaluate.vus_window))
+    rule, index = AlarmRule.of(thresholds), level_index(scores, thresholds)
+    alarm = alarms_by_asset(index, data.assets, rule)
+    metrics.update(event_metrics(data.labels, alarm, data.assets, index, data.interval_s, level=LEVELS.index(cfg.evaluate.alarm_level)))
+    metrics.update({"raise_after": rule.raise_after, "clear_after": rule.clear_after})
     metrics["rows_per_s"] = len(scores) / seconds
     metrics["epochs"] = fit_summary["epochs"]
     metrics["train_s"] = fit_summary["train_s"]
-    return _finite_or_none(metrics), scores
+    return _finite_or_none(metrics), scores, alarm
 
 
 def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
     """Write ``reports/metrics.json`` ({model: metrics}), ``reports/leaderboard.csv`` and
-    its plot, ``reports/scores_test.parquet`` (the labels used and a score and level
+    its plot, ``reports/scores_test.parquet`` (the labels used and a score, level and alarm
     column per model), the loss curves of every network and the served model's score
     timeline; return the metrics."""
     reports = cfg.paths.reports_dir()
@@ -96,9 +107,10 @@ def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
         model_dir, levels_file = model_dir_of(cfg, kind), thresholds_path(cfg, kind)
         if not levels_file.exists():
             raise FileNotFoundError(f"{levels_file} is missing: run `anomflow train --model {kind}` and `anomflow threshold` first")
-        all_metrics[kind], scores = evaluate_one(cfg, data, model_dir, levels_file)
+        all_metrics[kind], scores, alarm = evaluate_one(cfg, data, model_dir, levels_file)
         scored[f"score_{kind}"] = scores
         scored[f"level_{kind}"] = classify_levels(scores, load_thresholds(levels_file))
+        scored[f"alarm_{kind}"] = alarm_names(alarm)
         run = json.loads((model_dir / "mlflow_run.json").read_text())
         all_metrics[kind]["run_id"] = run["child"]
         history = json.loads((model_dir / "history.json").read_text())

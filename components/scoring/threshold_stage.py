@@ -1,4 +1,5 @@
-"""The threshold stage: alarm levels from validation scores only (never test data)."""
+"""The threshold stage: alarm levels and the alarm rule from validation scores only
+(never test data)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 from components.config import PipelineConfig
 from components.detectors.registry import load_detector
 from components.features.prepare import PreparedData
-from components.frames import LABEL
+from components.frames import ASSET, LABEL
+from components.scoring.alarms import choose_rule, level_index
 from components.scoring.thresholds import save_thresholds, set_levels
 
 
@@ -22,15 +24,19 @@ def labelled_history(labels: np.ndarray, window: int) -> np.ndarray:
 
 def set_thresholds(cfg: PipelineConfig, prepared: PreparedData, model_dir: str | Path, out: str | Path) -> dict:
     """Score the validation split with the model saved in ``model_dir`` and write its
-    alarm levels to ``out`` (JSON)."""
+    alarm levels and, under ``alarm``, its alarm rule (:func:`~components.scoring.alarms.choose_rule`,
+    rows near a labelled anomaly not counted) to ``out`` (JSON)."""
     detector = load_detector(model_dir)
     val = prepared.splits["val"]
     scores = detector.score_frame(prepared.scaler, val).score
     labels = val[LABEL].to_numpy() if LABEL in val.columns else None
+    keep = np.ones(len(scores), dtype=bool)
     if labels is not None and cfg.prepare.exclude_labelled_from_fit and cfg.threshold.method != "best_f1":
         keep = ~labelled_history(labels, detector.window)
-        scores, labels = scores[keep], labels[keep]
-    levels = set_levels(scores, cfg.threshold, val_labels=labels)
+    levels = set_levels(scores[keep], cfg.threshold, val_labels=None if labels is None else labels[keep])
+    index = np.where(keep, level_index(scores, levels), -1)
+    assets = val[ASSET].to_numpy() if ASSET in val.columns else np.zeros(len(val), dtype=np.int8)
+    levels["alarm"] = choose_rule(index, assets, cfg.prepare.times()[0], cfg.alarm)[1]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_thresholds(levels, Path(out))
     return levels

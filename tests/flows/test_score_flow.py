@@ -25,7 +25,7 @@ def test_score_flow_writes_scored_rows(trained_project, tmp_path):
         del os.environ["MLFLOW_TRACKING_URI"]
     scored = pd.read_parquet(tmp_path / "scored.parquet")
     assert len(scored) == summary["rows"] == 300
-    assert {"timestamp", "asset", "score", "level", "top_sensors"} <= set(scored.columns)
+    assert {"timestamp", "asset", "score", "level", "alarm", "top_sensors"} <= set(scored.columns)
     assert scored["timestamp"].dt.tz is not None and scored["timestamp"].tolist() == export["timestamp"].tolist()
     window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
     assert scored["score"].notna().sum() == 300 - (window - 1)  # the served student needs a full window
@@ -63,6 +63,7 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     assert whole["rows"] == streamed["rows"] == as_csv["rows"] == 700
+    assert whole["alarm_events"] == streamed["alarm_events"] == short_first["alarm_events"]  # alarm states carried across chunks
     a, b = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "streamed.parquet")
     # the networks score in float32, and a matrix product's rounding may depend on how many
     # windows one call holds (seen with AVX-512 kernels): equal to float32 rounding, not bit for bit

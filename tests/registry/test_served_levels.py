@@ -40,7 +40,7 @@ def _request(rows: int = 60) -> pd.DataFrame:
 
 def test_normal_readings_are_scored_after_a_full_window(served):
     out = served.predict(None, _request())
-    assert list(out.columns) == ["timestamp", "asset", "score", "level", "top_sensors", "missing_sensors"]
+    assert list(out.columns) == ["timestamp", "asset", "score", "level", "alarm", "top_sensors", "missing_sensors"]
     assert (out["level"].iloc[: WINDOW - 1] == "insufficient_history").all()
     assert out["score"].iloc[WINDOW - 1 :].notna().all() and out["missing_sensors"].map(len).sum() == 0
 
@@ -90,3 +90,51 @@ def test_a_short_gap_is_imputed_and_reported_a_long_one_is_a_fault(served):
     assert out.loc[40:42, "score"].notna().all() and (out.loc[43:49, "level"] == "sensor_fault").all()
     assert (out.loc[50 : 50 + WINDOW - 2, "level"] == "insufficient_history").all()  # a new session after the fault
     assert out.loc[50 + WINDOW - 1 :, "score"].notna().all()
+
+
+def _with_rule(served: AnomflowDetector, raise_after: int, clear_after: int) -> AnomflowDetector:
+    ruled = copy.copy(served)
+    ruled.thresholds = {**served.thresholds, "alarm": {"raise_after": raise_after, "clear_after": clear_after}}
+    return ruled
+
+
+def _excursions(rows: int = 120) -> pd.DataFrame:
+    """x1 pushed out for 2 rows (a blip) at 30 and for 12 rows (a fault) at 70."""
+    request = _request(rows)
+    request.loc[30:31, "x1"] += 4.0
+    request.loc[70:81, "x1"] += 4.0
+    return request
+
+
+def test_the_alarm_is_raised_after_raise_after_rows_and_a_blip_raises_none(served):
+    out = _with_rule(served, 12, 4).predict(None, _excursions())
+    over = np.flatnonzero(out["level"].isin(["warning", "critical"]))
+    # the 8-row window sees the blip for 9 rows and the fault for 19
+    assert over.tolist() == list(range(30, 39)) + list(range(70, 89))
+    assert (out["alarm"].iloc[:70] == "normal").all()  # the blip: levels, no alarm
+    # raised on the fault's 12th row over the warning level, cleared on the 4th row below it
+    assert np.flatnonzero(out["alarm"] != "normal").tolist() == list(range(81, 92))
+
+
+def test_an_out_of_range_reading_raises_the_alarm_at_once(served):
+    request = _request()
+    request.loc[30, "x1"] = np.inf
+    out = _with_rule(served, 10, 3).predict(None, request)
+    assert out.loc[30, "alarm"] == "critical" and out.loc[29, "alarm"] == "normal"
+
+
+def test_a_model_without_a_rule_alarms_as_its_levels(served):
+    out = served.predict(None, _excursions())
+    scored = out["level"].isin(["normal", "warning", "critical"])
+    assert (out.loc[scored, "alarm"] == out.loc[scored, "level"]).all()
+
+
+@pytest.mark.parametrize("cut", [35, 74, 85, 90])
+def test_rows_scored_in_two_requests_with_context_and_state_alarm_as_in_one(served, cut):
+    ruled = _with_rule(served, 12, 4)
+    request = _excursions()
+    whole = ruled.predict(None, request)
+    first, states = ruled.score_rows(request.iloc[:cut])
+    context = WINDOW + 3
+    second, _ = ruled.score_rows(request.iloc[cut - context :], states, context_rows=context)
+    assert pd.concat([first["alarm"], second["alarm"].iloc[context:]]).tolist() == whole["alarm"].tolist()

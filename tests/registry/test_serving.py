@@ -68,7 +68,7 @@ def test_good_request_gets_score_level_and_top_sensors(server, request_rows, tra
         raise ValueError(f"{constant} is not JSON (JavaScript's JSON.parse and most clients reject it)")
 
     predictions = pd.DataFrame(json.loads(response.text, parse_constant=not_json)["predictions"])
-    assert list(predictions.columns) == ["timestamp", "asset", "score", "level", "top_sensors", "missing_sensors"]
+    assert list(predictions.columns) == ["timestamp", "asset", "score", "level", "alarm", "top_sensors", "missing_sensors"]
     assert len(predictions) == 200
     window = json.loads((trained_project["root"] / "models" / "student" / "model.json").read_text())["window"]
     assert (predictions["level"].iloc[: window - 1] == "insufficient_history").all()
