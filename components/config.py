@@ -21,6 +21,7 @@ from components.detectors.base import DetectorSettings
 from components.detectors.registry import DETECTORS, SERVED_KIND, detector_class
 from components.legacy_config import legacy_layout_moves
 from components.quality.config import ValidationConfig
+from components.features.drift import DriftTrackingConfig
 from components.scoring.alarms import AlarmConfig
 from components.scoring.thresholds import ThresholdConfig
 
@@ -113,6 +114,7 @@ class PrepareConfig(_Strict):
     exclude_labelled_from_fit: bool = Field(
         True, description="drop windows touching labelled anomalies from train/validation"
     )
+    drift_tracking: DriftTrackingConfig = DriftTrackingConfig()
 
     @model_validator(mode="after")
     def _fractions(self) -> "PrepareConfig":

@@ -16,6 +16,7 @@ import pandas as pd
 from components.checksums import record_checksums
 from components.config import PipelineConfig
 from components.detectors.registry import SERVED_KIND, load_detector
+from components.features.drift import DRIFT_FILE
 from components.features.prepare import PreparedData
 from components.frames import LABEL, SESSION
 from components.registry.promotion import decide_and_alias
@@ -36,7 +37,8 @@ ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
 
 def build_bundle(cfg: PipelineConfig, kind: str, prepared_dir: Path, out: Path) -> Path:
     """Collect a model's served files: the detector's (spec and parameters), the
-    scaler, its alarm levels and the serving settings, every file's checksum recorded."""
+    scaler, its alarm levels, the serving settings and, with drift tracking, the tracker
+    (``drift.json``), every file's checksum recorded."""
     out.mkdir(parents=True, exist_ok=True)
     load_detector(model_dir_of(cfg, kind)).save(out)
     shutil.copy2(thresholds_path(cfg, kind), out / THRESHOLDS_FILE)
@@ -50,7 +52,11 @@ def build_bundle(cfg: PipelineConfig, kind: str, prepared_dir: Path, out: Path) 
         "top_k_sensors": cfg.register_.top_k_sensors,
     }
     (out / SERVING_FILE).write_text(json.dumps(serving, indent=2))
-    record_checksums(out, [THRESHOLDS_FILE, "scaler.json", SERVING_FILE])  # beside the detector's: the model verifies all
+    served = [THRESHOLDS_FILE, "scaler.json", SERVING_FILE]
+    if (prepared_dir / DRIFT_FILE).exists():  # drift tracking: its limits and each asset's reference
+        shutil.copy2(prepared_dir / DRIFT_FILE, out / DRIFT_FILE)
+        served.append(DRIFT_FILE)
+    record_checksums(out, served)  # beside the detector's: the model verifies all
     return out
 
 

@@ -1,8 +1,9 @@
 """The served model ``anomflow-detector``: an MLflow pyfunc built from plain files.
 
 Artifacts (one ``bundle`` directory, no pickled objects): the detector's files
-(``model.json`` + ``weights.pt``, :mod:`components.detectors`), ``scaler.json``, ``thresholds.json`` and ``serving.json`` (sampling interval
-and its tolerance, gap and top-k settings). Logged as *models from code*
+(``model.json`` + ``weights.pt``, :mod:`components.detectors`), ``scaler.json``, ``thresholds.json``, ``serving.json`` (sampling interval
+and its tolerance, gap and top-k settings) and, for a model trained on drift-tracked
+inputs, ``drift.json`` (:mod:`components.features.drift`). Logged as *models from code*
 (``pyfunc_entry.py``) with the ``components`` package as a code path, so it loads from
 any directory.
 
@@ -23,6 +24,11 @@ contributing most) and ``missing_sensors`` (the sensors the row has no reading f
 - ``insufficient_history``: the row's session (readings without gaps or faults) is
   shorter than the window so far.
 
+With drift tracking, each asset's readings are replaced by their residuals from its
+reference before scaling, starting from the reference the bundle saved for that asset (at
+the end of the data the model was prepared from; a new asset's reference starts with its
+first rows).
+
 ``alarm`` (``normal`` / ``warning`` / ``critical``) is the event-level alarm: each asset's
 levels from the request's first row on, through the model's alarm rule (a level raised
 once it held for ``raise_after`` rows, cleared after ``clear_after`` rows below it, an
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -46,6 +53,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from components.features.drift import DRIFT_FILE, DriftTracker, StreamState
 from components.features.scaling import StandardScaler
 from components.frames import ASSET, SESSION, TIMESTAMP
 from components.quality.config import ValidationConfig
@@ -59,6 +67,16 @@ THRESHOLDS_FILE = "thresholds.json"
 OUT_OF_RANGE_SIGMAS = 1000.0
 CRITICAL = "critical"
 _NONE: list[str] = []
+
+
+@dataclass
+class AssetState:
+    """What one asset's later rows need from its earlier ones: its alarm state after its
+    last row, and its drift reference before the rows the next request repeats as history
+    (None: nothing carried)."""
+
+    alarm: AlarmState | None = None
+    drift: StreamState | None = None
 
 
 def sessionise(readings: pd.DataFrame, max_gap_s: float, impute_steps: int) -> pd.DataFrame:
@@ -118,6 +136,12 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         self.scaler = StandardScaler.load(bundle / "scaler.json")
         self.thresholds = load_thresholds(bundle / THRESHOLDS_FILE)
         self.serving = json.loads((bundle / SERVING_FILE).read_text())
+        self.drift = DriftTracker.load(bundle / DRIFT_FILE) if (bundle / DRIFT_FILE).exists() else None
+
+    @property
+    def history_rows(self) -> int:
+        """Rows of history a row's score needs (the window, plus the imputation reach)."""
+        return int(self.detector.window) - 1 + int(self.serving["impute_steps"])
 
     def _interval_tolerance(self) -> float:
         # a bundle registered before the tolerance was recorded has validate's default; batch
@@ -128,13 +152,14 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         return self.score_rows(model_input)[0]
 
     def score_rows(
-        self, model_input: pd.DataFrame, alarm_states: dict[str, AlarmState] | None = None, context_rows: int = 0,
-    ) -> tuple[pd.DataFrame, dict[str, AlarmState]]:
-        """The answer to ``model_input`` (rows in request order) and each asset's alarm
-        state after its last row. The alarms start from ``alarm_states`` (none raised for an
-        asset without one) at the first row after the ``context_rows`` first: those rows
-        only give the later rows their history (their ``alarm`` is ``normal``), as in batch
-        scoring, which carries the rows and the states from one chunk to the next."""
+        self, model_input: pd.DataFrame, states: dict[str, AssetState] | None = None, context_rows: int = 0,
+    ) -> tuple[pd.DataFrame, dict[str, AssetState]]:
+        """The answer to ``model_input`` (rows in request order) and each asset's state for
+        the next piece of its rows, as batch scoring carries them: the next piece repeats
+        this one's last :attr:`history_rows` rows of each asset as its ``context_rows``.
+        ``states``: each asset's state from the piece before (an asset without one: none
+        raised, the bundle's drift reference). The ``context_rows`` first rows only give
+        the later rows their history (their ``alarm`` is ``normal``)."""
         try:
             readings = parse_request(pd.DataFrame(model_input).reset_index(drop=True), self.detector.sensors)
             check_sampling_interval(readings, self.serving["interval_s"], self.serving["max_gap_s"], self._interval_tolerance())
@@ -145,6 +170,9 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])
         missing = readings.loc[frame.index, sensors].isna().to_numpy()
         faulty = frame[sensors].isna().to_numpy()  # missing beyond the imputation reach
+        states = {asset: AssetState(s.alarm, s.drift) for asset, s in (states or {}).items()}
+        if self.drift is not None:
+            frame[sensors] = self._drift_residuals(frame, states)
         frame[sensors] = frame[sensors].fillna(0.0)
         with np.errstate(over="ignore", invalid="ignore"):  # a reading beyond float32 scales to ±inf: out of range below
             scaled = self.scaler.transform(frame)
@@ -154,7 +182,7 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         level = classify_levels(score, self.thresholds)
         level[faulty.any(axis=1)] = SENSOR_FAULT
         level[out_of_range.any(axis=1)] = CRITICAL
-        alarm, states = self._alarms(level, out_of_range.any(axis=1), frame, dict(alarm_states or {}), context_rows)
+        alarm = self._alarms(level, out_of_range.any(axis=1), frame, states, context_rows)
         scored = pd.DataFrame(
             {
                 TIMESTAMP: frame[TIMESTAMP].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
@@ -171,15 +199,32 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         )
         return scored.sort_index().reset_index(drop=True), states
 
+    def _drift_residuals(self, frame: pd.DataFrame, states: dict[str, AssetState]) -> np.ndarray:
+        """(rows, sensors) each asset's readings as residuals from its drift reference (rows
+        grouped by asset, each in time order); each asset's ``drift`` state set to its
+        reference before its last :attr:`history_rows` rows."""
+        values = frame[self.detector.sensors].to_numpy(dtype=np.float64)
+        residuals = np.empty_like(values)
+        assets = frame[ASSET].to_numpy()
+        for asset in dict.fromkeys(assets):
+            rows = np.flatnonzero(assets == asset)
+            state = states.setdefault(asset, AssetState())
+            start = state.drift if state.drift is not None else self.drift.states.get(str(asset))
+            cut = max(len(rows) - self.history_rows, 0)
+            residuals[rows[:cut]], state.drift = self.drift.track(values[rows[:cut]], start)
+            residuals[rows[cut:]], _ = self.drift.track(values[rows[cut:]], state.drift)
+        return residuals
+
     def _alarms(
-        self, level: np.ndarray, out_of_range: np.ndarray, frame: pd.DataFrame, states: dict[str, AlarmState], context_rows: int,
-    ) -> tuple[np.ndarray, dict[str, AlarmState]]:
-        """Alarm level index per row of ``frame`` (grouped by asset, each in time order) and
-        the states after each asset's last row (module doc)."""
+        self, level: np.ndarray, out_of_range: np.ndarray, frame: pd.DataFrame, states: dict[str, AssetState], context_rows: int,
+    ) -> np.ndarray:
+        """Alarm level index per row of ``frame`` (grouped by asset, each in time order);
+        each asset's ``alarm`` state set to the state after its last row (module doc)."""
         rule, index, assets = AlarmRule.of(self.thresholds), index_of_levels(level), frame[ASSET].to_numpy()
         counted = frame.index.to_numpy() >= context_rows
         alarm = np.zeros(len(frame), dtype=np.int8)
         for asset in dict.fromkeys(assets):
             rows = np.flatnonzero((assets == asset) & counted)
-            alarm[rows], states[asset] = alarm_levels(index[rows], rule, states.get(asset), out_of_range[rows])
-        return alarm, states
+            state = states.setdefault(asset, AssetState())
+            alarm[rows], state.alarm = alarm_levels(index[rows], rule, state.alarm, out_of_range[rows])
+        return alarm

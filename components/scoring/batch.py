@@ -157,12 +157,6 @@ def join_on_time(
             yield join_asset(parts)
 
 
-def _history_rows(model) -> int:
-    """Rows of history a score needs (plus the imputation reach), from the served bundle."""
-    served = model.unwrap_python_model()
-    return int(served.detector.window) - 1 + int(served.serving["impute_steps"])
-
-
 class _Sink:
     """Appends scored chunks to ``.parquet`` (row groups; ``timestamp`` as a UTC
     timestamp column) or ``.csv`` (ISO-8601 text, as the served model answers), in a
@@ -259,13 +253,13 @@ def score_export(
         store = tracking_uri or mlflow.get_tracking_uri()
         raise MlflowException(f"{err.message} (MLflow store {store})", error_code=ErrorCode.Value(err.error_code)) from None
     served = model.unwrap_python_model()
-    history, sensors = _history_rows(model), served.detector.sensors
+    history, sensors = served.history_rows, served.detector.sensors
     if fmt.asset_column is not None:  # rows of several assets, each asset in time order
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))
     else:
         chunks = join_on_time(paths, fmt, chunk_rows, duplicate_rule)
     sink, levels, carried, ignored, assets, faults = _Sink(output_path), {}, None, set(), {}, {}
-    alarm_states, alarm_events = {}, 0
+    states, alarm_events = {}, 0
     complete = False
     try:
         for chunk in chunks:
@@ -275,8 +269,8 @@ def score_export(
             chunk = _model_columns(chunk, sensors, paths)
             context = 0 if carried is None else len(carried)
             frame = chunk if carried is None else pd.concat([carried, chunk], ignore_index=True)
-            raised_before = {asset: any(state.raised) for asset, state in alarm_states.items()}
-            scored, alarm_states = served.score_rows(frame, alarm_states, context)  # the served answer, alarms carried over
+            raised_before = {asset: any(s.alarm.raised) for asset, s in states.items() if s.alarm is not None}
+            scored, states = served.score_rows(frame, states, context)  # the served answer, alarm and drift states carried over
             scored = scored.iloc[context:]
             alarm_events += _alarms_raised(scored, raised_before)
             scored["score"] = scored["score"].astype("float64")  # the served null (None) → NaN, one type in every chunk

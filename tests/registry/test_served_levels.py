@@ -29,6 +29,7 @@ def served() -> AnomflowDetector:
     normal = detector.score(prepared.scaler.transform(pd.DataFrame(plant_like(400, 5), columns=SENSORS)), np.zeros(400)).score
     model.thresholds = {"warning": float(np.nanquantile(normal, 0.99)), "critical": float(np.nanmax(normal) * 2)}
     model.serving = {"interval_s": 60, "interval_tolerance": 0.5, "max_gap_s": 600, "impute_steps": 3, "top_k_sensors": 2}
+    model.drift = None
     return model
 
 

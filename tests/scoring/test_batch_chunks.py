@@ -26,16 +26,16 @@ class _RecordingModel:
     def __init__(self, history: int) -> None:
         self.sizes: list[int] = []
         served = SimpleNamespace(
-            detector=SimpleNamespace(window=history + 1, sensors=["a", "b"]), serving={"impute_steps": 0}, score_rows=self.score_rows,
+            detector=SimpleNamespace(window=history + 1, sensors=["a", "b"]), history_rows=history, score_rows=self.score_rows,
         )
         self.unwrap_python_model = lambda: served
 
-    def score_rows(self, frame: pd.DataFrame, alarm_states: dict, context_rows: int) -> tuple[pd.DataFrame, dict]:
+    def score_rows(self, frame: pd.DataFrame, states: dict, context_rows: int) -> tuple[pd.DataFrame, dict]:
         self.sizes.append(len(frame))
         return pd.DataFrame({
             "timestamp": frame["timestamp"].astype(str).to_numpy(), "asset": frame["asset"].to_numpy(), "score": 0.0,
             "level": "normal", "alarm": "normal", "top_sensors": [["a"]] * len(frame), "missing_sensors": [[]] * len(frame),
-        }), alarm_states
+        }), states
 
 
 def test_export_is_read_in_chunks(tmp_path):
