@@ -29,6 +29,10 @@ reference before scaling, starting from the reference the bundle saved for that 
 the end of the data the model was prepared from; a new asset's reference starts with its
 first rows).
 
+With ``dspot`` thresholds, ``score`` is the detector's score minus its asset's score
+reference (:func:`~components.scoring.thresholds.score_residuals`), which the levels
+apply to.
+
 ``alarm`` (``normal`` / ``warning`` / ``critical``) is the event-level alarm: each asset's
 levels from the request's first row on, through the model's alarm rule (a level raised
 once it held for ``raise_after`` rows, cleared after ``clear_after`` rows below it, an
@@ -60,7 +64,7 @@ from components.quality.config import ValidationConfig
 from components.detectors.registry import load_detector
 from components.registry.request import InvalidRequest, check_sampling_interval, parse_request
 from components.scoring.alarms import AlarmRule, AlarmState, alarm_levels, alarm_names, index_of_levels
-from components.scoring.thresholds import SENSOR_FAULT, classify_levels, load_thresholds
+from components.scoring.thresholds import SENSOR_FAULT, classify_levels, load_thresholds, tracked_scores
 
 SERVING_FILE = "serving.json"
 THRESHOLDS_FILE = "thresholds.json"
@@ -72,11 +76,12 @@ _NONE: list[str] = []
 @dataclass
 class AssetState:
     """What one asset's later rows need from its earlier ones: its alarm state after its
-    last row, and its drift reference before the rows the next request repeats as history
-    (None: nothing carried)."""
+    last row, and its drift reference and (``dspot`` thresholds) score reference before
+    the rows the next request repeats as history (None: nothing carried)."""
 
     alarm: AlarmState | None = None
     drift: StreamState | None = None
+    score_reference: list[float] | None = None
 
 
 def sessionise(readings: pd.DataFrame, max_gap_s: float, impute_steps: int) -> pd.DataFrame:
@@ -170,7 +175,7 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         frame = sessionise(readings, self.serving["max_gap_s"], self.serving["impute_steps"])
         missing = readings.loc[frame.index, sensors].isna().to_numpy()
         faulty = frame[sensors].isna().to_numpy()  # missing beyond the imputation reach
-        states = {asset: AssetState(s.alarm, s.drift) for asset, s in (states or {}).items()}
+        states = {asset: AssetState(s.alarm, s.drift, s.score_reference) for asset, s in (states or {}).items()}
         if self.drift is not None:
             frame[sensors] = self._drift_residuals(frame, states)
         frame[sensors] = frame[sensors].fillna(0.0)
@@ -178,7 +183,7 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
             scaled = self.scaler.transform(frame)
         out_of_range = ~(np.abs(scaled) <= OUT_OF_RANGE_SIGMAS) & ~faulty  # a fault's filled-in 0 is no reading
         result = self.detector.score(np.clip(scaled, -OUT_OF_RANGE_SIGMAS, OUT_OF_RANGE_SIGMAS), frame[SESSION].to_numpy())
-        score = np.where(faulty.any(axis=1), np.nan, result.score)
+        score = self._tracked(np.where(faulty.any(axis=1), np.nan, result.score), frame, states)
         level = classify_levels(score, self.thresholds)
         level[faulty.any(axis=1)] = SENSOR_FAULT
         level[out_of_range.any(axis=1)] = CRITICAL
@@ -214,6 +219,24 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
             residuals[rows[:cut]], state.drift = self.drift.track(values[rows[:cut]], start)
             residuals[rows[cut:]], _ = self.drift.track(values[rows[cut:]], state.drift)
         return residuals
+
+    def _tracked(self, score: np.ndarray, frame: pd.DataFrame, states: dict[str, AssetState]) -> np.ndarray:
+        """The scores the levels apply to: with ``dspot`` thresholds, each score's residual
+        from its asset's score reference (from the carried one, else the bundle's), whose
+        state before the rows the next request scores again is carried (the last
+        :attr:`history_rows` less the ``window − 1`` its first rows need); else ``score``."""
+        if self.thresholds.get("method") != "dspot":
+            return score
+        out, assets = np.empty_like(score), frame[ASSET].to_numpy()
+        for asset in dict.fromkeys(assets):
+            rows, key = np.flatnonzero(assets == asset), str(asset)
+            state = states.setdefault(asset, AssetState())
+            start = state.score_reference if state.score_reference is not None else self.thresholds["reference"]["states"].get(key, [])
+            cut = max(len(rows) - self.history_rows + self.detector.window - 1, 0)  # the next request scores its rows from here
+            out[rows[:cut]], before_history = tracked_scores(score[rows[:cut]], np.full(cut, key), self.thresholds, {key: start})
+            state.score_reference = before_history.get(key, start)
+            out[rows[cut:]], _ = tracked_scores(score[rows[cut:]], np.full(len(rows) - cut, key), self.thresholds, {key: state.score_reference})
+        return out
 
     def _alarms(
         self, level: np.ndarray, out_of_range: np.ndarray, frame: pd.DataFrame, states: dict[str, AssetState], context_rows: int,

@@ -15,6 +15,7 @@ SERVING_CODE = (
     "detectors",
     "models",
     "features/__init__.py",
+    "features/drift.py",
     "features/scaling.py",
     "features/windows.py",
     "scoring/__init__.py",

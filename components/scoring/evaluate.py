@@ -25,7 +25,7 @@ from components.detectors.registry import SERVED_KIND, load_detector
 from components.scoring.metrics import evaluate_scores
 from components.scoring.plots import plot_leaderboard, plot_loss_curves, plot_score_timeline
 from components.scoring.alarms import AlarmRule, alarm_names, alarms_by_asset, event_metrics, level_index
-from components.scoring.thresholds import LEVELS, classify_levels, load_thresholds
+from components.scoring.thresholds import LEVELS, classify_levels, load_thresholds, tracked_scores
 
 METRICS_FILE = "metrics.json"
 LEADERBOARD_FILE = "leaderboard.csv"
@@ -79,6 +79,7 @@ def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thre
     start = time.perf_counter()
     scores = detector.score(data.scaled, data.sessions).score
     seconds = time.perf_counter() - start
+    scores, _ = tracked_scores(scores, data.assets, thresholds)  # dspot: residuals from each asset's reference at the end of validation
     fit_summary = json.loads((model_dir / "fit_summary.json").read_text())
     metrics: dict = {"model": detector.kind, "alarm_level": cfg.evaluate.alarm_level, "labels": data.labels_source}
     metrics.update(evaluate_scores(data.labels, scores, thresholds[cfg.evaluate.alarm_level], window=cfg.evaluate.vus_window))

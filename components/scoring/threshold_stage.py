@@ -12,7 +12,7 @@ from components.detectors.registry import load_detector
 from components.features.prepare import PreparedData
 from components.frames import ASSET, LABEL
 from components.scoring.alarms import choose_rule, level_index
-from components.scoring.thresholds import save_thresholds, set_levels
+from components.scoring.thresholds import save_thresholds, set_levels, tracked_scores
 
 
 def labelled_history(labels: np.ndarray, window: int) -> np.ndarray:
@@ -33,9 +33,10 @@ def set_thresholds(cfg: PipelineConfig, prepared: PreparedData, model_dir: str |
     keep = np.ones(len(scores), dtype=bool)
     if labels is not None and cfg.prepare.exclude_labelled_from_fit and cfg.threshold.method != "best_f1":
         keep = ~labelled_history(labels, detector.window)
-    levels = set_levels(scores[keep], cfg.threshold, val_labels=None if labels is None else labels[keep])
-    index = np.where(keep, level_index(scores, levels), -1)
     assets = val[ASSET].to_numpy() if ASSET in val.columns else np.zeros(len(val), dtype=np.int8)
+    scores = np.where(keep, scores, np.nan)
+    levels = set_levels(scores, cfg.threshold, val_labels=labels, assets=assets)
+    index = level_index(tracked_scores(scores, assets, levels, states={})[0], levels)  # as served from a fresh reference
     levels["alarm"] = choose_rule(index, assets, cfg.prepare.times()[0], cfg.alarm)[1]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_thresholds(levels, Path(out))

@@ -140,7 +140,10 @@ class ThresholdConfig(BaseModel):
     """How alarm levels are set from validation scores (section ``threshold`` of the YAML).
 
     ``pot``: POT thresholds at risks ``warning_risk`` / ``critical_risk`` (probability that
-    a normal score exceeds the level). ``percentile``: the ``warning_percentile`` /
+    a normal score exceeds the level). ``dspot``: drifting POT (Siffer et al., KDD 2017,
+    section 4.3): the levels apply to each score's residual from the mean of the asset's
+    last ``dspot_depth`` scores below the warning level (:func:`score_residuals`), POT
+    thresholds fitted on the validation residuals. ``percentile``: the ``warning_percentile`` /
     ``critical_percentile`` (0-100) of the validation scores. ``best_f1``: warning at the
     best F-``beta`` threshold on labelled validation data, critical at ``critical_percentile``
     of its normal-labelled scores.
@@ -148,13 +151,14 @@ class ThresholdConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["pot", "percentile", "best_f1"] = "pot"
+    method: Literal["pot", "dspot", "percentile", "best_f1"] = "pot"
     warning_risk: float = Field(1e-2, gt=0, lt=1)
     critical_risk: float = Field(1e-3, gt=0, lt=1)
     init_quantile: float = Field(0.98, gt=0, lt=1)
     warning_percentile: float = Field(99.0, gt=0, lt=100)
     critical_percentile: float = Field(99.9, gt=0, le=100)
     beta: float = Field(1.0, gt=0)
+    dspot_depth: int = Field(100, ge=2, description="dspot: scores the moving reference averages")
 
     @model_validator(mode="after")
     def _ordered(self) -> ThresholdConfig:
@@ -162,13 +166,16 @@ class ThresholdConfig(BaseModel):
             raise ValueError("need 0 < critical_risk < warning_risk < 1")
         if not self.warning_percentile < self.critical_percentile:
             raise ValueError("need warning_percentile < critical_percentile")
-        if self.method == "pot" and self.warning_risk >= 1 - self.init_quantile:
+        if self.method in ("pot", "dspot") and self.warning_risk >= 1 - self.init_quantile:
             raise ValueError("POT needs warning_risk < 1 - init_quantile (the risk must lie beyond the initial threshold)")
         return self
 
 
-def set_levels(val_scores: np.ndarray, cfg: ThresholdConfig, val_labels: np.ndarray | None = None) -> dict:
-    """Warning/critical thresholds from *validation* scores (never test data).
+def set_levels(
+    val_scores: np.ndarray, cfg: ThresholdConfig, val_labels: np.ndarray | None = None, assets: np.ndarray | None = None,
+) -> dict:
+    """Warning/critical thresholds from *validation* scores (never test data; NaN for rows
+    not to use).
 
     Returns the thresholds JSON ``{"warning", "critical", "method", "details", "n_scores"}``
     where ``details`` holds the fit parameters per level and ``n_scores`` counts the finite
@@ -176,11 +183,19 @@ def set_levels(val_scores: np.ndarray, cfg: ThresholdConfig, val_labels: np.ndar
     threshold than the warning one (only possible with a fallback on one level), critical is
     raised to the warning value and ``details["critical_raised_to_warning"]`` is true.
     ``val_labels`` (0/1, same shape) is required for ``best_f1`` and ignored otherwise.
+    ``dspot`` fits on the scores' residuals from each asset's reference (``assets``, rows
+    of an asset in time order; one asset if None), all of them learned, and saves under
+    ``reference`` its depth and each asset's reference at the end of validation.
     """
     scores = np.asarray(val_scores, dtype=float).ravel()
+    reference = None
+    if cfg.method == "dspot":
+        assets = np.zeros(len(scores), dtype=np.int8) if assets is None else np.asarray(assets)
+        reference = {"depth": cfg.dspot_depth, "states": {}}
+        scores, reference["states"] = score_residuals(scores, assets, reference, learn=True)
     keep = np.isfinite(scores)
     details: dict = {}
-    if cfg.method == "pot":
+    if cfg.method in ("pot", "dspot"):
         fits = {
             level: pot_threshold(scores, risk=risk, init_quantile=cfg.init_quantile)
             for level, risk in (("warning", cfg.warning_risk), ("critical", cfg.critical_risk))
@@ -207,13 +222,49 @@ def set_levels(val_scores: np.ndarray, cfg: ThresholdConfig, val_labels: np.ndar
     if raised:
         levels["critical"] = levels["warning"]
     details["critical_raised_to_warning"] = bool(raised)
-    return {
+    out = {
         "warning": float(levels["warning"]),
         "critical": float(levels["critical"]),
         "method": cfg.method,
         "details": details,
         "n_scores": int(keep.sum()),
     }
+    if reference is not None:
+        out["reference"] = reference
+    return out
+
+
+def score_residuals(
+    scores: np.ndarray, assets: np.ndarray, reference: dict, states: dict | None = None, *, learn: bool = False,
+    limit: float | None = None,
+) -> tuple[np.ndarray, dict]:
+    """DSPOT's scores (rows,): each score minus the mean of its asset's last
+    ``reference["depth"]`` accepted scores (:func:`components.features.drift.follow`), and
+    each asset's accepted scores after its last row. A score is accepted while its
+    residual is at most ``limit`` (the warning level), every score with ``learn``; an
+    asset starts from its accepted scores in ``states`` (None: in ``reference["states"]``),
+    empty if it has none there. NaN scores stay NaN and change nothing."""
+    from components.features.drift import StreamState, follow
+
+    scores = np.asarray(scores, dtype=float)
+    out = np.full(len(scores), np.nan)
+    after: dict = {}
+    limits = None if learn or limit is None else np.array([limit])
+    for asset in dict.fromkeys(np.asarray(assets).tolist()):
+        rows = np.flatnonzero(np.asarray(assets) == asset)
+        start = (states if states is not None else reference["states"]).get(str(asset), [])
+        residuals, state = follow(scores[rows, None], int(reference["depth"]), limits, StreamState([list(start)]), learn=np.full(len(rows), learn))
+        out[rows], after[str(asset)] = residuals[:, 0], state.accepted[0]
+    return out, after
+
+
+def tracked_scores(scores: np.ndarray, assets: np.ndarray, thresholds: dict, states: dict | None = None) -> tuple[np.ndarray, dict]:
+    """The scores the levels of ``thresholds`` apply to: for ``dspot`` thresholds their
+    residuals (:func:`score_residuals`, from ``states``, None: the saved references), the
+    scores themselves otherwise; and each asset's reference after its rows."""
+    if thresholds.get("method") != "dspot":
+        return np.asarray(scores, dtype=float), {}
+    return score_residuals(scores, assets, thresholds["reference"], states, limit=thresholds["warning"])
 
 
 def save_thresholds(thresholds: dict, path: str | Path) -> None:

@@ -34,7 +34,7 @@ def _raw(rows: int = TRAIN + VAL + REQUEST) -> np.ndarray:
     return values
 
 
-def _served(tracked: bool) -> AnomflowDetector:
+def _served(tracked: bool, threshold: ThresholdConfig = ThresholdConfig()) -> AnomflowDetector:
     raw = _raw()[: TRAIN + VAL]
     values = raw
     tracker = None
@@ -46,7 +46,7 @@ def _served(tracked: bool) -> AnomflowDetector:
     prepared = arrays_as_prepared(values[:TRAIN], values[TRAIN:], values[TRAIN:], np.zeros(VAL, dtype=np.int8), scaler)
     detector, _ = PcaDetector.fit(PcaDetector.Settings(window=WINDOW, variance=0.9, train_stride=1), prepared, FitContext(seed=0))
     val_scores = detector.score_frame(scaler, prepared.splits["val"]).score
-    thresholds = set_levels(val_scores, ThresholdConfig())
+    thresholds = set_levels(val_scores, threshold, assets=np.full(VAL, "asset"))
     thresholds["alarm"] = choose_rule(level_index(val_scores, thresholds), np.zeros(VAL), 60.0, AlarmConfig(max_false_events_per_day=5))[1]
     model = AnomflowDetector()
     model.detector, model.scaler, model.thresholds, model.drift = detector, scaler, thresholds, tracker
@@ -69,7 +69,7 @@ def _request(fault: bool = False) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, AnomflowDetector]:
-    return {"tracked": _served(True), "raw": _served(False)}
+    return {"tracked": _served(True), "raw": _served(False), "dspot": _served(True, ThresholdConfig(method="dspot", dspot_depth=50))}
 
 
 def test_slow_drift_raises_no_alarm_with_tracking_and_alarms_without(models):
@@ -85,9 +85,10 @@ def test_a_fault_on_one_sensor_still_alarms_for_its_whole_length(models):
     assert alarmed.iloc[380:].mean() < 0.03  # and the alarm cleared when it ended
 
 
+@pytest.mark.parametrize("kind", ["tracked", "dspot"])
 @pytest.mark.parametrize("cut", [100, 310, 355])
-def test_requests_carrying_the_state_track_and_alarm_as_the_whole_series(models, cut):
-    model = models["tracked"]
+def test_requests_carrying_the_state_track_and_alarm_as_the_whole_series(models, kind, cut):
+    model = models[kind]
     request = _request(fault=True)
     whole = model.predict(None, request)
     first, states = model.score_rows(request.iloc[:cut])
@@ -96,3 +97,11 @@ def test_requests_carrying_the_state_track_and_alarm_as_the_whole_series(models,
     joined = pd.concat([first, second.iloc[context:]], ignore_index=True)
     assert joined["alarm"].tolist() == whole["alarm"].tolist() and joined["level"].tolist() == whole["level"].tolist()
     np.testing.assert_allclose(joined["score"].astype(float), whole["score"].astype(float), rtol=1e-6)
+
+
+def test_dspot_levels_apply_to_the_score_residual_and_still_catch_the_fault(models):
+    model = models["dspot"]
+    out = model.predict(None, _request(fault=True))
+    assert model.thresholds["method"] == "dspot" and len(model.thresholds["reference"]["states"]["asset"]) == 50
+    assert (out["alarm"].iloc[315:340] != "normal").all()
+    assert (out["alarm"] != "normal").mean() < 0.2
