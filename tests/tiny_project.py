@@ -22,6 +22,9 @@ TINY_MODELS = {
     "omnianomaly": _TEACHER,
     "pca": {"window": 16, "train_stride": 4},
     "iforest": {"window": 16, "train_stride": 4, "n_estimators": 10},
+    "kmeans_ad": {"window": 16, "train_stride": 4},
+    "copod": {"window": 16, "train_stride": 4},
+    "ecod": {"window": 16, "train_stride": 4},
 }
 
 

@@ -17,19 +17,19 @@ Per sensor (values smoothed by a trailing mean over ``smooth`` rows, causal):
 
 Deviation from DSPOT: DSPOT's threshold is a generalised Pareto tail quantile of the
 residuals, refitted as normal peaks arrive; here it is a fixed multiple of the training
-maximum, so each sensor has one threshold that its training rows alone set.
+maximum, so each sensor has one threshold that its training rows alone set. The tracking
+itself is the pipeline's (``prepare.drift_tracking``, :mod:`components.features.drift`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from benchmarks.research_lib.fleet import sensor_count
 from components.benchmarks.series import Channel
+from components.features.drift import DriftTracker, DriftTrackingConfig
 
 DEPTH, SMOOTH, MULTIPLIER = 100, 20, 2.0
 """SKAB's settings (``benchmarks/skab_tracked.py`` says how they were chosen)."""
@@ -50,43 +50,24 @@ def track(
     values: np.ndarray, train_rows: int, depth: int, smooth: int, multiplier: float, tolerance: np.ndarray | None = None,
 ) -> Tracked:
     """Drift-tracking residuals of ``values`` (rows, sensors) whose first ``train_rows``
-    rows are normal training data (module doc); ``tolerance`` (sensors,), in the sensors'
-    units, replaces their largest training residuals as what ``multiplier`` scales."""
+    rows are normal training data (module doc), by the pipeline's tracker
+    (:class:`components.features.drift.DriftTracker`); ``tolerance`` (sensors,), in the
+    sensors' units, replaces their largest training residuals as what ``multiplier`` scales."""
     if not 0 < depth < train_rows:
         raise ValueError(f"depth must be in (0, {train_rows}) training rows, got {depth}")
     if smooth < 1 or multiplier <= 0:
         raise ValueError(f"smooth must be at least 1 and multiplier positive, got {smooth} and {multiplier}")
-    smoothed = pd.DataFrame(values).rolling(smooth, min_periods=1).mean()
-    training = smoothed.iloc[:train_rows]
-    training_residuals = (training - training.shift(1).rolling(depth, min_periods=1).mean()).fillna(0.0)
-    if tolerance is None:
-        tolerance = training_residuals.iloc[depth:].abs().max().to_numpy()
-    elif np.shape(tolerance) != (values.shape[1],):
+    if tolerance is not None and np.shape(tolerance) != (values.shape[1],):
         raise ValueError(f"tolerance needs one value per sensor ({values.shape[1]}), got shape {np.shape(tolerance)}")
-    thresholds = np.maximum(multiplier * np.asarray(tolerance, dtype=float), 1e-9)
-    residuals = np.empty(values.shape, dtype=float)
-    residuals[:train_rows] = training_residuals.to_numpy()
-    rejected = np.zeros(values.shape[1], dtype=int)
-    for j in range(values.shape[1]):
-        residuals[train_rows:, j], rejected[j] = _tracked(smoothed[j].to_numpy(), train_rows, depth, thresholds[j])
-    return Tracked(residuals, thresholds, rejected)
-
-
-def _tracked(values: np.ndarray, train_rows: int, depth: int, threshold: float) -> tuple[np.ndarray, int]:
-    """(residuals of the rows after training, how many of them were rejected) for one
-    sensor's ``values`` (rows,)."""
-    accepted = deque(values[train_rows - depth : train_rows], maxlen=depth)
-    total = float(sum(accepted))
-    residuals = np.empty(len(values) - train_rows)
-    rejected = 0
-    for t, value in enumerate(values[train_rows:]):
-        residuals[t] = value - total / depth
-        if abs(residuals[t]) <= threshold:
-            total += value - accepted[0]
-            accepted.append(value)
-        else:
-            rejected += 1
-    return residuals, rejected
+    cfg = DriftTrackingConfig(enabled=True, depth=depth, smoothing=smooth, multiplier=multiplier)
+    sensors = [str(j) for j in range(values.shape[1])]
+    tracker = DriftTracker.fit({"file": values[:train_rows]}, sensors, cfg)
+    if tolerance is not None:
+        limits = np.maximum(multiplier * np.asarray(tolerance, dtype=float), 1e-9)
+        tracker = DriftTracker(tracker.sensors, tracker.depth, tracker.smoothing, tuple(map(float, limits)))
+    residuals, _ = tracker.track(values, None, learn=np.arange(len(values)) < train_rows)
+    thresholds = np.asarray(tracker.limits)
+    return Tracked(residuals, thresholds, (np.abs(residuals[train_rows:]) > thresholds).sum(axis=0))
 
 
 def fleet_tolerances(channels: list[Channel], depth: int = DEPTH, smooth: int = SMOOTH) -> np.ndarray:

@@ -20,7 +20,7 @@ MSL = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "msl"
 QUALITY = ("vus_pr", "pr_auc", "roc_auc", "f1", "pa_f1")
 TIMING = ("rows_per_s", "train_s", "train_s_per_epoch", "epochs")
 TEACHERS = ("anomaly_transformer", "omnianomaly")
-MODELS = (*TEACHERS, "student", "lstm_ae", "pca", "iforest")
+MODELS = (*TEACHERS, "student", "lstm_ae", "pca", "iforest", "kmeans_ad", "copod", "ecod")
 NETWORKS = (*TEACHERS, "student", "lstm_ae")
 
 needs_msl = pytest.mark.skipif(not MSL.is_dir(), reason=f"MSL data not found at {MSL} (it lives beside the project, not in it)")

@@ -24,10 +24,11 @@ def test_speed_command_measures_every_model(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output + repr(result.exception)
     report = json.loads(out.read_text())
-    names = {"student", "lstm_ae", "pca", "iforest", "anomaly_transformer_fast", "omnianomaly_fast"}
+    baselines = {"pca", "iforest", "kmeans_ad", "copod", "ecod"}
+    names = {"student", "lstm_ae", *baselines, "anomaly_transformer_fast", "omnianomaly_fast"}
     assert set(report["scoring"]) == names
     assert all(r["rows_per_s"] > 0 and r["rows"] >= 1 for r in report["scoring"].values())
-    assert set(report["training"]) == names - {"pca", "iforest"}
+    assert set(report["training"]) == names - baselines
     assert all(t["s_per_1000_windows"] > 0 for t in report["training"].values())
     assert set(report["student_speedup"]) == names - {"student"}
     ratio = report["scoring"]["student"]["rows_per_s"] / report["scoring"]["lstm_ae"]["rows_per_s"]
@@ -70,7 +71,7 @@ def test_skab_protocol_on_a_tiny_folder(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output + repr(result.exception)
     report = json.loads(out.read_text())
-    assert set(report["models"]) == {"anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest"}
+    assert set(report["models"]) == {"anomaly_transformer", "omnianomaly", "student", "lstm_ae", "pca", "iforest", "kmeans_ad", "copod", "ecod"}
     for name, values in report["models"].items():
         bounds = [f"{k}_best_threshold{far}" for k in ("f1", "far", "mar") for far in ("", "_far10")]
         for key in ("f1", "far", "mar", *bounds, "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"):

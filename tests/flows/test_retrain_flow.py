@@ -26,7 +26,7 @@ def test_retrain_registers_a_champion(trained_project):
     parent = client.get_run(registration["parent_run_id"])
     child = client.get_run(registration["model_run_id"])
     models = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    assert len(models) == 6 and {r.info.status for r in [parent, *models]} == {"FINISHED"}  # the baselines' runs too
+    assert len(models) == 9 and {r.info.status for r in [parent, *models]} == {"FINISHED"}  # the baselines' runs too
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     for tag in ("anomflow.dataset_digest", "anomflow.dvc_data_hash", "mlflow.source.git.commit"):
         assert tag in parent.data.tags
@@ -50,10 +50,13 @@ def test_retrain_registers_a_champion(trained_project):
     assert {"evaluation/metrics.json", "evaluation/leaderboard.csv", "evaluation/leaderboard.png"} <= parent_artifacts
 
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
-    assert list(metrics) == ["student", "lstm_ae", "anomaly_transformer", "omnianomaly", "pca", "iforest"]
+    assert list(metrics) == ["student", "lstm_ae", "anomaly_transformer", "omnianomaly", "pca", "iforest", "kmeans_ad", "copod", "ecod"]
     for kind, values in metrics.items():
         assert values["labels"] == "labelled"
-        for key in ("precision", "recall", "f1", "f2", "roc_auc", "pr_auc", "vus_pr", "events", "rows_per_s", "train_s"):
+        for key in (
+            "precision", "recall", "f1", "f2", "roc_auc", "pr_auc", "vus_pr", "events", "rows_per_s", "train_s",
+            "alarm_events_found", "alarm_false_events_per_asset_day", "raise_after", "clear_after",
+        ):
             assert values[key] is not None, (kind, key)
         run = client.get_run(values["run_id"])
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id  # one parent for all models
