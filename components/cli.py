@@ -204,11 +204,17 @@ def _wide() -> Console:
     return console if console.width >= 150 else Console(width=150, file=console.file)
 
 
+_HEADERS = {
+    "pa_f1_point_adjusted": "pa_f1", "rows_per_s": "rows/s", "alarm_events_found": "events alarmed",
+    "alarm_false_events_per_asset_day": "false alarms/asset-day",
+}
+
+
 def _metrics_table(title: str, first: str, rows: dict[str, dict], columns: tuple[str, ...]) -> Table:
     table = Table(title=title)
     table.add_column(first)
     for column in columns:
-        table.add_column(column.replace("_point_adjusted", "").replace("rows_per_s", "rows/s"), justify="right")
+        table.add_column(_HEADERS.get(column, column), justify="right")
     for name, values in rows.items():
         cells = [values.get(c) for c in columns]
         table.add_row(name, *(
@@ -319,9 +325,16 @@ def print_summary(registration: dict, metrics: dict | None = None) -> None:
     if metrics is None:
         metrics_path = Path("reports/metrics.json")
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    columns = ("vus_pr", "pr_auc", "roc_auc", "precision", "recall", "f1", "f2", "pa_f1_point_adjusted", "rows_per_s", "train_s")
-    labels = next(iter(metrics.values()), {}).get("labels", "labelled")
-    title = f"test split, {labels} anomalies (pa_f1 = point-adjusted, for comparison with papers only)"
+    columns = (
+        "vus_pr", "pr_auc", "roc_auc", "precision", "recall", "f1", "pa_f1_point_adjusted", "alarm_events_found",
+        "alarm_false_events_per_asset_day", "rows_per_s", "train_s",
+    )
+    first = next(iter(metrics.values()), {})
+    labels, events = first.get("labels", "labelled"), first.get("events")
+    title = (
+        f"test split, {labels} anomalies{f' ({events} events)' if events is not None else ''}; alarms at the "
+        f"{first.get('alarm_level', 'warning')} level (pa_f1 = point-adjusted, for comparison with papers only)"
+    )
     _wide().print(_metrics_table(title, "model", metrics, columns))
     uri = registration["tracking_uri"]
     venv_bin = Path(sys.prefix) / "bin"

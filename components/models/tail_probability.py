@@ -31,6 +31,7 @@ the seed), which bounds the model file and the smallest tail probability to
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ import numpy as np
 from components.models.baselines import _WindowModel, _check_fit_windows, _check_windows, _read, _write
 
 
-class TailProbabilityModel(_WindowModel):
+class TailProbabilityModel(_WindowModel, ABC):
     """Empirical tail probabilities per sensor (the module doc); a subclass says how the
     left, right and skewness-corrected tails combine (:meth:`outlyingness`)."""
 
@@ -89,9 +90,9 @@ class TailProbabilityModel(_WindowModel):
         b = self.skew_sign_
         return -u_left * np.sign(b - 1.0) + u_right * np.sign(b + 1.0)
 
+    @abstractmethod
     def outlyingness(self, values: np.ndarray) -> np.ndarray:
         """Per reading and sensor (rows, n_sensors): how far out in the tails it lies."""
-        raise NotImplementedError
 
     def score_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """score (n,) = the window's summed outlyingness; errors (n, n_sensors) = each
