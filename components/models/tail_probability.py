@@ -31,6 +31,7 @@ the seed), which bounds the model file and the smallest tail probability to
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -127,7 +128,8 @@ def _skew_sign(rows: np.ndarray) -> np.ndarray:
 
     centred = rows - rows.mean(axis=0)
     constant = ~(np.abs(centred).max(axis=0) > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's "precision loss" on nearly constant columns (MSL's)
         sign = np.sign(skew(rows, axis=0))
     return np.where(constant | ~np.isfinite(sign), 0.0, sign)
 
