@@ -34,7 +34,7 @@ def test_retrain_registers_a_champion(trained_project):
     logged = yaml.safe_load(Path(client.download_artifacts(parent.info.run_id, "config/pipeline.yaml")).read_text())
     assert PipelineConfig.model_validate(logged) == load_config(root / "conf" / "pipeline.yaml")
     assert parent.data.params["threshold.method"] == logged["threshold"]["method"]
-    assert parent.data.params["models"] == ",".join(logged["models"]) == "student,lstm_ae,anomaly_transformer,omnianomaly,pca,iforest"
+    assert parent.data.params["models"] == ",".join(logged["models"]) == "student,lstm_ae,anomaly_transformer,omnianomaly,pca,iforest,kmeans_ad,copod,ecod"
     assert parent.data.params["seed"] == str(logged["seed"]) == "7"
     prepared = json.loads((root / "artifacts" / "prepared" / "summary.json").read_text())
     assert prepared["window"] == load_config(root / "conf" / "pipeline.yaml").longest_window() == 32  # the teachers' fast profile
@@ -67,7 +67,7 @@ def test_retrain_registers_a_champion(trained_project):
     assert metrics["lstm_ae"]["roc_auc"] > 0.6, metrics  # the demo faults are visible to the AE
     assert metrics["student"]["roc_auc"] > 0.6, metrics
     leaderboard = (root / "reports" / "leaderboard.csv").read_text().splitlines()
-    assert len(leaderboard) == 7 and leaderboard[0].startswith("model,vus_pr")
+    assert len(leaderboard) == 10 and leaderboard[0].startswith("model,vus_pr")
     assert registration["metric"] == "vus_pr"
     assert (root / "reports" / "validation" / "data_docs" / "index.html").exists()
 
