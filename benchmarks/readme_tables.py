@@ -35,7 +35,7 @@ benchmark run (`anomflow benchmark msl|skab|speed|scale`, or the scripts in `ben
 Unless a table says otherwise, the numbers come from a 2-core machine without a GPU.
 What the tables say, and the experiments behind them:
 [research/benchmark-notes.md](research/benchmark-notes.md#what-the-tables-say)."""
-ORDER = ("student", "anomaly_transformer", "omnianomaly", "lstm_ae", "pca", "iforest")
+ORDER = ("student", "anomaly_transformer", "omnianomaly", "lstm_ae", "pca", "iforest", "kmeans_ad", "copod", "ecod")
 PEER_PREFIX = "pyod_"  # PyOD's detectors (`--peers`), listed after ours
 
 
@@ -313,6 +313,20 @@ def ablations_table(rows: list[dict]) -> str:
     return title + "\n\n" + _table(["variant", "teachers", "VUS-PR", "PR-AUC", "ROC-AUC", "F1", "events found", "rows/s", "train s"], body)
 
 
+def student_targets_table(report: dict) -> str:
+    """``benchmarks/student_targets.py``: what the student distils from, on MSL."""
+    rows = [
+        [name, ", ".join(f"{k} {w:g}" for k, w in report["variants"][name].items()), *(_fmt(values[k]) for k in ("vus_pr", "pr_auc", "roc_auc", "f1"))]
+        for name, values in report["mean"].items()
+    ]
+    title = (
+        f"**Student distillation targets, MSL** (`benchmarks/student_targets.py`: MSL's protocol, {len(report['channels'])} channels, "
+        f"seed{'s' if len(report['seeds']) > 1 else ''} {', '.join(map(str, report['seeds']))}; each variant distils from the "
+        "rank-normalised scores of the models named, with their weights, fitted on the same channel; settings fixed before the run)"
+    )
+    return title + "\n\n" + _table(["variant", "targets", "VUS-PR", "PR-AUC", "ROC-AUC", "F1"], rows)
+
+
 def serve_latency_table(report: dict) -> str:
     """``benchmarks/serve_latency.py``: request latency of the served model, and throughput under load."""
     rows = [[f"{int(s['rows']):,}", str(s["requests"]), *(_fmt(s[k], 1) for k in ("p50_ms", "p99_ms", "max_ms"))] for s in report["sizes"].values()]
@@ -440,7 +454,8 @@ def main() -> None:
     if quality:
         plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
-        ("demo_seeds.json", demo_seeds_table), ("ablations_demo.csv", ablations_table), ("serve_latency.json", serve_latency_table),
+        ("demo_seeds.json", demo_seeds_table), ("ablations_demo.csv", ablations_table),
+        ("serve_latency.json", serve_latency_table), ("student_targets_msl.json", student_targets_table),
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table), ("skab_margin.json", margin_table),
         ("skab_fleet.json", fleet_table),
         ("speed.json", speed_table), ("scale.json", scale_table),
