@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.benchmarks.skab import TARGET_F1, TARGET_FAR  # noqa: E402
@@ -98,9 +100,37 @@ def msl_table(report: dict) -> str:
     return title + "\n\n" + _table(["model", "VUS-PR", "PR-AUC", "ROC-AUC", "F1", "PA-F1", "rows/s", "train s"], rows) + peers_note(report)
 
 
+ALARM_COLUMNS = ("alarm_f1", "alarm_far", "alarm_mar")
+ALARM_HEADER = ["alarm F1", "alarm FAR %", "alarm MAR %", "events found", "false events"]
+ALARM_NOTE = (
+    "; alarm columns: the event-level alarm rule (a level raised after `raise_after` rows at or above it, cleared after as "
+    "many below), `raise_after` the smallest that raises no alarm event on the held-out training rows; events found of all "
+    "labelled events, false events = alarm events touching no labelled row"
+)
+
+
+def _alarm_cells(result: dict) -> list[str]:
+    """A model's event-level alarm columns (:data:`ALARM_HEADER`)."""
+    return [*(_fmt(result.get(k)) for k in ALARM_COLUMNS), f"{_count(result.get('alarm_events_found'))}/{_count(result.get('events'))}",
+            _count(result.get("alarm_false_events"))]
+
+
+def _count(value) -> str:
+    """A count, or a mean of counts over seeds to one decimal."""
+    if value is None:
+        return "–"
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def _has_alarms(report: dict) -> bool:
+    return all("alarm_f1" in report["models"][m] for m in report["models"])
+
+
 def skab_table(report: dict) -> str:
+    alarms = _has_alarms(report)
     rows = [
-        [m, *(_fmt(report["models"][m].get(k)) for k in ("f1", "far", "mar", "f1_best_threshold", "f1_best_threshold_far10", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"))]
+        [m, *(_fmt(report["models"][m].get(k)) for k in ("f1", "far", "mar")), *(_alarm_cells(report["models"][m]) if alarms else []),
+         *(_fmt(report["models"][m].get(k)) for k in ("f1_best_threshold", "f1_best_threshold_far10", "vus_pr", "pr_auc", "roc_auc", "rows_per_s", "train_s"))]
         for m in _models(report)
     ]
     preprocessing = report.get("config", {}).get("protocol", {}).get("preprocessing")
@@ -111,9 +141,10 @@ def skab_table(report: dict) -> str:
         + (f"; preprocessing: {preprocessing}" if preprocessing else "")
         + (f"; sensors differenced per file: {_differenced_counts(differenced)}" if any("differenced" in r for r in differenced.values()) else "")
         + "; best-threshold F1: each file's threshold chosen on its own test rows, at FAR ≤ 10 %: among thresholds keeping each "
-        "file's FAR within the target's 10 %; upper bounds of what the scores allow, not results)"
+        "file's FAR within the target's 10 %; upper bounds of what the scores allow, not results"
+        + (ALARM_NOTE if alarms else "") + ")"
     )
-    header = ["model", "F1", "FAR %", "MAR %", "best-threshold F1", "at FAR ≤ 10 %", "VUS-PR", "PR-AUC", "ROC-AUC", "rows/s", "train s"]
+    header = ["model", "F1", "FAR %", "MAR %", *(ALARM_HEADER if alarms else []), "best-threshold F1", "at FAR ≤ 10 %", "VUS-PR", "PR-AUC", "ROC-AUC", "rows/s", "train s"]
     return title + "\n\n" + _table(header, rows) + peers_note(report)
 
 
@@ -138,8 +169,13 @@ def margin_table(report: dict) -> str:
 def fleet_table(report: dict) -> str:
     """``benchmarks/skab_fleet.py``: each model's rates (means over seeds, F1 ± standard
     deviation) with one model per kind for all files."""
-    columns = ("far", "mar", "f1_best_threshold", "f1_best_threshold_far10", "vus_pr", "roc_auc", "rows_per_s", "train_s")
-    rows = [[m, _with_sd(report["models"][m], "f1"), *(_fmt(report["models"][m].get(k)) for k in columns)] for m in _models(report)]
+    alarms = _has_alarms(report)
+    columns = ("f1_best_threshold", "f1_best_threshold_far10", "vus_pr", "roc_auc", "rows_per_s", "train_s")
+    rows = [
+        [m, _with_sd(report["models"][m], "f1"), *(_fmt(report["models"][m].get(k)) for k in ("far", "mar")),
+         *(_alarm_cells(report["models"][m]) if alarms else []), *(_fmt(report["models"][m].get(k)) for k in columns)]
+        for m in _models(report)
+    ]
     protocol = report["protocol"]
     target = protocol["target"]
     seeds = list(report["seeds"])
@@ -148,9 +184,10 @@ def fleet_table(report: dict) -> str:
         f"{report.get('wall_s', 0) / 60:.0f} min wall; models: {protocol['models']}; threshold: "
         f"{protocol['threshold']}; preprocessing: {protocol['preprocessing']}; our models: means over seeds {', '.join(seeds)}, train s per seed"
         + ("; peers: one run, one fit per detector for all files" if report.get("peers") else "") + "; "
-        f"best-threshold columns as in the SKAB table; target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %)"
+        f"best-threshold columns as in the SKAB table; target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %"
+        + (ALARM_NOTE.replace("training rows", "training rows pooled") + "; events found and false events: means over seeds" if alarms else "") + ")"
     )
-    header = ["model", "F1", "FAR %", "MAR %", "best-threshold F1", "at FAR ≤ 10 %", "VUS-PR", "ROC-AUC", "rows/s", "train s"]
+    header = ["model", "F1", "FAR %", "MAR %", *(ALARM_HEADER if alarms else []), "best-threshold F1", "at FAR ≤ 10 %", "VUS-PR", "ROC-AUC", "rows/s", "train s"]
     return title + "\n\n" + _table(header, rows) + peers_note(report)
 
 
@@ -280,22 +317,70 @@ def retrain_table(report: dict) -> str:
     return "\n\n".join([title, _table(header, rows), *notes])
 
 
+def _variant_runs(report: dict, variant: str) -> list[dict]:
+    return [r for r in report["runs"].values() if r["variant"] == variant]
+
+
+def _mean_sd(values: list, sd: bool = True) -> str:
+    """Mean of the known ``values`` (None left out), with ± their sample standard deviation."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    return _fmt(float(np.mean(values))) + (f" ± {_fmt(float(np.std(values, ddof=1)))}" if sd and len(values) > 1 else "")
+
+
 def demo_seeds_table(report: dict) -> str:
-    """``make demo``'s retrain with other seeds (and machine settings): VUS-PR and F1 per run."""
-    runs = report["runs"]
-    models = [m for m in ORDER if any(m in r["models"] for r in runs.values())]
+    """``benchmarks/demo_variants.py``, default settings: every model per seed, and the
+    alarm logic off (point levels) and on (the rule chosen on validation rows)."""
+    runs = _variant_runs(report, "default")
+    models = [m for m in ORDER if any(m in r["models"] for r in runs)]
+
+    def values(m: str, key: str) -> list:
+        return [r["models"].get(m, {}).get(key) for r in runs]
+
     rows = [
-        [m, *(cell for r in runs.values() for cell in (_fmt(r["models"].get(m, {}).get("vus_pr")), _fmt(r["models"].get(m, {}).get("f1"))))]
+        [m, *(_fmt(v) for v in values(m, "vus_pr")), _mean_sd(values(m, "vus_pr")),
+         *(_mean_sd(values(m, k), sd=False) for k in ("point_false_events_per_asset_day", "alarm_false_events_per_asset_day",
+                                                        "alarm_events_found", "alarm_mean_delay_rows")),
+         "/".join(str(v) for v in values(m, "raise_after"))]
         for m in models
     ]
-    header = ["model", *(f"{label} {metric}" for label in runs for metric in ("VUS-PR", "F1"))]
-    hardware = report.get("hardware", {})
+    events = runs[0]["models"]["student"]["events"] if runs else "?"
+    header = ["model", *(f"VUS-PR seed {r['seed']}" for r in runs), "VUS-PR mean", "false events / pump-day, point levels",
+              "… alarm rule", f"events found (of {events})", "delay rows", "raise_after"]
     title = (
-        "**Demo plant, several seeds** (`make demo`'s retrain with other seeds, and once with MKL's AVX2 code path forced "
-        "(`MKL_CBWR=AVX2`); test split, 6 fault events; "
-        f"{hardware.get('cpu', 'CPU not recorded')}, {hardware.get('cpu_count', '?')} cores, torch {hardware.get('torch', '?')}; "
-        "the demo's six test events make one run's numbers a draw from a wide spread)"
+        "**Demo plant, three seeds** (`benchmarks/demo_variants.py`: `make demo`'s retrain with the seed changed; test split; "
+        "false-alarm events per pump-day at the warning level on normal test rows, first with every row alarming at its own "
+        "level (alarm logic off), then under the rule each run chose on its validation rows (alarm logic on); events found, "
+        "delay and `raise_after` of the alarm rule; VUS-PR mean ± standard deviation, the rest means over seeds; the demo's six test events make one "
+        "run's numbers a draw from a wide spread)"
     )
+    return title + "\n\n" + _table(header, rows)
+
+
+def demo_variants_table(report: dict) -> str:
+    """``benchmarks/demo_variants.py``: the student under each variant, means over seeds."""
+    rows = []
+    for variant in report["variants"]:
+        runs = _variant_runs(report, variant)
+        if not runs:
+            continue
+        student = [r["models"]["student"] for r in runs]
+        others = {m for r in runs for m in r["models"] if m != "student"}
+        best = max(others, key=lambda m: np.mean([r["models"][m]["vus_pr"] for r in runs]))
+        first = sum(r["models"]["student"]["vus_pr"] >= max(v["vus_pr"] for v in r["models"].values()) for r in runs)
+        rows.append([
+            variant, ", ".join(str(r["seed"]) for r in runs), _mean_sd([s["vus_pr"] for s in student]), f"{first}/{len(runs)}",
+            f"{best} {_mean_sd([r['models'][best]['vus_pr'] for r in runs])}",
+            *(_mean_sd([s[k] for s in student], sd=False) for k in ("point_false_events_per_asset_day", "alarm_false_events_per_asset_day", "alarm_events_found")),
+        ])
+    title = (
+        "**Demo plant, ablations** (`benchmarks/demo_variants.py`: `make demo`'s retrain per variant and seed; "
+        + "; ".join(f"`{name}`: {json.dumps(o) if o else 'conf/pipeline.yaml as shipped'}" for name, o in report["variants"].items())
+        + "; the student's numbers, VUS-PR mean ± standard deviation over seeds, the rest means; first: runs where the student leads VUS-PR)"
+    )
+    header = ["variant", "seeds", "student VUS-PR", "first", "best other model", "false events / pump-day, point levels",
+              "… alarm rule", "events found"]
     return title + "\n\n" + _table(header, rows)
 
 
@@ -454,10 +539,11 @@ def main() -> None:
     if quality:
         plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
-        ("demo_seeds.json", demo_seeds_table), ("ablations_demo.csv", ablations_table),
+        ("demo_variants.json", demo_seeds_table), ("demo_variants.json", demo_variants_table), ("ablations_demo.csv", ablations_table),
         ("serve_latency.json", serve_latency_table), ("student_targets_msl.json", student_targets_table),
-        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table), ("skab_margin.json", margin_table),
-        ("skab_fleet.json", fleet_table),
+        ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
+        ("skab_tracked_defaults.json", skab_table), ("skab_margin.json", margin_table),
+        ("skab_fleet.json", fleet_table), ("skab_fleet_defaults.json", fleet_table),
         ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
     )

@@ -53,7 +53,9 @@ from benchmarks.research_lib.fleet import fit_fleet  # noqa: E402
 from components.detectors.registry import KINDS as ALL_MODELS  # noqa: E402
 from components.benchmarks.protocol import TORCH_THREADS, benchmark_config, config_record  # noqa: E402
 from components.benchmarks.report_io import json_ready  # noqa: E402
-from components.benchmarks.series_metrics import VUS_WINDOW, mean_over_seeds, warning_threshold  # noqa: E402
+from components.benchmarks.series_metrics import (  # noqa: E402
+    VUS_WINDOW, alarm_rows, alarm_totals, mean_over_seeds, series_events, validation_alarm_rule, warning_threshold,
+)
 from components.benchmarks.skab import (  # noqa: E402
     TARGET_F1, TARGET_FAR, TARGET_MAR, TRAIN_ROWS, list_experiments, load_experiment, pooled_rates, sensor_columns, threshold_bounds,
 )
@@ -74,15 +76,22 @@ def tracked_fleet(data: Path, depth: int, smooth: int) -> tuple[list, list[str],
 
 
 def model_result(scores, experiments: list) -> dict:
-    """One fleet model's SKAB numbers: pooled F1/FAR/MAR at its one threshold, the
+    """One fleet model's SKAB numbers: pooled F1/FAR/MAR at its one threshold (``alarm_*``:
+    of the event-level alarms, their rule set on the held-out rows), the
     best-threshold bounds, VUS-PR/PR-AUC/ROC-AUC as means over files, and its costs."""
     from components.scoring.metrics import pr_auc, roc_auc, vus_pr
 
     threshold, method = warning_threshold(scores.held_out)
     labels = [e.labels for e in experiments]
     rankings = {"vus_pr": lambda y, s: vus_pr(y, s, VUS_WINDOW), "pr_auc": pr_auc, "roc_auc": roc_auc}
+    rule = validation_alarm_rule(scores.held_out, threshold)
+    alarms = [alarm_rows(s, threshold, rule) for s in scores.tests]
+    alarm_rates = pooled_rates(np.concatenate(labels), np.concatenate(alarms))
     return {
         **pooled_rates(np.concatenate(labels), np.concatenate(scores.tests) > threshold),
+        **{f"alarm_{k}": alarm_rates[k] for k in ("f1", "far", "mar")},
+        **alarm_totals([series_events(y, a) for y, a in zip(labels, alarms)]),
+        "raise_after": rule.raise_after,
         **threshold_bounds(labels, scores.tests),
         **{m: float(np.nanmean([rank(y, s) for y, s in zip(labels, scores.tests)])) for m, rank in rankings.items()},
         "threshold": threshold,

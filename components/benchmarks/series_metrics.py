@@ -1,7 +1,14 @@
 """The threshold and metrics every benchmarked model is judged by, per series and pooled.
 
 * Threshold: POT on the validation scores, ``set_levels(val, ThresholdConfig())["warning"]``
-  (risk 1e-2; never fitted on test data). Alarms: ``pred = score > threshold``.
+  (risk 1e-2; never fitted on test data). Point alarms: ``pred = score > threshold``.
+* Event-level alarms (:mod:`components.scoring.alarms`): the rows flagged by the product's
+  hysteresis rule, ``alarm``, with ``raise_after`` = ``clear_after`` the smallest of
+  :data:`~components.scoring.alarms.RAISE_GRID` (up to 60 rows) that raises no alarm event
+  on the validation rows (the series has no timestamps, so "no event on validation" stands
+  in for the product's false-events-per-day budget). ``alarm_events_found`` (labelled
+  events with an alarm row), ``alarm_false_events`` (alarm events touching no labelled
+  row) and ``alarm_mean_delay_rows`` per series; ``alarm_f1`` etc. pooled.
 * Metrics per series: ``vus_pr`` (TSB-AD, window 100), ``pr_auc``, ``roc_auc``, point
   ``precision``/``recall``/``f1`` at the threshold, and ``pa_f1`` = :func:`best_pa_f1`,
   the best point-adjusted F1 over a grid of *test-optimised* thresholds (inflated; an
@@ -56,6 +63,8 @@ def evaluate_scores(val_scores: np.ndarray, scores: np.ndarray, labels: np.ndarr
 
     threshold, method = warning_threshold(val_scores)
     pred = (scores > threshold).astype(np.int8)
+    rule = validation_alarm_rule(val_scores, threshold)
+    alarm = alarm_rows(scores, threshold, rule)
     floor = min(0.0, float(np.min(val_scores)))
     scale = threshold - floor
     units = (scores - floor) / (scale if scale > 0 else 1.0)
@@ -68,8 +77,47 @@ def evaluate_scores(val_scores: np.ndarray, scores: np.ndarray, labels: np.ndarr
         "threshold": threshold,
         "threshold_method": method,
         "threshold_floor": floor,
+        **{f"alarm_{k}": v for k, v in point_metrics(labels, alarm).items() if k in ("precision", "recall", "f1")},
+        **series_events(labels, alarm),
+        "raise_after": rule.raise_after,
     }
-    return metrics, {"labels": labels, "scores": scores, "pred": pred, "units": units}
+    return metrics, {"labels": labels, "scores": scores, "pred": pred, "units": units, "alarm": alarm}
+
+
+def validation_alarm_rule(val_scores: np.ndarray, threshold: float):
+    """The :class:`~components.scoring.alarms.AlarmRule` of one series: the smallest
+    ``raise_after`` (= ``clear_after``) that raises no alarm event on ``val_scores``
+    (normal rows) at ``threshold``; the largest tried when none does."""
+    from components.scoring.alarms import AlarmConfig, choose_rule
+
+    index = (np.asarray(val_scores) > threshold).astype(np.int8)
+    # 1 s a row and a budget below one event over the validation span: no event allowed
+    budget = 0.5 / (len(index) / 86_400.0)
+    rule, _ = choose_rule(index, np.zeros(len(index)), 1.0, AlarmConfig(max_false_events_per_day=budget))
+    return rule
+
+
+def alarm_rows(scores: np.ndarray, threshold: float, rule) -> np.ndarray:
+    """(rows,) int8 1 where the event-level alarm under ``rule`` is raised at ``threshold``."""
+    from components.scoring.alarms import alarm_levels
+
+    index = (np.asarray(scores) > threshold).astype(np.int8)
+    return (alarm_levels(index, rule)[0] >= 1).astype(np.int8)
+
+
+def series_events(labels: np.ndarray, alarm: np.ndarray) -> dict:
+    """Event counts of one series' ``alarm`` rows (rows,) against its ``labels``:
+    ``alarm_events_found``, ``alarm_false_events``, ``alarm_mean_delay_rows``, ``events``."""
+    from components.scoring.alarms import event_metrics
+    from components.scoring.metrics import events
+
+    found = event_metrics(labels, alarm, np.zeros(len(alarm)), np.zeros(len(alarm), dtype=np.int8), 1.0)
+    return {
+        "events": len(events(np.asarray(labels).astype(bool))),
+        "alarm_events_found": found["alarm_events_found"],
+        "alarm_false_events": found["alarm_false_events"],
+        "alarm_mean_delay_rows": found["alarm_mean_delay_rows"],
+    }
 
 
 def aggregate(per_channel: dict[str, dict], pooled: list[dict]) -> dict:
@@ -81,6 +129,7 @@ def aggregate(per_channel: dict[str, dict], pooled: list[dict]) -> dict:
     pred = np.concatenate([p["pred"] for p in pooled])
     units = np.concatenate([p["units"] for p in pooled])
     point = point_metrics(labels, pred)
+    alarm = point_metrics(labels, np.concatenate([p["alarm"] for p in pooled]))
     train_s = float(sum(r["train_s"] for r in rows))
     score_s = float(sum(r["score_s"] for r in rows))
     epochs = int(sum(r["epochs"] for r in rows))
@@ -92,6 +141,8 @@ def aggregate(per_channel: dict[str, dict], pooled: list[dict]) -> dict:
         "recall": point["recall"],
         "pa_f1": best_pa_f1(labels, units),
         "pa_f1_channel_mean": _nanmean([r["pa_f1"] for r in rows]),
+        **alarm_totals(rows),
+        "alarm_f1": alarm["f1"],
         "rows_per_s": test_rows / score_s if score_s > 0 else float("nan"),
         "train_s": train_s,
         "train_s_per_epoch": train_s / epochs if epochs else float("nan"),
@@ -99,6 +150,19 @@ def aggregate(per_channel: dict[str, dict], pooled: list[dict]) -> dict:
         "score_s": score_s,
         "test_rows": test_rows,
         "channels": len(rows),
+    }
+
+
+def alarm_totals(rows: list[dict]) -> dict:
+    """Event-level alarm numbers summed over series (``rows``: per-series metrics): events,
+    events found, false alarm events; the mean delay over the events found."""
+    found = sum(r["alarm_events_found"] for r in rows)
+    delays = sum(r["alarm_mean_delay_rows"] * r["alarm_events_found"] for r in rows if r["alarm_events_found"])
+    return {
+        "events": int(sum(r["events"] for r in rows)),
+        "alarm_events_found": int(found),
+        "alarm_false_events": int(sum(r["alarm_false_events"] for r in rows)),
+        "alarm_mean_delay_rows": delays / found if found else float("nan"),
     }
 
 

@@ -175,10 +175,14 @@ def aggregate_files(rows: list[dict], arrays: list[dict]) -> dict:
     rows, which tell a poor ranking from a poor threshold: ``*_best_threshold`` (pooled
     F1/FAR/MAR at each file's best F1) and ``*_best_threshold_far10`` (the same among the
     thresholds that keep each file's FAR within :data:`TARGET_FAR`)."""
+    from components.benchmarks.series_metrics import alarm_totals
+
     score_s = sum(r["score_s"] for r in rows)
     labels = np.concatenate([a["labels"] for a in arrays])
     return {
         **pooled_rates(labels, np.concatenate([a["pred"] for a in arrays])),
+        **{f"alarm_{k}": v for k, v in pooled_rates(labels, np.concatenate([a["alarm"] for a in arrays])).items() if k in ("f1", "far", "mar")},
+        **alarm_totals(rows),
         **threshold_bounds([a["labels"] for a in arrays], [a["scores"] for a in arrays]),
         **{m: float(np.nanmean([r[m] for r in rows])) for m in ("vus_pr", "pr_auc", "roc_auc")},
         "rows_per_s": sum(r["test_rows"] for r in rows) / score_s if score_s > 0 else float("nan"),
@@ -229,7 +233,7 @@ def run_benchmark(
             if any(kind in later.learns_from(k) for k, later in configs.items()):  # a teacher of a model still to train
                 trained[experiment.name][kind] = arrays["model"]
             per_file[kind][experiment.name] = {**metrics, **pooled_rates(arrays["labels"], arrays["pred"])}
-            file_arrays.append({k: arrays[k] for k in ("labels", "scores", "pred")})
+            file_arrays.append({k: arrays[k] for k in ("labels", "scores", "pred", "alarm")})
             say(f"{kind} {experiment.name} ({i}/{len(experiments)}): f1 {per_file[kind][experiment.name]['f1']:.3f} vus_pr {metrics['vus_pr']:.3f}")
         results[kind] = aggregate_files(list(per_file[kind].values()), file_arrays)
     if peer_run is not None:

@@ -280,10 +280,11 @@ def test_fleet_script_trains_one_model_per_kind_on_every_files_training_rows(tmp
     for name, result in report["models"].items():
         assert result["held_out_rows"] == 2 * 80 and 0 <= result["f1"] <= 1 and result["epochs"] >= (name != "pca")
         assert result["mar"] < 20  # the fault's 71 rows, found in the tracked residual
+        assert result["alarm_events_found"] == result["events"] >= 1 and result["raise_after"] >= 1 and 0 <= result["alarm_far"] <= 100
     assert "mean pca" in capsys.readouterr().out
     table = _load_script("readme_tables").fleet_table(report).splitlines()
     assert table[0].startswith("**SKAB, one model for all files**") and "means over seeds 7" in table[0]
-    assert len(table) == 2 + 2 + 3 and table[-1].startswith("| pca | ")
+    assert len(table) == 2 + 2 + 3 and table[-1].startswith("| pca | ") and "| alarm F1 | alarm FAR % |" in table[2]
     other = pd.read_csv(data / "other" / "3.csv", sep=";").rename(columns={"s3": "s9"})
     other.to_csv(data / "other" / "3.csv", sep=";", index=False)
     with pytest.raises(ValueError, match=r"valve9/0.csv: sensors .* differ from .*other/3.csv"):
