@@ -11,7 +11,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 STOP_GRACE_S = 5.0
 
@@ -50,17 +50,30 @@ class ChildProcesses:
         self._stopped: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
 
-    def run(self, cmd: Sequence[str], env: dict[str, str] | None = None, name: str | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, cmd: Sequence[str], env: dict[str, str] | None = None, name: str | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> subprocess.CompletedProcess:
         """Run ``cmd`` to its end (from any thread), its output captured as text; raises
         :class:`ChildStopped` naming it (``name``, default the command) if :meth:`stop_all`
-        ended it."""
+        ended it. With ``on_line``, standard error joins standard output and each line
+        (without its newline) goes to ``on_line`` as it arrives."""
         process = subprocess.Popen(
-            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT if on_line else subprocess.PIPE, text=True, env=env,
+            start_new_session=True,
         )
         with self._lock:
             self._running.add(process)
         try:
-            stdout, stderr = process.communicate()
+            if on_line is None:
+                stdout, stderr = process.communicate()
+            else:
+                lines = []
+                for line in process.stdout:
+                    lines.append(line)
+                    on_line(line.rstrip("\n"))
+                process.wait()
+                stdout, stderr = "".join(lines), ""
         finally:
             with self._lock:
                 self._running.discard(process)

@@ -109,11 +109,19 @@ def run_train_all(cfg: PipelineConfig) -> list[dict]:
 
 def run_threshold(cfg: PipelineConfig) -> dict:
     """Alarm levels for every trained model, from validation scores."""
+    from components.progress import heartbeat
     from components.scoring.threshold_stage import set_thresholds
 
     prepared = _prepared(cfg)
     _trained(cfg)
-    return {kind: set_thresholds(cfg, prepared, model_dir(cfg, kind), thresholds_path(cfg, kind)) for kind in cfg.model_kinds()}
+    levels = {}
+    for kind in cfg.model_kinds():
+        with heartbeat(f"threshold {kind}: scoring the validation split"):
+            levels[kind] = set_thresholds(cfg, prepared, model_dir(cfg, kind), thresholds_path(cfg, kind))
+        rule = levels[kind].get("alarm") or {}
+        print(f"threshold {kind}: warning {levels[kind]['warning']:.4g}, critical {levels[kind]['critical']:.4g}, "
+              f"alarm after {rule.get('raise_after', 1)} rows", flush=True)
+    return levels
 
 
 def run_evaluate(cfg: PipelineConfig) -> dict:

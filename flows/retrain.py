@@ -17,14 +17,17 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
+from typing import Callable
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from components import stages
 from components.config import PipelineConfig, load_config
+from components.progress import heartbeat
 from components.registry.tracking import discard_child_runs, failed_on_error, open_parent_run
 from components.shutdown import CHILDREN
 from components.training.model_folders import install_models
@@ -40,7 +43,8 @@ prepare_task = task(stages.run_prepare, name="prepare", cache_policy=NO_CACHE)
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{kind}")  # the run names the model (per-stage timings)
 def train_task(config_path: str, kind: str, concurrent: bool, models_dir: str) -> str:
     """Train one model into ``models_dir`` in a child process (stopped with this one); it
-    nests under the recorded parent run.
+    nests under the recorded parent run. Each line the child prints (its epochs) is logged
+    by this task as it arrives, so the terminal and the Prefect UI show it.
 
     A ``concurrent`` child's idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``, unless
     set already): with spinning threads, models training side by side on 2 cores were
@@ -48,8 +52,16 @@ def train_task(config_path: str, kind: str, concurrent: bool, models_dir: str) -
     student's demo epoch: 3.7 s default vs 10.9 s passive, measured).
     """
     cmd = [sys.executable, "-m", "components.cli", "train", "--model", kind, "--config", config_path, "--models-dir", models_dir]
-    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ} if concurrent else None
-    done = CHILDREN.run(cmd, env=env, name=f"training {kind}")
+    env = {**({"OMP_WAIT_POLICY": "PASSIVE"} if concurrent else {}), **os.environ, "PYTHONUNBUFFERED": "1"}
+    logger = get_run_logger()
+
+    def forward(line: str) -> None:
+        if line.strip():
+            logger.info(line)
+            beat.touch()
+
+    with heartbeat(f"train {kind}: child process") as beat:  # speaks while the child starts up or says nothing
+        done = CHILDREN.run(cmd, env=env, name=f"training {kind}", on_line=forward)
     if done.returncode != 0:
         raise RuntimeError(f"training {kind} failed:\n{(done.stdout + done.stderr)[-3000:]}")
     return kind
@@ -94,6 +106,16 @@ def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
         return _stages(cfg, config_path, parent)
 
 
+def _timed(stage: str, call: Callable, *args):
+    """``call(*args)`` between a line saying ``stage`` started and one saying how long it took."""
+    logger = get_run_logger()
+    logger.info(f"{stage} started")
+    start = time.perf_counter()
+    result = call(*args)
+    logger.info(f"{stage} done in {time.perf_counter() - start:.1f} s")
+    return result
+
+
 def _train_set(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> None:
     """Every model, each in its own process, into a folder of their own; installed in
     ``models/`` when all are trained, discarded (runs KILLED) when not."""
@@ -118,14 +140,14 @@ def _train_set(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> Non
 
 def _stages(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> dict:
     """The stages as Prefect tasks, each model trained in its own process."""
-    ingest_task(cfg)
-    validation = validate_task(cfg)
+    _timed("ingest", ingest_task, cfg)
+    validation = _timed("validate", validate_task, cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
-    prepare_task(cfg)
-    _train_set(cfg, config_path, parent_run_id)
-    thresholds = threshold_task(cfg)
-    metrics = evaluate_task(cfg)
-    registration = register_task(cfg)
+    _timed("prepare", prepare_task, cfg)
+    _timed("train", _train_set, cfg, config_path, parent_run_id)
+    thresholds = _timed("threshold", threshold_task, cfg)
+    metrics = _timed("evaluate", evaluate_task, cfg)
+    registration = _timed("register", register_task, cfg)
     columns = ("vus_pr", "pr_auc", "roc_auc", "f1", "rows_per_s", "train_s")
     table = [{"model": kind, **{c: m.get(c) for c in columns}} for kind, m in metrics.items()]
     create_table_artifact(table, key="leaderboard", description="every model on the test split")

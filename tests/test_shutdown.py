@@ -65,3 +65,13 @@ def test_stop_all_ends_a_child_and_its_own_children(tmp_path):
     time.sleep(0.2)
     assert not _alive(int(grandchild_pid.read_text()))
     assert children.stop_all() == 0
+
+
+def test_run_hands_each_line_over_as_it_arrives_and_keeps_the_output():
+    """With ``on_line`` a child's standard output and error reach the caller line by line
+    while it runs (the retrain flow logs its trainings' epochs this way)."""
+    seen = []
+    script = "import sys, time\nprint('one', flush=True)\ntime.sleep(1.0)\nprint('two', file=sys.stderr, flush=True)\nsys.exit(3)"
+    done = ChildProcesses().run([sys.executable, "-c", script], on_line=lambda line: seen.append((line, time.monotonic())))
+    assert [line for line, _ in seen] == ["one", "two"] and seen[1][1] - seen[0][1] >= 0.9  # not all at the end
+    assert done.returncode == 3 and done.stdout == "one\ntwo\n"

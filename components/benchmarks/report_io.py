@@ -29,7 +29,7 @@ def write_report(report: dict, out: str | Path) -> Path:
     """``report`` (made :func:`json_ready`) as indented JSON at ``out``, its folder created."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, allow_nan=False))
+    out.write_text(json.dumps(json_ready(report), indent=2, allow_nan=False))
     return out
 
 

@@ -77,12 +77,14 @@ class FitContext:
     ``exclude_labelled`` (drop windows touching a labelled row from train/validation);
     ``logger`` (Lightning's MLflow logger, :class:`~components.registry.tracking.RunParams`
     or None: receives the parameters and per-epoch metrics); ``trained``: fitted detectors
-    this one learns from, by kind (the student's teachers)."""
+    this one learns from, by kind (the student's teachers); ``progress``: a name to print
+    per-epoch progress lines under (None: quiet, as in the benchmarks)."""
 
     seed: int = 7
     exclude_labelled: bool = True
     logger: Any = None
     trained: dict[str, "Detector"] = field(default_factory=dict)
+    progress: str | None = None
 
 
 @dataclass(frozen=True)

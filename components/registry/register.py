@@ -19,6 +19,7 @@ from components.detectors.registry import SERVED_KIND, load_detector
 from components.features.drift import DRIFT_FILE
 from components.features.prepare import PreparedData
 from components.frames import LABEL, SESSION
+from components.progress import heartbeat
 from components.registry.promotion import decide_and_alias
 from components.registry.served_detector import SERVING_FILE, THRESHOLDS_FILE
 from components.registry.serving_code import copy_serving_code
@@ -173,15 +174,18 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
         ]),
     )
     with using_tracking_uri(uri):
-        info = _log_pyfunc(cfg, SERVED_KIND, prepared_dir, runs.child, signature, example, cfg.register_.model_name)
+        with heartbeat(f"register: logging {SERVED_KIND} as a version of {cfg.register_.model_name}"):
+            info = _log_pyfunc(cfg, SERVED_KIND, prepared_dir, runs.child, signature, example, cfg.register_.model_name)
         for teacher in cfg.learns_from(SERVED_KIND):
-            _log_pyfunc(cfg, teacher, prepared_dir, RunIds.load(model_dir_of(cfg, teacher) / RUN_FILE).child, signature, example, None)
+            with heartbeat(f"register: logging {teacher} (teacher) to its run"):
+                _log_pyfunc(cfg, teacher, prepared_dir, RunIds.load(model_dir_of(cfg, teacher) / RUN_FILE).child, signature, example, None)
     version = str(info.registered_model_version)
     _describe_version(client, cfg, version, served.window, served.sensors)
     with using_tracking_uri(uri):
         decision = decide_and_alias(
             cfg.register_.model_name, version, promotion_frame(cfg, prepared), cfg.register_.promotion_metric, uri, cfg.evaluate.vus_window,
         )
+    print(f"{cfg.register_.model_name} version {version}: @{decision.alias}", flush=True)
     client.set_tag(runs.parent, "anomflow.registered_version", version)
     client.set_tag(runs.parent, "anomflow.alias", decision.alias)
     client.set_terminated(runs.parent)

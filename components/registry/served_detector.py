@@ -101,6 +101,13 @@ def sessionise(readings: pd.DataFrame, max_gap_s: float, impute_steps: int) -> p
     return pd.concat(pieces)
 
 
+def asset_rows(assets: np.ndarray) -> dict:
+    """{asset: its row positions (ascending)} in order of first appearance, found in one
+    pass (each per-asset step of :meth:`ServedDetector.score_rows` walks these)."""
+    indices = pd.Series(assets).groupby(assets, sort=False).indices
+    return {asset: indices[asset] for asset in pd.unique(assets)}
+
+
 def _none_where_not_finite(values: np.ndarray) -> np.ndarray:
     """``values`` as objects with None for NaN: MLflow's server writes NaN floats as the
     bare token ``NaN``, which is not JSON (JavaScript's ``JSON.parse`` rejects the whole
@@ -176,18 +183,19 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         missing = readings.loc[frame.index, sensors].isna().to_numpy()
         faulty = frame[sensors].isna().to_numpy()  # missing beyond the imputation reach
         states = {asset: AssetState(s.alarm, s.drift, s.score_reference) for asset, s in (states or {}).items()}
+        groups = asset_rows(frame[ASSET].to_numpy())
         if self.drift is not None:
-            frame[sensors] = self._drift_residuals(frame, states)
+            frame[sensors] = self._drift_residuals(frame, groups, states)
         frame[sensors] = frame[sensors].fillna(0.0)
         with np.errstate(over="ignore", invalid="ignore"):  # a reading beyond float32 scales to ±inf: out of range below
             scaled = self.scaler.transform(frame)
         out_of_range = ~(np.abs(scaled) <= OUT_OF_RANGE_SIGMAS) & ~faulty  # a fault's filled-in 0 is no reading
         result = self.detector.score(np.clip(scaled, -OUT_OF_RANGE_SIGMAS, OUT_OF_RANGE_SIGMAS), frame[SESSION].to_numpy())
-        score = self._tracked(np.where(faulty.any(axis=1), np.nan, result.score), frame, states)
+        score = self._tracked(np.where(faulty.any(axis=1), np.nan, result.score), groups, states)
         level = classify_levels(score, self.thresholds)
         level[faulty.any(axis=1)] = SENSOR_FAULT
         level[out_of_range.any(axis=1)] = CRITICAL
-        alarm = self._alarms(level, out_of_range.any(axis=1), frame, states, context_rows)
+        alarm = self._alarms(level, out_of_range.any(axis=1), frame.index.to_numpy() >= context_rows, groups, states)
         scored = pd.DataFrame(
             {
                 TIMESTAMP: frame[TIMESTAMP].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
@@ -204,15 +212,13 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         )
         return scored.sort_index().reset_index(drop=True), states
 
-    def _drift_residuals(self, frame: pd.DataFrame, states: dict[str, AssetState]) -> np.ndarray:
-        """(rows, sensors) each asset's readings as residuals from its drift reference (rows
-        grouped by asset, each in time order); each asset's ``drift`` state set to its
-        reference before its last :attr:`history_rows` rows."""
+    def _drift_residuals(self, frame: pd.DataFrame, groups: dict, states: dict[str, AssetState]) -> np.ndarray:
+        """(rows, sensors) each asset's readings as residuals from its drift reference
+        (``groups``: :func:`asset_rows`); each asset's ``drift`` state set to its reference
+        before its last :attr:`history_rows` rows."""
         values = frame[self.detector.sensors].to_numpy(dtype=np.float64)
         residuals = np.empty_like(values)
-        assets = frame[ASSET].to_numpy()
-        for asset in dict.fromkeys(assets):
-            rows = np.flatnonzero(assets == asset)
+        for asset, rows in groups.items():
             state = states.setdefault(asset, AssetState())
             start = state.drift if state.drift is not None else self.drift.states.get(str(asset))
             cut = max(len(rows) - self.history_rows, 0)
@@ -220,16 +226,16 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
             residuals[rows[cut:]], _ = self.drift.track(values[rows[cut:]], state.drift)
         return residuals
 
-    def _tracked(self, score: np.ndarray, frame: pd.DataFrame, states: dict[str, AssetState]) -> np.ndarray:
+    def _tracked(self, score: np.ndarray, groups: dict, states: dict[str, AssetState]) -> np.ndarray:
         """The scores the levels apply to: with ``dspot`` thresholds, each score's residual
         from its asset's score reference (from the carried one, else the bundle's), whose
         state before the rows the next request scores again is carried (the last
         :attr:`history_rows` less the ``window − 1`` its first rows need); else ``score``."""
         if self.thresholds.get("method") != "dspot":
             return score
-        out, assets = np.empty_like(score), frame[ASSET].to_numpy()
-        for asset in dict.fromkeys(assets):
-            rows, key = np.flatnonzero(assets == asset), str(asset)
+        out = np.empty_like(score)
+        for asset, rows in groups.items():
+            key = str(asset)
             state = states.setdefault(asset, AssetState())
             start = state.score_reference if state.score_reference is not None else self.thresholds["reference"]["states"].get(key, [])
             cut = max(len(rows) - self.history_rows + self.detector.window - 1, 0)  # the next request scores its rows from here
@@ -239,15 +245,15 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         return out
 
     def _alarms(
-        self, level: np.ndarray, out_of_range: np.ndarray, frame: pd.DataFrame, states: dict[str, AssetState], context_rows: int,
+        self, level: np.ndarray, out_of_range: np.ndarray, counted: np.ndarray, groups: dict, states: dict[str, AssetState],
     ) -> np.ndarray:
-        """Alarm level index per row of ``frame`` (grouped by asset, each in time order);
-        each asset's ``alarm`` state set to the state after its last row (module doc)."""
-        rule, index, assets = AlarmRule.of(self.thresholds), index_of_levels(level), frame[ASSET].to_numpy()
-        counted = frame.index.to_numpy() >= context_rows
-        alarm = np.zeros(len(frame), dtype=np.int8)
-        for asset in dict.fromkeys(assets):
-            rows = np.flatnonzero((assets == asset) & counted)
+        """Alarm level index per row (``groups``: :func:`asset_rows`; ``counted``: rows that
+        are not context); each asset's ``alarm`` state set to the state after its last row
+        (module doc)."""
+        rule, index = AlarmRule.of(self.thresholds), index_of_levels(level)
+        alarm = np.zeros(len(level), dtype=np.int8)
+        for asset, rows in groups.items():
+            rows = rows[counted[rows]]
             state = states.setdefault(asset, AssetState())
             alarm[rows], state.alarm = alarm_levels(index[rows], rule, state.alarm, out_of_range[rows])
         return alarm

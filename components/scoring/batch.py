@@ -15,7 +15,9 @@ original file and line. UTF-16 exports (Grafana's "Excel" mode) are read whole.
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from components.frames import ASSET, SOURCE_FILE, SOURCE_ROW, TIMESTAMP
+from components.progress import HEARTBEAT_S
 from components.registry.tracking import using_tracking_uri
 from components.scoring.thresholds import SENSOR_FAULT
 from components.sources.export_format import ExportFormat
@@ -260,7 +263,8 @@ def score_export(
         chunks = join_on_time(paths, fmt, chunk_rows, duplicate_rule)
     sink, levels, carried, ignored, assets, faults = _Sink(output_path), {}, None, set(), {}, {}
     states, alarm_events = {}, 0
-    complete = False
+    complete, started = False, time.monotonic()
+    last_line = started
     try:
         for chunk in chunks:
             if asset is not None:
@@ -284,6 +288,10 @@ def score_export(
             assets.update(dict.fromkeys(scored[ASSET].unique()))
             by_asset = frame.groupby(ASSET, sort=False) if ASSET in frame.columns else None
             carried = (by_asset.tail(history) if by_asset is not None else frame.tail(history)).reset_index(drop=True)
+            if time.monotonic() - last_line >= HEARTBEAT_S:  # progress on standard error, a line every few seconds
+                elapsed = time.monotonic() - started
+                print(f"score: {sink.rows:,} rows scored in {elapsed:.0f} s ({sink.rows / elapsed:,.0f} rows/s)", file=sys.stderr, flush=True)
+                last_line = time.monotonic()
         complete = True
     finally:
         sink.close(complete=complete)

@@ -19,6 +19,7 @@ import pandas as pd
 from components.config import PipelineConfig
 from components.features.prepare import PreparedData
 from components.frames import ASSET, LABEL, SESSION, TIMESTAMP
+from components.progress import heartbeat
 from components.stages import model_dir as model_dir_of
 from components.stages import thresholds_path
 from components.detectors.registry import SERVED_KIND, load_detector
@@ -108,7 +109,10 @@ def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
         model_dir, levels_file = model_dir_of(cfg, kind), thresholds_path(cfg, kind)
         if not levels_file.exists():
             raise FileNotFoundError(f"{levels_file} is missing: run `anomflow train --model {kind}` and `anomflow threshold` first")
-        all_metrics[kind], scores, alarm = evaluate_one(cfg, data, model_dir, levels_file)
+        with heartbeat(f"evaluate {kind}: scoring the test split"):
+            all_metrics[kind], scores, alarm = evaluate_one(cfg, data, model_dir, levels_file)
+        print(f"evaluated {kind}: VUS-PR {all_metrics[kind]['vus_pr']:.3f}, F1 {all_metrics[kind]['f1']:.3f}, "
+              f"{all_metrics[kind].get('alarm_events_found')}/{all_metrics[kind].get('events')} events alarmed", flush=True)
         scored[f"score_{kind}"] = scores
         scored[f"level_{kind}"] = classify_levels(scores, load_thresholds(levels_file))
         scored[f"alarm_{kind}"] = alarm_names(alarm)

@@ -12,6 +12,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping
 from pytorch_lightning.loggers import Logger
 
 from components.training.fit_result import FitResult
+from components.training.progress import EpochLines
 
 _NOISE = (".*does not have many workers.*", ".*smaller than the logging interval.*", ".*LeafSpec.*", ".*litlogger.*")
 
@@ -51,9 +52,14 @@ class _BestWeights(Callback):
             pl_module.load_state_dict(self.state)
 
 
-def fit(module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs: int, patience: int, seed: int, logger: Logger | bool = False) -> FitResult:
+def fit(
+    module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs: int, patience: int, seed: int,
+    logger: Logger | bool = False, progress: str | None = None,
+) -> FitResult:
     """Train ``module`` on ``data`` until ``val_loss`` stops improving for ``patience``
-    epochs; ``module`` ends with the weights of its lowest ``val_loss`` epoch."""
+    epochs; ``module`` ends with the weights of its lowest ``val_loss`` epoch. With
+    ``progress`` (a name), each epoch prints a line under that name
+    (:class:`~components.training.progress.EpochLines`)."""
     import time
 
     for name in ("pytorch_lightning", "lightning.pytorch"):
@@ -63,7 +69,7 @@ def fit(module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs:
     stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min")
     trainer = pl.Trainer(
         max_epochs=max_epochs, accelerator="cpu", devices=1, deterministic=True, logger=logger,
-        callbacks=[stopper, history, _BestWeights()], enable_checkpointing=False, enable_progress_bar=False,
+        callbacks=[stopper, history, _BestWeights(), *([EpochLines(progress)] if progress else [])], enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0,
     )
     start = time.perf_counter()

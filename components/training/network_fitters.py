@@ -69,7 +69,7 @@ def fit_lstm_ae(detector, settings: "LstmAeSettings", data: PreparedData, contex
         data, settings.window, settings.batch_size, settings.train_stride, context.exclude_labelled, context.seed,
     )
     _log_params(context, {**settings.network_hparams(), **settings.training_params(), "seed": context.seed, "window": settings.window, "sensors": ",".join(spec.sensors)})
-    result = fit(LstmAeModule(net, settings.learning_rate), datamodule, max_epochs=settings.max_epochs, patience=settings.patience, seed=context.seed, logger=context.logger or False)
+    result = fit(LstmAeModule(net, settings.learning_rate), datamodule, max_epochs=settings.max_epochs, patience=settings.patience, seed=context.seed, logger=context.logger or False, progress=context.progress)
     train = data.splits["train"]
     scale = sensor_error_scale(net, data.scaler.transform(train), train[SESSION].to_numpy(), spec.window, settings.train_stride)
     return net, replace(spec, error_scale=[float(v) for v in scale]), result
@@ -88,7 +88,7 @@ def fit_teacher(detector, settings: "TeacherSettings", data: PreparedData, conte
     _log_params(context, {**settings.model_dump(exclude={"profile_file"}), "seed": context.seed, "sensors": ",".join(spec.sensors)})
     datamodule = WindowDataModule(values, starts, settings.window, settings.batch_size, context.seed)
     module = detector.training_module(net, settings)
-    result = fit(module, datamodule, max_epochs=settings.max_epochs, patience=settings.patience, seed=context.seed, logger=context.logger or False)
+    result = fit(module, datamodule, max_epochs=settings.max_epochs, patience=settings.patience, seed=context.seed, logger=context.logger or False, progress=context.progress)
     return net, spec, result
 
 
@@ -100,10 +100,10 @@ def fit_student(detector, settings: "StudentSettings", data: PreparedData, conte
     dcfg = settings.distillation
     teachers = context.trained
     weights = {t: w for t, w in dcfg.teacher_weights.items() if t in teachers}
-    sets = {
-        name: distillation_set(data.splits[name], data.scaler, teachers, weights, dcfg, copies=copies, seed=context.seed + 100 * i)
-        for i, (name, copies) in enumerate((("train", dcfg.injected_copies), ("val", min(dcfg.injected_copies, 1))))
-    }
+    sets = {}
+    for i, (name, copies) in enumerate((("train", dcfg.injected_copies), ("val", min(dcfg.injected_copies, 1)))):
+        with _announced(context, f"{detector.kind}: distillation targets from {', '.join(teachers) or 'no teacher'} on the {name} split and {copies} injected copies"):
+            sets[name] = distillation_set(data.splits[name], data.scaler, teachers, weights, dcfg, copies=copies, seed=context.seed + 100 * i)
     starts = {}
     for name, made in sets.items():
         frame = pd.DataFrame({SESSION: made.sessions, LABEL: made.labels})
@@ -120,19 +120,30 @@ def fit_student(detector, settings: "StudentSettings", data: PreparedData, conte
         "seed": context.seed, "sensors": ",".join(spec.sensors),
     })
     module = StudentModule(net, settings.learning_rate, settings.input_noise, dcfg.classification_loss_weight)
-    result = fit(module, datamodule, max_epochs=settings.max_epochs, patience=settings.patience, seed=context.seed, logger=context.logger or False)
+    result = fit(module, datamodule, max_epochs=settings.max_epochs, patience=settings.patience, seed=context.seed, logger=context.logger or False, progress=context.progress)
     net.eval()
-    errors = [
-        part
-        for name in CALIBRATION_SPLITS
-        for part in _split_component_errors(net, data, name, settings.window, settings.train_stride, context.exclude_labelled)
-    ]
+    with _announced(context, f"{detector.kind}: calibrating its score on the {' and '.join(CALIBRATION_SPLITS)} windows"):
+        errors = [
+            part
+            for name in CALIBRATION_SPLITS
+            for part in _split_component_errors(net, data, name, settings.window, settings.train_stride, context.exclude_labelled)
+        ]
     score_weights = dict(settings.score_weights)
     if not teachers:  # an untrained classification head carries no information
         score_weights["classification"] = 0.0
     total = sum(score_weights.values())
     calibration = calibrate(_concat_errors(errors), {k: v / total for k, v in score_weights.items()}, settings.top_sensors)
     return net, replace(spec, calibration=calibration.as_dict()), result
+
+
+def _announced(context: FitContext, message: str):
+    """:func:`~components.training.progress.heartbeat` lines for ``message`` when the fit
+    reports progress, else nothing."""
+    from contextlib import nullcontext
+
+    from components.progress import heartbeat
+
+    return heartbeat(message) if context.progress else nullcontext()
 
 
 def _split_component_errors(

@@ -47,12 +47,16 @@ def trained_inputs(cfg: PipelineConfig, kind: str) -> dict[str, Detector]:
     return inputs
 
 
-def fit_model(cfg: PipelineConfig, prepared: PreparedData, kind: str, logger=None, trained: dict[str, Detector] | None = None) -> tuple[Detector, FitResult]:
+def fit_model(
+    cfg: PipelineConfig, prepared: PreparedData, kind: str, logger=None, trained: dict[str, Detector] | None = None,
+    progress: bool = False,
+) -> tuple[Detector, FitResult]:
     """Fit ``kind`` with its settings in ``cfg`` on ``prepared``; the models it learns
-    from are ``trained`` or, by default, read from ``<models>/``."""
+    from are ``trained`` or, by default, read from ``<models>/``. With ``progress``, a
+    network prints a line per epoch."""
     context = FitContext(
         seed=cfg.seed, exclude_labelled=cfg.prepare.exclude_labelled_from_fit, logger=logger,
-        trained=trained if trained is not None else trained_inputs(cfg, kind),
+        trained=trained if trained is not None else trained_inputs(cfg, kind), progress=kind if progress else None,
     )
     return detector_class(kind).fit(cfg.settings_of(kind), prepared, context)
 
@@ -75,10 +79,13 @@ def train_model(
     with written_whole(model_dir) as partial, failed_on_error(cfg.mlflow, run_ids.child):
         run_ids.save(partial / RUN_FILE)
         with using_tracking_uri(uri):
-            detector, result = fit_model(cfg, prepared, kind, detector_cls.run_logger(cfg.mlflow.experiment, uri, run_ids.child))
+            print(f"training {kind}", flush=True)
+            detector, result = fit_model(cfg, prepared, kind, detector_cls.run_logger(cfg.mlflow.experiment, uri, run_ids.child), progress=True)
         detector.save(partial)
         (partial / HISTORY_FILE).write_text(json.dumps(result.history, indent=2))
         summary = {"epochs": len(result.history), "best_val_loss": result.best_val_loss, "train_s": result.seconds}
         (partial / FIT_SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     mlflow.MlflowClient(uri).set_terminated(run_ids.child)  # Lightning ends its runs; a baseline's is ended here
+    epochs = f"{len(result.history)} epochs, best val_loss {result.best_val_loss:.4g}, " if result.history else ""
+    print(f"trained {kind}: {epochs}{result.seconds:.1f} s", flush=True)
     return TrainResult(model_dir, run_ids, len(result.history), result.best_val_loss, result.seconds)

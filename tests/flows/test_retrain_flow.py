@@ -115,3 +115,34 @@ def test_flow_run_and_artifacts_are_recorded_by_prefect(trained_project):
         artifacts = client.read_artifacts()
     keys = {a.key for a in artifacts}
     assert {"validation-summary", "leaderboard", "mlflow-run"} <= keys
+
+
+def test_the_flow_run_logs_every_stage_and_epoch_and_never_goes_quiet(trained_project):
+    """What the terminal and the Prefect UI show of the run: each stage's start and its
+    duration, every network's epochs with their losses (forwarded from the training
+    child processes by their tasks), and no silence longer than 10 s."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)  # the run's last lines may still be queued for the API
+    parent = mlflow.MlflowClient(trained_project["tracking_uri"]).get_run(trained_project["result"]["registration"]["parent_run_id"])
+    flow_run_id = parent.data.tags["prefect.flow_run_id"]
+    logs = []
+    with get_client(sync_client=True) as client:
+        while page := client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200, offset=len(logs),
+                                       sort=LogSort.TIMESTAMP_ASC):
+            logs += page
+    messages = [log.message for log in logs]
+    for stage in ("ingest", "validate", "prepare", "train", "threshold", "evaluate", "register"):
+        assert f"{stage} started" in messages and any(m.startswith(f"{stage} done in ") for m in messages), stage
+    for kind in ("anomaly_transformer", "omnianomaly", "lstm_ae", "student"):
+        epochs = [m for m in messages if m.startswith(f"{kind} epoch ")]
+        assert epochs and all("val_loss" in m for m in epochs if "batch" not in m), kind
+        assert any(m.startswith(f"trained {kind}: ") for m in messages), kind
+    assert any(m.startswith("threshold student: warning ") for m in messages)
+    assert any(m.startswith("evaluated student: VUS-PR ") for m in messages)
+    assert any(m.startswith("anomflow-detector version 1: @champion") for m in messages)
+    stamps = [log.timestamp.timestamp() for log in logs]
+    gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+    assert max(gaps) <= 10.0, f"quiet for {max(gaps):.1f} s after: {messages[gaps.index(max(gaps))]!r}"

@@ -31,7 +31,7 @@ def test_score_flow_writes_scored_rows(trained_project, tmp_path):
     assert scored["score"].notna().sum() == 300 - (window - 1)  # the served student needs a full window
 
 
-def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_project, tmp_path):
+def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_project, tmp_path, monkeypatch, capsys):
     from components.scoring.batch import score_export
 
     prepared = pd.read_parquet(trained_project["root"] / "artifacts" / "prepared" / "test.parquet")
@@ -42,7 +42,11 @@ def test_streamed_scoring_equals_one_piece_and_names_original_lines(trained_proj
     os.environ["MLFLOW_TRACKING_URI"] = trained_project["tracking_uri"]
     try:
         whole = score_export([csv], tmp_path / "whole.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=10_000)
+        capsys.readouterr()
+        monkeypatch.setattr("components.scoring.batch.HEARTBEAT_S", 0.0)  # a progress line after every chunk
         streamed = score_export([csv], tmp_path / "streamed.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
+        progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("score: ")]
+        assert len(progress) >= 7 and " rows scored in " in progress[0] and progress[-1].startswith("score: 700 rows scored in ")
         # a first chunk shorter than the window has no score at all, yet the file keeps one float column
         short_first = score_export([csv], tmp_path / "short_first.parquet", uri, asset="pump-1", fmt=PLAIN, chunk_rows=10)
         as_csv = score_export([csv], tmp_path / "streamed.csv", uri, asset="pump-1", fmt=PLAIN, chunk_rows=97)
