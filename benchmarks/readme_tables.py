@@ -412,6 +412,21 @@ def student_targets_table(report: dict) -> str:
     return title + "\n\n" + _table(["variant", "targets", "VUS-PR", "PR-AUC", "ROC-AUC", "F1"], rows)
 
 
+def student_weighting_table(report: dict) -> str:
+    """``benchmarks/student_weighting.py``: the student's score combined with ECOD's."""
+    rows = [
+        [name, _fmt(report["demo_vus_pr"][name]), *(_fmt(report["msl_mean"][name][k]) for k in ("vus_pr", "pr_auc", "roc_auc", "f1"))]
+        for name in report["combinations"]
+    ]
+    title = (
+        f"**Student score weighting** (`benchmarks/student_weighting.py`: the student's score and {report['tail'].upper()}'s, each in units "
+        "of its own validation warning level, combined as `mix w` = (1 − w)·student + w·tail (`mix 0` is the student, `mix 1` the tail "
+        "model) or `gated` = student + max(0, tail − 1); combinations fixed before the run; demo plant: `make demo`'s scores; "
+        f"MSL: its protocol, seed{'s' if len(report['seeds']) > 1 else ''} {', '.join(map(str, report['seeds']))})"
+    )
+    return title + "\n\n" + _table(["combination", "demo VUS-PR", "MSL VUS-PR", "MSL PR-AUC", "MSL ROC-AUC", "MSL F1"], rows)
+
+
 def serve_latency_table(report: dict) -> str:
     """``benchmarks/serve_latency.py``: request latency of the served model, and throughput under load."""
     rows = [[f"{int(s['rows']):,}", str(s["requests"]), *(_fmt(s[k], 1) for k in ("p50_ms", "p99_ms", "max_ms"))] for s in report["sizes"].values()]
@@ -541,6 +556,7 @@ def main() -> None:
     renderers = (
         ("demo_variants.json", demo_seeds_table), ("demo_variants.json", demo_variants_table), ("ablations_demo.csv", ablations_table),
         ("serve_latency.json", serve_latency_table), ("student_targets_msl.json", student_targets_table),
+        ("student_weighting.json", student_weighting_table),
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
         ("skab_tracked_defaults.json", skab_table), ("skab_margin.json", margin_table),
         ("skab_fleet.json", fleet_table), ("skab_fleet_defaults.json", fleet_table),

@@ -232,9 +232,9 @@ class NetworkDetector(Detector):
 
     @classmethod
     def run_logger(cls, experiment: str, tracking_uri: str, run_id: str) -> Any:
-        from pytorch_lightning.loggers import MLFlowLogger
+        from components.training.fit import EpochStepLogger
 
-        return MLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri, run_id=run_id)
+        return EpochStepLogger(experiment_name=experiment, tracking_uri=tracking_uri, run_id=run_id)
 
     @classmethod
     @abstractmethod

@@ -77,6 +77,14 @@ def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, 
         else:
             alias, reason = CHALLENGER, f"{metric} {candidate_value:.4f} <= champion v{champion.version} {champion_value:.4f}"
     client.set_registered_model_alias(name, alias, version)
+    decision_tags = {
+        "promotion.metric": metric, "promotion.alias": alias, "promotion.reason": reason,
+        "promotion.candidate_value": "" if candidate_value is None else f"{candidate_value:.6g}",
+        "promotion.champion_version": "" if champion is None else str(champion.version),
+        "promotion.champion_value": "" if champion_value is None else f"{champion_value:.6g}",
+    }
+    for key, value in decision_tags.items():  # on the version itself: the registry page says why it has its alias
+        client.set_model_version_tag(name, version, key, value)
     return PromotionDecision(
         version=str(version), alias=alias, metric=metric, candidate_value=candidate_value,
         champion_version=None if champion is None else str(champion.version),

@@ -72,17 +72,31 @@ def _numeric(metrics: dict) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None}
 
 
+NOT_TEST_METRICS = {
+    "rows_per_s": "timing_scoring_rows_per_s", "train_s": "timing_train_s", "epochs": "train_epochs",
+    "raise_after": "alarm_raise_after", "clear_after": "alarm_clear_after",
+}
+"""Evaluation numbers that are not measured on the test split, by their MLflow names: timings,
+epochs run, and the alarm rule chosen on validation rows."""
+
+
+def metric_name(key: str) -> str:
+    """The MLflow metric name of an evaluation number: ``test_<key>``, or as
+    :data:`NOT_TEST_METRICS` names it."""
+    return NOT_TEST_METRICS.get(key, f"test_{key}")
+
+
 def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: dict, tags: dict[str, str]) -> None:
-    """Test metrics and plots to each model's run; leaderboard, lineage and validation to the parent."""
+    """Test metrics and plots to each model's run; the leaderboard (a table artifact),
+    lineage and validation to the parent, which holds no copies of its children's metrics."""
     from mlflow.entities import Metric, RunTag
 
     reports = cfg.paths.reports_dir()
     now_ms = int(time.time() * 1000)
     runs = {served.parent: [], **{m["run_id"]: [] for m in all_metrics.values()}}
-    for kind, metrics in all_metrics.items():
+    for metrics in all_metrics.values():
         for key, value in _numeric(metrics).items():
-            runs[metrics["run_id"]].append(Metric(f"test_{key}", value, now_ms, 0))
-            runs[served.parent].append(Metric(f"{kind}.test_{key}", value, now_ms, 0))
+            runs[metrics["run_id"]].append(Metric(metric_name(key), value, now_ms, 0))
     run_tags = [RunTag(key, value) for key, value in tags.items()]
     for run_id, run_metrics in runs.items():  # one request per run (each one a transaction, or a round trip to a server)
         for start in range(0, max(len(run_metrics), 1), MAX_METRICS_PER_BATCH):
@@ -95,6 +109,7 @@ def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: di
     client.log_artifact(served.child, str(reports / "plots" / "score_timeline.png"), artifact_path="evaluation")
     for path in (reports / METRICS_FILE, reports / LEADERBOARD_FILE, reports / LOSS_CSV, reports / "plots" / LEADERBOARD_PLOT):
         client.log_artifact(served.parent, str(path), artifact_path="evaluation")
+    client.log_table(served.parent, pd.read_csv(reports / LEADERBOARD_FILE), "evaluation/leaderboard_table.json")
     validation_json = reports / "validation" / "validation.json"
     if validation_json.exists():
         client.log_artifact(served.parent, str(validation_json), artifact_path="validation")
@@ -119,11 +134,31 @@ def _log_pyfunc(cfg: PipelineConfig, kind: str, prepared_dir: Path, run_id: str,
         code = copy_serving_code(Path(tmp) / "code")
         with mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(
-                name="model", python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
+                name=kind, python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
                 code_paths=[str(code)], pip_requirements=pinned_requirements(),
                 signature=signature, input_example=example,
                 registered_model_name=registered_name,
             )
+
+
+DATASET_CONTEXTS = {"train": "training", "val": "validation", "test": "testing"}
+"""Each prepared split and the MLflow input context it is logged under."""
+
+
+def _log_datasets(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: Path, runs: RunIds) -> None:
+    """The prepared train, validation and test splits as MLflow datasets (name, digest,
+    source file, schema, row count) on the parent run and the served model's run: the
+    runs' Dataset column and inputs say what the models learnt and were judged on."""
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+
+    for split, context in DATASET_CONTEXTS.items():
+        frame = prepared.splits[split]
+        source = (prepared_dir / f"{split}.parquet").resolve()
+        dataset = from_pandas(frame, source=str(source), targets=LABEL if LABEL in frame.columns else None, name=f"{split} split")
+        for run_id in (runs.parent, runs.child):
+            with mlflow.start_run(run_id=run_id):
+                mlflow.log_input(dataset, context=context)
 
 
 def _describe_version(client, cfg: PipelineConfig, version: str, window: int, sensors: list[str]) -> None:
@@ -139,6 +174,15 @@ def _describe_version(client, cfg: PipelineConfig, version: str, window: int, se
     ))
     for key, value in {"window": window, "interval_s": interval_s, "sensors": ",".join(sensors)}.items():
         client.set_model_version_tag(name, version, f"anomflow.{key}", str(value))
+    metric = cfg.register_.promotion_metric
+    client.update_registered_model(name, description=(
+        f"anomflow's served anomaly detector: the multi-task student distilled from {', '.join(cfg.learns_from(SERVED_KIND)) or 'no teacher'}. "
+        "For each reading (with the readings before it) it answers a score, a level (normal, warning, critical; POT thresholds "
+        "from validation data), an event-level alarm and the sensors that contribute most. A new version becomes @champion only "
+        f"if its test-split {metric} beats the current champion's on the same rows, else @challenger; each version's tags "
+        "promotion.* say which values were compared and why."
+    ))
+    client.set_registered_model_tag(name, "anomflow.promotion_metric", metric)
 
 
 def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, validated: pd.DataFrame) -> dict:
@@ -158,6 +202,8 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
     all_metrics = json.loads((reports / METRICS_FILE).read_text())
     tags = lineage_tags(validated)
     _log_evaluation(client, cfg, runs, all_metrics, tags)
+    with using_tracking_uri(uri):
+        _log_datasets(cfg, prepared, prepared_dir, runs)
 
     test = prepared.splits["test"]
     request = test.drop(columns=[c for c in (LABEL, SESSION) if c in test.columns])

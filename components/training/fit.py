@@ -9,12 +9,21 @@ import warnings
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping
-from pytorch_lightning.loggers import Logger
+from pytorch_lightning.loggers import Logger, MLFlowLogger
 
 from components.training.fit_result import FitResult
 from components.training.progress import EpochLines
 
 _NOISE = (".*does not have many workers.*", ".*smaller than the logging interval.*", ".*LeafSpec.*", ".*litlogger.*")
+
+
+class EpochStepLogger(MLFlowLogger):
+    """Lightning's MLflow logger with every epoch-level metric logged at step = the epoch
+    (0-based), so MLflow's charts plot losses per epoch, not per optimiser step."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        epoch = metrics.get("epoch")
+        super().log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=int(epoch) if epoch is not None else step)
 
 
 class _History(Callback):

@@ -37,9 +37,14 @@ if TYPE_CHECKING:
 CALIBRATION_SPLITS = ("train", "val")
 
 
+LOGGED_NAMES = {"lr": "learning_rate"}
+"""Settings logged under another name, so that every model's runs share one naming scheme
+(the teachers' profiles say ``lr``, the other networks ``learning_rate``)."""
+
+
 def _log_params(context: FitContext, params: dict) -> None:
     if context.logger is not None:
-        context.logger.log_hyperparams(params)
+        context.logger.log_hyperparams({LOGGED_NAMES.get(k, k): v for k, v in params.items()})
 
 
 def sensor_error_scale(

@@ -52,3 +52,26 @@ def test_demo_tables_show_every_seed_and_variant():
     assert "VUS-PR seed 9" in seeds[2] and seeds[4].startswith("| student | 0.200 | 0.300 | 0.400 | 0.300 ± 0.100 | 2.000 | 0.500 | 4.000 |")
     ablation = tables.demo_variants_table(report).splitlines()
     assert ablation[4].startswith("| default | 7, 8, 9 | 0.300 ± 0.100 | 2/3 | pca 0.300 ± 0.000 | 2.000 | 0.500 | 4.000 |") and ablation[5].startswith("| drift_tracking |")
+
+
+def test_student_weighting_table_lists_every_combination():
+    tables = _script("readme_tables")
+    metrics = {"vus_pr": 0.4, "pr_auc": 0.3, "roc_auc": 0.7, "f1": 0.2}
+    report = {"tail": "ecod", "combinations": ["mix 0", "gated"], "seeds": [7], "demo_vus_pr": {"mix 0": 0.35, "gated": 0.351},
+              "msl_mean": {"mix 0": metrics, "gated": {**metrics, "vus_pr": 0.45}}}
+    table = tables.student_weighting_table(report).splitlines()
+    assert "ECOD" in table[0] and "seed 7" in table[0]
+    assert table[4] == "| mix 0 | 0.350 | 0.400 | 0.300 | 0.700 | 0.200 |" and table[5].startswith("| gated | 0.351 | 0.450 |")
+
+
+def test_scores_in_warning_level_units_and_their_combinations():
+    weighting = _script("student_weighting")
+    metrics = {"threshold_floor": -1.0, "threshold": 3.0, "val_rows": 2}
+    arrays = {"training_scores": np.array([9.0, 1.0, 3.0]), "scores": np.array([-1.0, 7.0])}
+    val, test = weighting.in_units(metrics, arrays)
+    np.testing.assert_allclose(val, [0.5, 1.0])  # the held-out rows only, the level maps to 1
+    np.testing.assert_allclose(test, [0.0, 2.0])
+    student, tail = np.array([0.5, 2.0]), np.array([3.0, 0.2])
+    np.testing.assert_allclose(weighting.COMBINATIONS["mix 0.25"](student, tail), [1.125, 1.55])
+    np.testing.assert_allclose(weighting.COMBINATIONS["gated"](student, tail), [2.5, 2.0])  # ECOD counts only above its level
+    np.testing.assert_allclose(weighting.COMBINATIONS["mix 0"](student, tail), student)

@@ -18,6 +18,10 @@ def test_retrain_registers_a_champion(trained_project):
     assert registration["alias"] == "champion" and registration["version"] == "1"
     client = mlflow.MlflowClient(trained_project["tracking_uri"])
     version = client.get_model_version_by_alias("anomflow-detector", "champion")
+    assert version.tags["promotion.metric"] == "vus_pr" and version.tags["promotion.reason"] == "no champion yet"
+    assert float(version.tags["promotion.candidate_value"]) == pytest.approx(registration["candidate_value"], rel=1e-5)
+    registered = client.get_registered_model("anomflow-detector")
+    assert "student" in registered.description and registered.tags["anomflow.promotion_metric"] == "vus_pr"
     assert str(version.version) == "1"
     window = json.loads((root / "models" / "student" / "model.json").read_text())["window"]
     assert version.tags["anomflow.window"] == str(window) and version.tags["anomflow.interval_s"] == "60"
@@ -28,6 +32,14 @@ def test_retrain_registers_a_champion(trained_project):
     models = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert len(models) == 9 and {r.info.status for r in [parent, *models]} == {"FINISHED"}  # the baselines' runs too
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    for run in (parent, child):  # the splits as MLflow datasets, with digests and their files as sources
+        inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+        assert set(inputs) == {"train split", "val split", "test split"}
+        assert {t.value for d in inputs.values() for t in d.tags if t.key == "mlflow.data.context"} == {"training", "validation", "testing"}
+        assert all(d.dataset.digest and "prepared" in d.dataset.source for d in inputs.values())
+    for run in models:  # one parameter naming scheme: every network logs its seed, patience and learning_rate
+        if run.data.tags["anomflow.model"] in ("student", "lstm_ae", "anomaly_transformer", "omnianomaly"):
+            assert {"seed", "patience", "learning_rate"} <= set(run.data.params) and "lr" not in run.data.params, run.data.tags["anomflow.model"]
     for tag in ("anomflow.dataset_digest", "anomflow.dvc_data_hash", "mlflow.source.git.commit"):
         assert tag in parent.data.tags
     # the config the run ran, defaults filled in, and its pipeline-level settings as params to compare runs by
@@ -40,14 +52,17 @@ def test_retrain_registers_a_champion(trained_project):
     assert prepared["window"] == load_config(root / "conf" / "pipeline.yaml").longest_window() == 32  # the teachers' fast profile
     assert parent.data.params["validate.sensors"] == ",".join(logged["validate"]["sensors"])
     history = client.get_metric_history(child.info.run_id, "val_loss")
-    assert len(history) >= 1
+    assert len(history) >= 1 and [m.step for m in history] == list(range(len(history)))  # one point per epoch, at its epoch
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
     assert {"evaluation/score_timeline.png", "evaluation/loss_curves_student.png"} <= artifacts
     for name in ("train", "val"):  # every loss component per epoch
         for part in ("reconstruction", "forecast", "classification", "loss"):
             assert client.get_metric_history(child.info.run_id, f"{name}_{part}"), (name, part)
     parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "evaluation")}
-    assert {"evaluation/metrics.json", "evaluation/leaderboard.csv", "evaluation/leaderboard.png"} <= parent_artifacts
+    assert {"evaluation/metrics.json", "evaluation/leaderboard.csv", "evaluation/leaderboard.png", "evaluation/leaderboard_table.json"} <= parent_artifacts
+    assert not parent.data.metrics  # the leaderboard is a table there, not 9 × 30 copies of the children's metrics
+    table = json.loads(Path(client.download_artifacts(parent.info.run_id, "evaluation/leaderboard_table.json")).read_text())
+    assert table["columns"][0] == "model" and [row[0] for row in table["data"]][0] == "student"
 
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
     assert list(metrics) == ["student", "lstm_ae", "anomaly_transformer", "omnianomaly", "pca", "iforest", "kmeans_ad", "copod", "ecod"]
@@ -60,7 +75,7 @@ def test_retrain_registers_a_champion(trained_project):
             assert values[key] is not None, (kind, key)
         run = client.get_run(values["run_id"])
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id  # one parent for all models
-        assert "test_vus_pr" in run.data.metrics
+        assert "test_vus_pr" in run.data.metrics and "timing_train_s" in run.data.metrics and "test_train_s" not in run.data.metrics
         assert not (root / "models" / kind / "thresholds.json").exists()
         thresholds = json.loads((root / "thresholds" / f"{kind}.json").read_text())
         assert thresholds["critical"] >= thresholds["warning"]
@@ -103,9 +118,9 @@ def test_only_the_student_is_registered_and_teachers_are_logged_as_models(traine
     assert client.get_run(registration["model_run_id"]).data.tags["anomflow.model"] == "student"
     assert [m.name for m in client.search_registered_models()] == ["anomflow-detector"]
     metrics = trained_project["result"]["metrics"]
-    for teacher in ("anomaly_transformer", "omnianomaly"):
-        logged = client.search_logged_models(experiment_ids=[client.get_run(metrics[teacher]["run_id"]).info.experiment_id])
-        assert any(m.source_run_id == metrics[teacher]["run_id"] for m in logged), teacher
+    for kind in ("anomaly_transformer", "omnianomaly", "student"):  # each logged model named after its kind
+        logged = client.search_logged_models(experiment_ids=[client.get_run(metrics[kind]["run_id"]).info.experiment_id])
+        assert [m.name for m in logged if m.source_run_id == metrics[kind]["run_id"]] == [kind], kind
 
 
 def test_flow_run_and_artifacts_are_recorded_by_prefect(trained_project):

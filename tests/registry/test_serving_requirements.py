@@ -76,7 +76,7 @@ def test_serving_distributions_are_the_import_closure_of_the_logged_models(train
     distribution their code imports is declared, and none of them imports Lightning."""
     root = trained_project["root"]
     uris = ["models:/anomflow-detector@champion"] + [
-        f"runs:/{RunIds.load(root / 'models' / teacher / RUN_FILE).child}/model" for teacher in load_config(root / "conf" / "pipeline.yaml").learns_from("student")
+        f"runs:/{RunIds.load(root / 'models' / teacher / RUN_FILE).child}/{teacher}" for teacher in load_config(root / "conf" / "pipeline.yaml").learns_from("student")
     ]
     with using_tracking_uri(trained_project["tracking_uri"]):
         model_dirs = [
