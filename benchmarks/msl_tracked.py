@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.research_lib.drift_tracking import tracked_channel  # noqa: E402
-from components.benchmarks.msl import _run_seed, list_channels, load_channel  # noqa: E402
+from components.benchmarks.msl import run_seed, list_channels, load_channel  # noqa: E402
 from components.benchmarks.protocol import TORCH_THREADS, benchmark_config  # noqa: E402
 from components.benchmarks.report_io import write_report  # noqa: E402
 from components.benchmarks.series_metrics import mean_over_seeds  # noqa: E402
@@ -49,7 +49,7 @@ def run(data: Path, seeds: list[int], models: list[str]) -> dict:
         tracked, _ = tracked_channel(raw, [str(j) for j in range(raw.train.shape[1])], defaults.depth, defaults.smoothing, defaults.multiplier)
         channels.append(tracked)
     started = time.perf_counter()
-    runs = [_run_seed(benchmark_config("fast", models, seed=seed), channels, 1, seed, lambda m: print(m, flush=True)) for seed in seeds]
+    runs = [run_seed(benchmark_config("fast", models, seed=seed), channels, 1, seed, lambda m: print(m, flush=True)) for seed in seeds]
     return {
         "protocol": "MSL's (components.benchmarks.msl), every channel drift-tracked first (prepare.drift_tracking defaults)",
         "drift_tracking": defaults.model_dump(),

@@ -329,6 +329,12 @@ def _mean_sd(values: list, sd: bool = True) -> str:
     return _fmt(float(np.mean(values))) + (f" ± {_fmt(float(np.std(values, ddof=1)))}" if sd and len(values) > 1 else "")
 
 
+def _mean_count(values: list) -> str:
+    """The mean of counts over seeds, to one decimal unless whole."""
+    values = [v for v in values if v is not None]
+    return _count(float(np.mean(values))) if values else "–"
+
+
 def demo_seeds_table(report: dict) -> str:
     """``benchmarks/demo_variants.py``, default settings: every model per seed, and the
     alarm logic off (point levels) and on (the rule chosen on validation rows)."""
@@ -340,8 +346,8 @@ def demo_seeds_table(report: dict) -> str:
 
     rows = [
         [m, *(_fmt(v) for v in values(m, "vus_pr")), _mean_sd(values(m, "vus_pr")),
-         *(_mean_sd(values(m, k), sd=False) for k in ("point_false_events_per_asset_day", "alarm_false_events_per_asset_day",
-                                                        "alarm_events_found", "alarm_mean_delay_rows")),
+         *(_mean_sd(values(m, k), sd=False) for k in ("point_false_events_per_asset_day", "alarm_false_events_per_asset_day")),
+         _mean_count(values(m, "alarm_events_found")), _mean_sd(values(m, "alarm_mean_delay_rows"), sd=False),
          "/".join(str(v) for v in values(m, "raise_after"))]
         for m in models
     ]
@@ -372,11 +378,13 @@ def demo_variants_table(report: dict) -> str:
         rows.append([
             variant, ", ".join(str(r["seed"]) for r in runs), _mean_sd([s["vus_pr"] for s in student]), f"{first}/{len(runs)}",
             f"{best} {_mean_sd([r['models'][best]['vus_pr'] for r in runs])}",
-            *(_mean_sd([s[k] for s in student], sd=False) for k in ("point_false_events_per_asset_day", "alarm_false_events_per_asset_day", "alarm_events_found")),
+            *(_mean_sd([s[k] for s in student], sd=False) for k in ("point_false_events_per_asset_day", "alarm_false_events_per_asset_day")),
+            _mean_count([s["alarm_events_found"] for s in student]),
         ])
     title = (
         "**Demo plant, ablations** (`benchmarks/demo_variants.py`: `make demo`'s retrain per variant and seed; "
-        + "; ".join(f"`{name}`: {json.dumps(o) if o else 'conf/pipeline.yaml as shipped'}" for name, o in report["variants"].items())
+        + "; ".join(f"`{name}`: {json.dumps(o) if o else 'conf/pipeline.yaml as shipped'}" for name, o in report["variants"].items()
+                    if _variant_runs(report, name))
         + "; the student's numbers, VUS-PR mean ± standard deviation over seeds, the rest means; first: runs where the student leads VUS-PR)"
     )
     header = ["variant", "seeds", "student VUS-PR", "first", "best other model", "false events / pump-day, point levels",

@@ -162,7 +162,7 @@ def run_benchmark(
     if peers is not None:  # first: a broken peers environment fails before the long part
         peer_run = score_peers(loaded, peers, detectors=peer_models, train_stride=train_stride, max_epochs=max_epochs, progress=say)
     started = time.perf_counter()
-    runs = [_run_seed(seed_configs[seed], loaded, train_stride, seed, say if len(seeds) == 1 else (lambda m, s=seed: say(f"seed {s}: {m}"))) for seed in seeds]
+    runs = [run_seed(seed_configs[seed], loaded, train_stride, seed, say if len(seeds) == 1 else (lambda m, s=seed: say(f"seed {s}: {m}"))) for seed in seeds]
     results = {kind: mean_over_seeds([aggregates for aggregates, _ in runs], kind, seeds) for kind in runs[0][0]}
     per_channel = {
         kind: {name: mean_over_seeds([channels[kind] for _, channels in runs], name, seeds) for name in runs[0][1][kind]}
@@ -237,7 +237,7 @@ def run_benchmark(
     return json_ready(report)
 
 
-def _run_seed(configs: dict, loaded: list[Channel], train_stride: int, seed: int, say: Progress) -> tuple[dict, dict]:
+def run_seed(configs: dict, loaded: list[Channel], train_stride: int, seed: int, say: Progress) -> tuple[dict, dict]:
     """Every model of ``configs`` on every channel with one seed: (aggregates per model,
     model → channel → metrics)."""
     per_channel: dict[str, dict] = {kind: {} for kind in configs}

@@ -49,9 +49,9 @@ def test_demo_tables_show_every_seed_and_variant():
     report = {"variants": {"default": {}, "drift_tracking": {"prepare": {"drift_tracking": {"enabled": True}}}},
               "runs": {f"{v} seed {s}": run(v, s, 0.2 + 0.1 * (s - 7)) for v in ("default", "drift_tracking") for s in (7, 8, 9)}}
     seeds = tables.demo_seeds_table(report).splitlines()
-    assert "VUS-PR seed 9" in seeds[2] and seeds[4].startswith("| student | 0.200 | 0.300 | 0.400 | 0.300 ± 0.100 | 2.000 | 0.500 | 4.000 |")
+    assert "VUS-PR seed 9" in seeds[2] and seeds[4].startswith("| student | 0.200 | 0.300 | 0.400 | 0.300 ± 0.100 | 2.000 | 0.500 | 4 | 3.000 |")
     ablation = tables.demo_variants_table(report).splitlines()
-    assert ablation[4].startswith("| default | 7, 8, 9 | 0.300 ± 0.100 | 2/3 | pca 0.300 ± 0.000 | 2.000 | 0.500 | 4.000 |") and ablation[5].startswith("| drift_tracking |")
+    assert ablation[4].startswith("| default | 7, 8, 9 | 0.300 ± 0.100 | 2/3 | pca 0.300 ± 0.000 | 2.000 | 0.500 | 4 |") and ablation[5].startswith("| drift_tracking |")
 
 
 def test_student_weighting_table_lists_every_combination():

@@ -177,3 +177,26 @@ def test_several_seeds_are_averaged_with_their_spread(tmp_path):
     assert report["per_channel"]["lstm_ae"]["A-1"]["roc_auc_by_seed"][0] != report["per_channel"]["lstm_ae"]["A-1"]["roc_auc_by_seed"][1]
     table = msl_table(report)
     assert "means over seeds 7, 8" in table and f"{report['models']['lstm_ae']['vus_pr_sd']:.3f}" in table
+
+
+def test_msl_tracked_script_runs_the_protocol_on_drift_tracked_channels(tmp_path, monkeypatch, capsys):
+    """benchmarks/msl_tracked.py: each channel's columns replaced by the pipeline tracker's
+    residuals at its defaults (the train array trains the tracker), then MSL's protocol."""
+    import importlib.util
+
+    from benchmarks.research_lib.drift_tracking import tracked_channel
+    from components.benchmarks.msl import load_channel
+
+    data = _fake_smap(tmp_path / "smap_like")
+    spec = importlib.util.spec_from_file_location("msl_tracked", Path(__file__).resolve().parents[2] / "benchmarks" / "msl_tracked.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "tracked.json"
+    monkeypatch.setattr("sys.argv", ["msl_tracked.py", "--data", str(data), "--models", "pca,copod", "--out", str(out)])
+    script.main()
+    report = json.loads(out.read_text())
+    assert report["drift_tracking"]["depth"] == 100 and list(report["models"]) == ["pca", "copod"]
+    assert report["dataset"]["channels"] == ["A-1", "B-2"] and report["seeds"] == [7]
+    tracked, _ = tracked_channel(load_channel(data, "A-1"), [str(j) for j in range(25)], 100, 1, 2.0)
+    assert not np.allclose(tracked.test, load_channel(data, "A-1").test)  # the models saw residuals, not readings
+    assert report["models"]["pca"]["events"] == 2 and "pca" in capsys.readouterr().out
