@@ -9,6 +9,7 @@ import json
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -155,10 +156,13 @@ def _log_datasets(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: Pat
     for split, context in DATASET_CONTEXTS.items():
         frame = prepared.splits[split]
         source = (prepared_dir / f"{split}.parquet").resolve()
-        dataset = from_pandas(frame, source=str(source), targets=LABEL if LABEL in frame.columns else None, name=f"{split} split")
-        for run_id in (runs.parent, runs.child):
-            with mlflow.start_run(run_id=run_id):
-                mlflow.log_input(dataset, context=context)
+        with warnings.catch_warnings():  # MLflow's hints about a local file source and an integer label column: noise here
+            warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
+            warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column.*")
+            dataset = from_pandas(frame, source=str(source), targets=LABEL if LABEL in frame.columns else None, name=f"{split} split")
+            for run_id in (runs.parent, runs.child):
+                with mlflow.start_run(run_id=run_id):
+                    mlflow.log_input(dataset, context=context)
 
 
 def _describe_version(client, cfg: PipelineConfig, version: str, window: int, sensors: list[str]) -> None:
