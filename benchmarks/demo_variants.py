@@ -44,6 +44,7 @@ VARIANTS: dict[str, dict] = {
     "default": {},
     "drift_tracking": {"prepare": {"drift_tracking": {"enabled": True}}},
     "dspot": {"threshold": {"method": "dspot"}},
+    "no_tail_gate": {"models": {"student": {"tail_gate": {"enabled": False}}}},
 }
 """Variant name -> settings merged into ``conf/pipeline.yaml`` (nested sections)."""
 
@@ -116,7 +117,7 @@ def main() -> None:
 
     for name in names:
         for seed in (int(s) for s in args.seeds.split(",")):
-            record = run_variant(name, seed, Path(args.anomflow))
+            record = {**run_variant(name, seed, Path(args.anomflow)), "git_commit": git_commit(ROOT)}
             report["runs"][f"{name} seed {seed}"] = record
             student = record["models"].get("student", {})
             print(f"{name} seed {seed}: {record['wall_s']:.0f} s, student VUS-PR {student.get('vus_pr', float('nan')):.3f}", flush=True)

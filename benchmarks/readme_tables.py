@@ -435,6 +435,39 @@ def student_weighting_table(report: dict) -> str:
     return title + "\n\n" + _table(["combination", "demo VUS-PR", "MSL VUS-PR", "MSL PR-AUC", "MSL ROC-AUC", "MSL F1"], rows)
 
 
+def _best_other(models: dict) -> tuple[str, float]:
+    """The model other than the student with the highest VUS-PR in a report's ``models``."""
+    name = max((m for m in models if m != "student"), key=lambda m: models[m]["vus_pr"])
+    return name, models[name]["vus_pr"]
+
+
+def tail_gate_table(reports: dict[str, tuple[dict, dict]], demo: dict | None) -> str:
+    """The student with the tail gate on and off: {benchmark: (gate-on report, gate-off
+    report)} of the MSL/SKAB benchmark format, and the demo's ``no_tail_gate`` variant."""
+    rows = []
+    for name, (on, off) in reports.items():
+        best, value = _best_other(on["models"])
+        rows.append([name, _fmt(off["models"]["student"]["vus_pr"]), _fmt(on["models"]["student"]["vus_pr"]), f"{best} {_fmt(value)}",
+                     _fmt(off["models"]["student"]["f1"]), _fmt(on["models"]["student"]["f1"]), f"{off['git_commit'][:7]} / {on['git_commit'][:7]}"])
+    if demo is not None and _variant_runs(demo, "no_tail_gate") and _variant_runs(demo, "default"):
+        on_runs, off_runs = _variant_runs(demo, "default"), _variant_runs(demo, "no_tail_gate")
+        others = {m for r in on_runs for m in r["models"] if m != "student"}
+        best = max(others, key=lambda m: np.mean([r["models"][m]["vus_pr"] for r in on_runs]))
+        rows.append(["demo plant (seeds " + ", ".join(str(r["seed"]) for r in on_runs) + ")",
+                     _mean_sd([r["models"]["student"]["vus_pr"] for r in off_runs]), _mean_sd([r["models"]["student"]["vus_pr"] for r in on_runs]),
+                     f"{best} {_mean_sd([r['models'][best]['vus_pr'] for r in on_runs])}",
+                     _mean_sd([r["models"]["student"]["f1"] for r in off_runs], sd=False), _mean_sd([r["models"]["student"]["f1"] for r in on_runs], sd=False),
+                     f"{off_runs[0].get('git_commit', demo.get('git_commit', '?'))[:7]} / {demo.get('git_commit', '?')[:7]}"])
+    title = (
+        "**Student tail gate on and off** (`models.student.tail_gate`, `components/models/tail_gate.py`: ECOD's excess over its "
+        "calibration level added to the student's score; the same benchmark protocols, seeds and thresholds from validation rows; "
+        "VUS-PR means over the reports' seeds; the gate-off MSL and SKAB numbers are the reports of the commit named, whose student "
+        "is the same code without the gate; the demo runs both settings)"
+    )
+    header = ["benchmark", "student VUS-PR, gate off", "gate on", "best other model (gate-on run)", "student F1, gate off", "gate on", "commits (off / on)"]
+    return title + "\n\n" + _table(header, rows)
+
+
 def serve_latency_table(report: dict) -> str:
     """``benchmarks/serve_latency.py``: request latency of the served model, and throughput under load."""
     rows = [[f"{int(s['rows']):,}", str(s["requests"]), *(_fmt(s[k], 1) for k in ("p50_ms", "p99_ms", "max_ms"))] for s in report["sizes"].values()]
@@ -571,6 +604,13 @@ def main() -> None:
         ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
     )
+    gate_pairs = {
+        label: (_read(REPORTS / on), _read(REPORTS / off))
+        for label, on, off in (("MSL (27 channels)", "msl_fast.json", "msl_fast_no_tail_gate.json"), ("SKAB per file", "skab.json", "skab_no_tail_gate.json"))
+        if (REPORTS / on).exists() and (REPORTS / off).exists()
+    }
+    if gate_pairs:
+        parts.append(tail_gate_table(gate_pairs, _read(REPORTS / "demo_variants.json") if (REPORTS / "demo_variants.json").exists() else None))
     for name, render in renderers:
         path = REPORTS / name
         if path.exists():

@@ -9,7 +9,9 @@ Scores in units of each model's own POT warning level (``(s − m) / (threshold 
 needs no label; the combinations (:data:`COMBINATIONS`) are fixed here before the run:
 ``mix w`` = ``(1 − w) · student + w · ecod`` (``mix 0`` is the student, ``mix 1`` ECOD),
 ``gated`` = ``student + max(0, ecod − 1)``: ECOD counts only beyond its own warning
-level, where a reading is rarer than anything the validation rows make likely. On MSL (its benchmark protocol, :mod:`components.benchmarks.msl`) the
+level, where a reading is rarer than anything the validation rows make likely (the study
+behind the student's built-in tail gate, :mod:`components.models.tail_gate`, which is
+switched off here so that ``mix 0`` is the student alone). On MSL (its benchmark protocol, :mod:`components.benchmarks.msl`) the
 student (distilled from both teachers) and ECOD are fitted per channel and seed, and every
 combination is thresholded on its validation rows like any model. On the demo plant the
 combination is made from ``make demo``'s ``reports/scores_test.parquet`` with each model's
@@ -60,6 +62,8 @@ def msl_combinations(data: Path, seeds: list[int], names: list[str]) -> dict:
     out: dict = {}
     for seed in seeds:
         configs = benchmark_config("fast", ["anomaly_transformer", "omnianomaly", "student", TAIL], seed=seed)
+        student = configs["student"].settings_of("student")  # the student alone: the combinations add the tail themselves
+        configs["student"] = configs["student"].with_settings("student", tail_gate=student.tail_gate.model_copy(update={"enabled": False}))
         per_combination: dict[str, tuple[dict, list]] = {name: ({}, []) for name in names}
         for channel in channels:
             teachers = {k: run_channel(k, configs[k], channel, seed=seed)[1]["model"] for k in ("anomaly_transformer", "omnianomaly")}

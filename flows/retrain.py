@@ -27,6 +27,7 @@ from prefect.runtime import flow_run
 
 from components import stages
 from components.config import PipelineConfig, load_config
+from components.dvc_record import record_in_dvc
 from components.progress import heartbeat
 from components.registry.tracking import discard_child_runs, failed_on_error, open_parent_run
 from components.shutdown import CHILDREN
@@ -38,6 +39,7 @@ ingest_task = task(
 )
 validate_task = task(stages.run_validate, name="validate", cache_policy=NO_CACHE)
 prepare_task = task(stages.run_prepare, name="prepare", cache_policy=NO_CACHE)
+record_task = task(record_in_dvc, name="record in DVC", cache_policy=NO_CACHE)
 
 
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{kind}")  # the run names the model (per-stage timings)
@@ -76,12 +78,13 @@ register_task = task(
 def _validation_markdown(summary: dict) -> str:
     lines = [
         "# Validation", "",
+        f"run {summary.get('run_name')}; offline summary: {summary.get('summary_page')}; Data Docs: {summary.get('data_docs')}", "",
         f"rows in: {summary.get('n_rows_in')}, quarantined: {summary.get('n_quarantined')}, rows out: {summary.get('n_rows_out')}", "",
         _duplicates_line(summary.get("duplicate_timestamps")), "",
-        "| expectation | column | success | unexpected |", "|---|---|---|---|",
+        "| expectation | column | asset | success | unexpected |", "|---|---|---|---|---|",
     ]
     for item in summary.get("expectations", []):
-        lines.append(f"| {item.get('type')} | {item.get('column', '')} | {item.get('success')} | {item.get('unexpected_count', '')} |")
+        lines.append(f"| {item.get('type')} | {item.get('column', '')} | {item.get('asset', '')} | {item.get('success')} | {item.get('unexpected_count', '')} |")
     return "\n".join(lines)
 
 
@@ -96,7 +99,8 @@ def _duplicates_line(duplicates: dict | None) -> str:
 
 @flow(name="retrain", log_prints=True)
 def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
-    """Ingest → validate → prepare → train → threshold → evaluate → register."""
+    """Ingest → validate → prepare → train → threshold → evaluate → register, then the
+outputs recorded in ``dvc.lock`` (:mod:`components.dvc_record`)."""
     cfg = load_config(config_path)
     parent = open_parent_run(
         cfg, f"retrain-{flow_run.get_name() or 'local'}",
@@ -148,6 +152,7 @@ def _stages(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> dict:
     thresholds = _timed("threshold", threshold_task, cfg)
     metrics = _timed("evaluate", evaluate_task, cfg)
     registration = _timed("register", register_task, cfg)
+    get_run_logger().info(record_task(cfg, config_path))
     columns = ("vus_pr", "pr_auc", "roc_auc", "f1", "rows_per_s", "train_s")
     table = [{"model": kind, **{c: m.get(c) for c in columns}} for kind, m in metrics.items()]
     create_table_artifact(table, key="leaderboard", description="every model on the test split")

@@ -6,12 +6,15 @@ from the teachers, calibration on the normal training and validation windows):
 
 Score of the window ending at a row: α·reconstruction + β·forecast + γ·classification,
 each component calibrated on the training and validation windows; rows are encoded once
-per scoring batch, not once per window. Contributions: each sensor's share of the
-weighted, normalised reconstruction and forecast errors.
+per scoring batch, not once per window; plus, with ``tail_gate.enabled``, ECOD's tail
+score beyond its calibration level (:mod:`components.models.tail_gate`). Contributions:
+each sensor's share of the weighted, normalised reconstruction and forecast errors (and
+of the tail score, as far as the gate adds to the score).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -50,6 +53,17 @@ class DistillationSettings(BaseModel):
     )
 
 
+class TailGateSettings(BaseModel):
+    """``models.student.tail_gate``: ECOD's tail score in the student's
+    (:mod:`components.models.tail_gate`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="add ECOD's tail score beyond its calibration level to the student's score")
+    quantile: float = Field(0.99, gt=0, lt=1, description="calibration-window quantile that sets each score's level")
+    fit_sample: int = Field(20_000, ge=2, description="training rows (at most) the tails are estimated from")
+
+
 class StudentSettings(NetworkTraining):
     """``models.student``: architecture, score and training settings of the served model."""
 
@@ -65,6 +79,7 @@ class StudentSettings(NetworkTraining):
     )
     score_weights: dict[ScoreComponent, float] = {"reconstruction": 0.4, "forecast": 0.3, "classification": 0.3}
     distillation: DistillationSettings = DistillationSettings()
+    tail_gate: TailGateSettings = TailGateSettings()
 
     def network_hparams(self) -> dict:
         return self.model_dump(include={"channels", "kernel_size", "dilations", "bottleneck", "latent"})
@@ -75,6 +90,14 @@ class StudentDetector(NetworkDetector):
 
     kind = "student"
     Settings = StudentSettings
+
+    def __init__(self, spec: ModelSpec, model, tail=None) -> None:
+        """``model``: the network; ``tail``: the gate's fitted ECOD tails, exactly when
+        ``spec.tail_gate`` holds its levels."""
+        super().__init__(spec, model)
+        if (tail is None) != (spec.tail_gate is None):
+            raise ValueError("a student's tail model and its gate levels come together: one is missing")
+        self.tail = tail
 
     @classmethod
     def learns_from(cls, settings: StudentSettings, trained: list[str]) -> list[str]:
@@ -91,10 +114,26 @@ class StudentDetector(NetworkDetector):
     def fit(cls, settings: StudentSettings, data, context: FitContext):
         from components.training.network_fitters import fit_student
 
-        net, spec, result = fit_student(cls, settings, data, context)
-        return cls(spec, net), result
+        net, tail, spec, result = fit_student(cls, settings, data, context)
+        return cls(spec, net, tail), result
 
     def score_windows(self, scaled: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from components.models.student import ScoreCalibration, component_errors_at, window_scores
 
-        return window_scores(component_errors_at(self.model, scaled, starts, self.window), ScoreCalibration.from_dict(self.spec.calibration))
+        score, errors = window_scores(component_errors_at(self.model, scaled, starts, self.window), ScoreCalibration.from_dict(self.spec.calibration))
+        if self.tail is None:
+            return score, errors
+        from components.models.tail_gate import GateLevels, gated_scores, window_tails
+
+        return gated_scores(score, errors, *window_tails(self.tail, scaled, starts, self.window), GateLevels(**self.spec.tail_gate))
+
+    def _save_parameters(self, directory: Path) -> None:
+        super()._save_parameters(directory)
+        if self.tail is not None:
+            self.tail.save(directory)
+
+    @classmethod
+    def from_files(cls, spec: ModelSpec, directory: Path) -> "StudentDetector":
+        from components.models.tail_probability import EcodModel
+
+        return cls(spec, cls._load_parameters(spec, directory), EcodModel.load(directory) if spec.tail_gate is not None else None)

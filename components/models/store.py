@@ -17,7 +17,8 @@ class ModelSpec:
     arguments of the kind's network or model; ``error_scale`` (n_sensors,): the
     per-sensor training error that normalises reconstruction scores (lstm_ae);
     ``calibration``: the student's :class:`~components.models.student.ScoreCalibration`
-    as a dict.
+    as a dict; ``tail_gate``: the student's :class:`~components.models.tail_gate.GateLevels`
+    as a dict (None: no gate, as in students saved before it).
     """
 
     kind: str
@@ -26,3 +27,4 @@ class ModelSpec:
     hparams: dict = field(default_factory=dict)
     error_scale: list[float] | None = None
     calibration: dict | None = None
+    tail_gate: dict | None = None

@@ -63,8 +63,15 @@ class TailProbabilityModel(_WindowModel, ABC):
         """Fit on the last row of each window (with windows every row, every training row
         that has a full window of history)."""
         windows = _check_fit_windows(windows, min_windows=2)
-        _, w, s = windows.shape
-        rows = windows[:, -1, :].astype(np.float64)
+        return self.fit_rows(windows[:, -1, :], windows.shape[1], seed)
+
+    def fit_rows(self, rows: np.ndarray, window: int, seed: int = 0) -> "TailProbabilityModel":
+        """Fit on training readings ``rows`` (n, n_sensors), finite, n ≥ 2; ``window``: rows
+        per scored window."""
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.ndim != 2 or len(rows) < 2 or not np.isfinite(rows).all():
+            raise ValueError(f"need at least 2 finite training rows (n, n_sensors), got shape {rows.shape}")
+        w, s = int(window), rows.shape[1]
         if len(rows) > self.fit_sample:
             rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), self.fit_sample, replace=False))]
         self._set(np.sort(rows, axis=0), _skew_sign(rows), w, s, seed)

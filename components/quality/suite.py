@@ -5,13 +5,9 @@ asset and a whole-dataframe batch definition, an ``ExpectationSuite`` and a
 ``ValidationDefinition`` that ties them together; the frame is passed at run time as
 ``batch_parameters={"dataframe": frame}``.
 
-Rules that GX cannot express directly on the raw frame run on derived columns that
-:func:`add_derived_columns` adds to the batch:
-
-- ``_ts_step_s``: seconds between a row's timestamp and the latest earlier timestamp of
-  the same asset (in frame order). Timestamps strictly increase per asset exactly when
-  every step is > 0; a step <= 0 marks a duplicate or out-of-order row.
-- ``_interval_s``: the positive steps only; its per-asset median is the sampling interval.
+The suite holds the rules on the readings' own columns only; the time-axis rules (order
+and sampling interval per asset) are checked beside it (:mod:`components.quality.time_axis`),
+so Data Docs list the sensors and nothing else.
 
 Every expectation carries ``meta={"rule": ..., ...}`` so results can be mapped back to
 the rule (and sensor / asset) that produced them.
@@ -22,7 +18,7 @@ the rule (and sensor / asset) that produced them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,9 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SUITE_NAME = "anomflow_readings"
 DATA_DOCS_SITE = "anomflow"
 
-STEP_COLUMN = "_ts_step_s"
-INTERVAL_COLUMN = "_interval_s"
-DERIVED_COLUMNS = (STEP_COLUMN, INTERVAL_COLUMN)
+DATA_ASSET = "readings"
 
 # rule tags (expectation meta["rule"])
 RULE_COLUMN = "column_present"
@@ -46,53 +40,20 @@ RULE_TYPE = "column_type"
 RULE_REQUIRED = "value_present"  # timestamp / asset must not be null (rows quarantined)
 RULE_RANGE = "value_range"  # rows quarantined
 RULE_NULLS = "null_fraction"  # run stops
-RULE_ORDER = "timestamp_order"  # rows quarantined
-RULE_INTERVAL = "sampling_interval"  # run stops
 RULE_LABEL = "label_values"  # run stops
 
 #: rules whose failing rows are moved to quarantine (the others fail the run)
-ROW_RULES = (RULE_REQUIRED, RULE_RANGE, RULE_ORDER)
-
-
-def add_derived_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with ``_ts_step_s`` and ``_interval_s`` added (frame order kept).
-
-    ``frame`` must have a tz-aware ``timestamp`` and an ``asset`` column.
-    """
-    out = frame.copy(deep=False)
-    ts = out[TIMESTAMP]
-    seconds = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
-    seconds = pd.Series(seconds, index=out.index)
-    keys = out[ASSET]
-    # latest earlier timestamp of the same asset (NaT rows are skipped by cummax)
-    prev_max = seconds.groupby(keys, sort=False, dropna=False).cummax()
-    prev_max = prev_max.groupby(keys, sort=False, dropna=False).shift(1)
-    # a NaT row yields NaN in cummax; carry the last valid maximum forward per asset
-    prev_max = prev_max.groupby(keys, sort=False, dropna=False).ffill()
-    step = seconds - prev_max
-    out[STEP_COLUMN] = step.astype("float64")
-    out[INTERVAL_COLUMN] = step.where(step > 0).astype("float64")
-    return out
+ROW_RULES = (RULE_REQUIRED, RULE_RANGE)
 
 
 def _meta(rule: str, **extra: Any) -> dict:
     return {"rule": rule, **{k: v for k, v in extra.items() if v is not None}}
 
 
-def build_suite(
-    cfg: ValidationConfig,
-    assets: Iterable[str] = (),
-    *,
-    name: str = SUITE_NAME,
-) -> "ExpectationSuite":
-    """Build (but do not register) the expectation suite for ``cfg``.
-
-    ``assets`` lists the assets whose median sampling interval is checked (one
-    expectation each, restricted with a row condition on ``asset``).
-    """
+def build_suite(cfg: ValidationConfig, *, name: str = SUITE_NAME) -> "ExpectationSuite":
+    """Build (but do not register) the expectation suite for ``cfg``."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
-    from great_expectations.expectations.row_conditions import Column
 
     expectations: list = []
     add = expectations.append
@@ -144,30 +105,6 @@ def build_suite(
             )
         )
 
-    # --- time axis -----------------------------------------------------------------
-    add(
-        gxe.ExpectColumnValuesToBeBetween(
-            column=STEP_COLUMN,
-            min_value=0,
-            strict_min=True,
-            result_format="COMPLETE",
-            meta=_meta(RULE_ORDER, column=TIMESTAMP),
-            description="timestamps strictly increase within each asset",
-        )
-    )
-    low, high = cfg.interval_bounds()
-    for asset in assets:
-        add(
-            gxe.ExpectColumnMedianToBeBetween(
-                column=INTERVAL_COLUMN,
-                min_value=low,
-                max_value=high,
-                row_condition=Column(ASSET) == str(asset),
-                meta=_meta(RULE_INTERVAL, column=TIMESTAMP, asset=str(asset)),
-                description=f"median sampling interval of asset {asset}",
-            )
-        )
-
     if cfg.require_label:
         add(
             gxe.ExpectColumnValuesToBeInSet(
@@ -210,27 +147,38 @@ def run_suite(
     suite: "ExpectationSuite",
     *,
     data_docs_dir: str | Path | None = None,
+    run_name: str | None = None,
+    asset_label: str = DATA_ASSET,
 ) -> tuple["ExpectationSuiteValidationResult", Path | None]:
-    """Validate ``batch`` (with derived columns) against ``suite`` in a fresh context.
+    """Validate ``batch`` against ``suite`` in a fresh context, as run ``run_name``
+    (default: ``validate-<UTC time>``).
 
     Returns the validation result and, when ``data_docs_dir`` is given, the path of the
-    Data Docs ``index.html`` built there.
+    Data Docs ``index.html`` built there, whose pages name the run and the data asset as
+    ``asset_label`` (GX leaves a data frame's asset unnamed: "Data asset: None").
     """
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
     context = make_context(data_docs_dir)
     batch_definition = (
         context.data_sources.add_pandas("readings")
-        .add_dataframe_asset("readings_frame")
+        .add_dataframe_asset(DATA_ASSET)
         .add_batch_definition_whole_dataframe("whole_frame")
     )
     suite = context.suites.add(suite)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="validate_readings", data=batch_definition, suite=suite)
     )
-    result = definition.run(batch_parameters={"dataframe": batch}, result_format="COMPLETE")
+    run_name = run_name or f"validate-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%SZ}"
+    result = definition.run(batch_parameters={"dataframe": batch}, result_format="COMPLETE", run_id=RunIdentifier(run_name=run_name))
     index = None
     if data_docs_dir is not None:
+        store = context.validation_results_store
+        for key in store.list_keys():  # name the asset on the stored result the pages are rendered from
+            stored = store.get(key)
+            stored.meta["batch_spec"] = {**stored.meta.get("batch_spec", {}), "data_asset_name": asset_label}
+            store.set(key, stored)
         context.build_data_docs(site_names=[DATA_DOCS_SITE])
         index = Path(data_docs_dir) / "index.html"
     return result, index

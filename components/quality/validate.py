@@ -7,11 +7,14 @@
    sensors numeric, ``timestamp`` a tz-aware datetime, ``asset`` text. A violation raises
    :class:`SchemaError` naming the column and the source file(s) and line. Ignored
    columns are left out of the clean frame.
-2. **Great Expectations** suite (:mod:`components.quality.suite`). Rows that break a
-   row rule (value out of ``[min, max]``, duplicate / non-increasing timestamp within an
-   asset, missing timestamp or asset) are moved to the quarantine Parquet file with
-   ``reason`` and ``expectation`` columns; the rest is returned as the clean frame.
-3. **Reports**: ``reports_dir/validation.json`` (summary) and GX Data Docs under
+2. **Great Expectations** suite (:mod:`components.quality.suite`) on the readings'
+   columns, and the time-axis rules beside it (:mod:`components.quality.time_axis`).
+   Rows that break a row rule (value out of ``[min, max]``, duplicate / non-increasing
+   timestamp within an asset, missing timestamp or asset) are moved to the quarantine
+   Parquet file with ``reason`` and ``expectation`` columns; the rest is returned as the
+   clean frame.
+3. **Reports**: ``reports_dir/validation.json`` (summary), the same as one self-contained
+   page, ``reports_dir/validation.html`` (readable offline), and GX Data Docs under
    ``reports_dir/data_docs/index.html``. They and the quarantine file are written
    before a :class:`DataQualityError` is raised (too many quarantined rows, too many
    nulls, wrong sampling interval, bad labels), so nothing is lost.
@@ -31,9 +34,12 @@ import pandas as pd
 
 from components.frames import ALSO_FROM, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
 from components.quality import suite as qs
+from components.quality import time_axis as ta
 from components.quality.config import ValidationConfig
+from components.quality.summary_html import write_summary_page
 from components.sources.ingest import DUPLICATES
 
+SUMMARY_PAGE = "validation.html"
 REASON = "reason"
 EXPECTATION = "expectation"
 _MAX_FILES_NAMED = 3
@@ -265,24 +271,34 @@ def _row_reasons(
                 else:  # pragma: no cover - GX and pandas disagree
                     text = f"{column}={_fmt(value)} outside [{_fmt(rule_cfg.min)}, {_fmt(rule_cfg.max)}]"
                 reasons.setdefault(pos, []).append((text, label))
-        elif rule == qs.RULE_ORDER:
-            key = "timestamp not strictly increasing within asset"
-            steps = work[qs.STEP_COLUMN].to_numpy()[index]
-            stamps = work[TIMESTAMP].iloc[index]
-            assets = work[ASSET].to_numpy()[index]
-            for pos, step, stamp, asset in zip(index, steps, stamps, assets):
-                kind = "duplicate timestamp" if step == 0 else f"timestamp {_fmt(-step)} s earlier than a previous row"
-                text = (
-                    f"{kind}: {_timestamp_text(stamp)} of asset {asset} does not increase "
-                    "(rule: timestamps strictly increase per asset)"
-                )
-                reasons.setdefault(pos, []).append((text, label))
         else:  # RULE_REQUIRED
             key = f"{column} missing"
             for pos in index:
                 reasons.setdefault(pos, []).append((f"{column} is missing", label))
         counts[key] = counts.get(key, 0) + len(index)
     return reasons, counts
+
+
+def _add_order_reasons(
+    work: pd.DataFrame, order: ta.OrderCheck, reasons: dict[int, list[tuple[str, str]]], counts: dict[str, int]
+) -> None:
+    """Quarantine reasons of the rows breaking the time-axis order rule."""
+    stamps, assets = work[TIMESTAMP].to_numpy(), work[ASSET].to_numpy()
+    for pos, step in zip(order.positions.tolist(), order.steps):
+        kind = "duplicate timestamp" if step == 0 else f"timestamp {_fmt(-step)} s earlier than a previous row"
+        text = f"{kind}: {_timestamp_text(stamps[pos])} of asset {assets[pos]} does not increase (rule: timestamps strictly increase per asset)"
+        reasons.setdefault(pos, []).append((text, ta.ORDER_TYPE))
+    if len(order.positions):
+        counts["timestamp not strictly increasing within asset"] = len(order.positions)
+
+
+def _interval_problems(intervals: list[dict], cfg: ValidationConfig) -> list[str]:
+    """A message per asset whose median sampling interval breaks the rule."""
+    return [
+        f"asset {entry['asset']}: median sampling interval {entry['observed_value']:g} s, expected "
+        f"{cfg.expected_interval_s:g} s ± {cfg.interval_tolerance:.0%} (allowed {entry['min_value']:g}–{entry['max_value']:g} s)"
+        for entry in intervals if not entry["success"]
+    ]
 
 
 NON_FINITE = "finite_readings"
@@ -306,9 +322,8 @@ def _add_non_finite(
 def _run_problems(
     work: pd.DataFrame, results, cfg: ValidationConfig
 ) -> list[str]:
-    """Messages for failed rules that stop the run (nulls, interval, labels, types)."""
+    """Messages for failed GX rules that stop the run (nulls, labels, types)."""
     problems: list[str] = []
-    low, high = cfg.interval_bounds()
     for r in results:
         conf = r.expectation_config
         meta = conf.meta or {}
@@ -334,14 +349,6 @@ def _run_problems(
                 f"column {column!r} has {_pct(missing / max(n, 1))} missing values "
                 f"({missing:,} of {n:,} rows), allowed {_pct(allowed)}"
                 + (f" ({worst_txt})" if worst_txt else "")
-            )
-        elif rule == qs.RULE_INTERVAL:
-            observed = qs.finite_or_none(res.get("observed_value"))
-            obs_txt = "undefined" if observed is None else f"{observed:g} s"
-            problems.append(
-                f"asset {meta.get('asset')!s}: median sampling interval {obs_txt}, expected "
-                f"{cfg.expected_interval_s:g} s ± {cfg.interval_tolerance:.0%} "
-                f"(allowed {low:g}–{high:g} s)"
             )
         elif rule == qs.RULE_LABEL:
             bad = res.get("partial_unexpected_list") or []
@@ -386,23 +393,23 @@ def validate_readings(
 
     check_schema(frame, cfg)
     work = _normalise(frame, cfg)
-    batch = qs.add_derived_columns(work)
-    assets = [
-        str(a)
-        for a, n in batch[qs.INTERVAL_COLUMN].notna().groupby(batch[ASSET], sort=False).sum().items()
-        if n > 0
-    ]
-    suite = qs.build_suite(cfg, assets)
+    steps = ta.time_steps(work)
+    order, intervals = ta.check_order(steps), ta.check_intervals(work, steps, cfg)
+    assets = [entry["asset"] for entry in intervals]
+    suite = qs.build_suite(cfg)
 
     docs_dir = reports_dir / "data_docs"
     if docs_dir.exists():
         shutil.rmtree(docs_dir)
     docs_dir.mkdir(parents=True, exist_ok=True)
-    result, docs_index = qs.run_suite(batch, suite, data_docs_dir=docs_dir)
+    n_assets = work[ASSET].nunique()
+    run_name = f"validate-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%SZ}"
+    result, docs_index = qs.run_suite(work, suite, data_docs_dir=docs_dir, run_name=run_name, asset_label=f"readings ({n_assets} asset{'s' * (n_assets != 1)}, {len(work):,} rows)")
     results = list(result.results)
 
     # --- quarantine ------------------------------------------------------------------
-    reasons, counts = _row_reasons(batch, results, cfg)
+    reasons, counts = _row_reasons(work, results, cfg)
+    _add_order_reasons(work, order, reasons, counts)
     _add_non_finite(work, cfg, reasons, counts)
     positions = np.array(sorted(reasons), dtype=np.int64)
     mask = np.zeros(len(work), dtype=bool)
@@ -434,13 +441,16 @@ def validate_readings(
             + "; ".join(f"{k}: {v:,} rows" for k, v in worst[:5])
             + f" (rows written to {quarantine_path})"
         )
-    problems.extend(_run_problems(batch, results, cfg))
+    problems.extend(_run_problems(work, results, cfg))
+    problems.extend(_interval_problems(intervals, cfg))
 
     # --- reports -----------------------------------------------------------------------
     stats = {k: qs.finite_or_none(v) for k, v in dict(result.statistics).items()}
     summary: dict[str, Any] = {
         "success": not problems,
         "gx_success": bool(result.success),
+        "time_axis_success": bool(order.report()["success"] and all(e["success"] for e in intervals)),
+        "run_name": run_name,
         "suite": suite.name,
         "great_expectations_version": result.meta.get("great_expectations_version"),
         "validated_at": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -455,13 +465,15 @@ def validate_readings(
         "assets": assets,
         "statistics": stats,
         "problems": problems,
-        "expectations": [_summarise_result(r) for r in results],
+        "expectations": [_summarise_result(r) for r in results] + [order.report(), *intervals],
         "quarantine_path": str(quarantine_path),
         "data_docs": str(docs_index) if docs_index else None,
         "duration_s": round(time.perf_counter() - started, 3),
     }
     reports_dir.mkdir(parents=True, exist_ok=True)
+    summary["summary_page"] = str(reports_dir / SUMMARY_PAGE)
     (reports_dir / "validation.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_summary_page(json.loads((reports_dir / "validation.json").read_text()), reports_dir / SUMMARY_PAGE)
 
     outcome = ValidationOutcome(clean=clean, quarantined=quarantined, summary=summary)
     if problems:

@@ -26,7 +26,7 @@ from components.registry.served_detector import SERVING_FILE, THRESHOLDS_FILE
 from components.registry.serving_code import copy_serving_code
 from components.registry.serving_requirements import pinned_requirements
 from components.registry.tracking import RUN_FILE, RunIds, configure_tracking, lineage_tags, tracking_uri, using_tracking_uri
-from components.scoring.evaluate import LEADERBOARD_FILE, LEADERBOARD_PLOT, LOSS_CSV, METRICS_FILE, evaluation_set
+from components.scoring.evaluate import CONTRIBUTIONS_PLOT, LEADERBOARD_FILE, LEADERBOARD_PLOT, LOSS_CSV, METRICS_FILE, TIMELINE_DIR, evaluation_set
 from components.stages import model_dir as model_dir_of
 from components.stages import thresholds_path
 
@@ -102,12 +102,17 @@ def _log_evaluation(client, cfg: PipelineConfig, served: RunIds, all_metrics: di
     for run_id, run_metrics in runs.items():  # one request per run (each one a transaction, or a round trip to a server)
         for start in range(0, max(len(run_metrics), 1), MAX_METRICS_PER_BATCH):
             client.log_batch(run_id, metrics=run_metrics[start : start + MAX_METRICS_PER_BATCH], tags=run_tags if start == 0 else [])
-    for kind, metrics in all_metrics.items():
-        loss_plot = reports / "plots" / f"loss_curves_{kind}.png"
-        if loss_plot.exists():
-            client.log_artifact(metrics["run_id"], str(loss_plot), artifact_path="evaluation")
-        client.log_text(metrics["run_id"], thresholds_path(cfg, kind).read_text(), f"evaluation/{THRESHOLDS_FILE}")
-    client.log_artifact(served.child, str(reports / "plots" / "score_timeline.png"), artifact_path="evaluation")
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind, metrics in all_metrics.items():
+            loss_plot = reports / "plots" / f"loss_curves_{kind}.png"
+            if loss_plot.exists():
+                client.log_artifact(metrics["run_id"], str(loss_plot), artifact_path="evaluation")
+            timeline = Path(scratch) / kind / "score_timeline.png"  # the same name in every model's run
+            timeline.parent.mkdir()
+            shutil.copyfile(reports / "plots" / TIMELINE_DIR / f"{kind}.png", timeline)
+            client.log_artifact(metrics["run_id"], str(timeline), artifact_path="evaluation")
+            client.log_text(metrics["run_id"], thresholds_path(cfg, kind).read_text(), f"evaluation/{THRESHOLDS_FILE}")
+    client.log_artifact(served.child, str(reports / "plots" / CONTRIBUTIONS_PLOT), artifact_path="evaluation")
     for path in (reports / METRICS_FILE, reports / LEADERBOARD_FILE, reports / LOSS_CSV, reports / "plots" / LEADERBOARD_PLOT):
         client.log_artifact(served.parent, str(path), artifact_path="evaluation")
     client.log_table(served.parent, pd.read_csv(reports / LEADERBOARD_FILE), "evaluation/leaderboard_table.json")

@@ -9,6 +9,7 @@ same copy; ``metrics.json`` then says ``"labels": "synthetic"``.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from components.stages import model_dir as model_dir_of
 from components.stages import thresholds_path
 from components.detectors.registry import SERVED_KIND, load_detector
 from components.scoring.metrics import evaluate_scores
-from components.scoring.plots import plot_leaderboard, plot_loss_curves, plot_score_timeline
+from components.scoring.plots import plot_contributions, plot_leaderboard, plot_loss_curves, plot_score_timeline
+from components.scoring.report_files import METRICS_DIR, write_curve_files, write_loss_file, write_metric_file
 from components.scoring.alarms import AlarmRule, alarm_names, alarms_by_asset, event_metrics, level_index
 from components.scoring.thresholds import LEVELS, classify_levels, load_thresholds, tracked_scores
 
@@ -33,6 +35,8 @@ LEADERBOARD_FILE = "leaderboard.csv"
 SCORES_FILE = "scores_test.parquet"
 LOSS_CSV = "loss_curves.csv"
 LEADERBOARD_PLOT = "leaderboard.png"
+CONTRIBUTIONS_PLOT = "contributions.png"
+TIMELINE_DIR = "timeline"
 LEADERBOARD_COLUMNS = [
     "model", "vus_pr", "pr_auc", "vus_roc", "roc_auc", "precision", "recall", "f1", "f2", "pa_f1_point_adjusted",
     "events", "events_detected", "mean_delay_steps", "alarm_events_found", "alarm_false_events_per_asset_day",
@@ -71,15 +75,17 @@ def _finite_or_none(metrics: dict) -> dict:
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
 
 
-def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thresholds_file: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thresholds_file: Path) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """Metrics of one model on the test set (at its levels in ``thresholds_file``: point
     metrics of the rows over the alarm level, and event metrics of its alarms, raised and
-    cleared by its alarm rule), its per-row scores (rows,) and alarm level indices (rows,)."""
+    cleared by its alarm rule), its per-row scores (rows,), alarm level indices (rows,) and
+    per-sensor contributions (rows, n_sensors)."""
     detector = load_detector(model_dir)
     thresholds = load_thresholds(thresholds_file)
     start = time.perf_counter()
-    scores = detector.score(data.scaled, data.sessions).score
+    scored = detector.score(data.scaled, data.sessions)
     seconds = time.perf_counter() - start
+    scores = scored.score
     scores, _ = tracked_scores(scores, data.assets, thresholds)  # dspot: residuals from each asset's reference at the end of validation
     fit_summary = json.loads((model_dir / "fit_summary.json").read_text())
     metrics: dict = {"model": detector.kind, "alarm_level": cfg.evaluate.alarm_level, "labels": data.labels_source}
@@ -91,16 +97,20 @@ def evaluate_one(cfg: PipelineConfig, data: EvaluationSet, model_dir: Path, thre
     metrics["rows_per_s"] = len(scores) / seconds
     metrics["epochs"] = fit_summary["epochs"]
     metrics["train_s"] = fit_summary["train_s"]
-    return _finite_or_none(metrics), scores, alarm
+    return _finite_or_none(metrics), scores, alarm, scored.contributions
 
 
 def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
     """Write ``reports/metrics.json`` ({model: metrics}), ``reports/leaderboard.csv`` and
     its plot, ``reports/scores_test.parquet`` (the labels used and a score, level and alarm
-    column per model), the loss curves of every network and the served model's score
-    timeline; return the metrics."""
+    column per model), per model a score timeline (``reports/plots/timeline/``), its loss
+    curves (networks) and the data files of :mod:`components.scoring.report_files`, and the
+    served model's contribution heat map; return the metrics."""
     reports = cfg.paths.reports_dir()
-    (reports / "plots").mkdir(parents=True, exist_ok=True)
+    plots = reports / "plots"
+    shutil.rmtree(plots, ignore_errors=True)  # no figure of a model left out of this config
+    shutil.rmtree(reports / METRICS_DIR, ignore_errors=True)
+    (plots / TIMELINE_DIR).mkdir(parents=True)
     data = evaluation_set(cfg, prepared)
     scored = prepared.splits["test"][[TIMESTAMP, ASSET, SESSION]].copy()
     scored[LABEL] = data.labels
@@ -110,25 +120,36 @@ def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
         if not levels_file.exists():
             raise FileNotFoundError(f"{levels_file} is missing: run `anomflow train --model {kind}` and `anomflow threshold` first")
         with heartbeat(f"evaluate {kind}: scoring the test split"):
-            all_metrics[kind], scores, alarm = evaluate_one(cfg, data, model_dir, levels_file)
+            all_metrics[kind], scores, alarm, contributions = evaluate_one(cfg, data, model_dir, levels_file)
         print(f"evaluated {kind}: VUS-PR {all_metrics[kind]['vus_pr']:.3f}, F1 {all_metrics[kind]['f1']:.3f}, "
               f"{all_metrics[kind].get('alarm_events_found')}/{all_metrics[kind].get('events')} events alarmed", flush=True)
+        thresholds = load_thresholds(levels_file)
         scored[f"score_{kind}"] = scores
-        scored[f"level_{kind}"] = classify_levels(scores, load_thresholds(levels_file))
+        scored[f"level_{kind}"] = classify_levels(scores, thresholds)
         scored[f"alarm_{kind}"] = alarm_names(alarm)
         run = json.loads((model_dir / "mlflow_run.json").read_text())
         all_metrics[kind]["run_id"] = run["child"]
         history = json.loads((model_dir / "history.json").read_text())
         losses += [{"model": kind, **row} for row in history]
-        if history:
-            plot_loss_curves(history, reports / "plots" / f"loss_curves_{kind}.png")
+        with heartbeat(f"evaluate {kind}: plots"):
+            _model_reports(reports, kind, scored, scores, thresholds, history, all_metrics[kind])
+            if kind == SERVED_KIND:
+                plot_contributions(scored, contributions, load_detector(model_dir).sensors, plots / CONTRIBUTIONS_PLOT)
     scored.to_parquet(reports / SCORES_FILE, index=False)
-    timeline = scored.rename(columns={f"score_{SERVED_KIND}": "score"})
-    plot_score_timeline(timeline, load_thresholds(thresholds_path(cfg, SERVED_KIND)), reports / "plots" / "score_timeline.png")
     pd.DataFrame(losses).to_csv(reports / LOSS_CSV, index=False)
     board = pd.DataFrame([{"model": k, **m} for k, m in all_metrics.items()])
     board = board.reindex(columns=LEADERBOARD_COLUMNS).sort_values("vus_pr", ascending=False)
     board.to_csv(reports / LEADERBOARD_FILE, index=False)
-    plot_leaderboard(board, reports / "plots" / LEADERBOARD_PLOT)
+    plot_leaderboard(board, plots / LEADERBOARD_PLOT)
     (reports / METRICS_FILE).write_text(json.dumps(all_metrics, indent=2))
     return all_metrics
+
+
+def _model_reports(reports: Path, kind: str, scored: pd.DataFrame, scores: np.ndarray, thresholds: dict, history: list[dict], metrics: dict) -> None:
+    """One model's timeline and loss plots and its DVC metric and plot files."""
+    plot_score_timeline(scored.assign(score=scores), thresholds, reports / "plots" / TIMELINE_DIR / f"{kind}.png", kind)
+    if history:
+        plot_loss_curves(history, reports / "plots" / f"loss_curves_{kind}.png")
+    write_loss_file(reports, kind, history)
+    write_curve_files(reports, kind, scored[LABEL].to_numpy(), scores)
+    write_metric_file(reports, kind, metrics)

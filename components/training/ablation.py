@@ -58,7 +58,7 @@ def _ablate(cfg: PipelineConfig, prepared: PreparedData, parent: str) -> pd.Data
         out = cfg.paths.models_dir() / "ablations" / variant
         train_model(vcfg, prepared, SERVED_KIND, parent_run_id=parent, out_dir=out, run_name=f"{SERVED_KIND}[{variant}]")
         set_thresholds(vcfg, prepared, out, out / "thresholds.json")
-        metrics, _, _ = evaluate_one(vcfg, data, out, out / "thresholds.json")
+        metrics, *_ = evaluate_one(vcfg, data, out, out / "thresholds.json")
         details[variant] = {"teacher_weights": weights, **metrics}
         rows.append({"variant": variant, "teachers": "+".join(weights) or "none", **metrics})
     reports = cfg.paths.reports_dir()

@@ -27,6 +27,7 @@ from components.training.fit_result import FitResult
 
 if TYPE_CHECKING:
     from components.detectors.lstm_ae import LstmAeSettings
+    from components.models.tail_probability import EcodModel
     from components.detectors.student import StudentSettings
     from components.detectors.teacher import TeacherSettings
 
@@ -97,7 +98,10 @@ def fit_teacher(detector, settings: "TeacherSettings", data: PreparedData, conte
     return net, spec, result
 
 
-def fit_student(detector, settings: "StudentSettings", data: PreparedData, context: FitContext) -> tuple[torch.nn.Module, ModelSpec, FitResult]:
+def fit_student(
+    detector, settings: "StudentSettings", data: PreparedData, context: FitContext,
+) -> tuple[torch.nn.Module, "EcodModel | None", ModelSpec, FitResult]:
+    """(network, tail-gate model or None, spec with calibration and gate levels, fit history)."""
     from components.models.student import calibrate
     from components.training.student_module import StudentModule
 
@@ -119,26 +123,45 @@ def fit_student(detector, settings: "StudentSettings", data: PreparedData, conte
     extras = {name: _student_extras(made, dcfg.clean_targets) for name, made in sets.items()}
     datamodule = WindowDataModule({n: d.values for n, d in sets.items()}, starts, settings.window, settings.batch_size, context.seed, extras)
     _log_params(context, {
-        **settings.model_dump(exclude={"distillation", "score_weights"}), **{f"score_weight_{k}": v for k, v in settings.score_weights.items()},
+        **settings.model_dump(exclude={"distillation", "score_weights", "tail_gate"}), **{f"score_weight_{k}": v for k, v in settings.score_weights.items()},
         **{f"distil_{k}": v for k, v in dcfg.model_dump(exclude={"teacher_weights"}).items()},
+        **{f"tail_gate_{k}": v for k, v in settings.tail_gate.model_dump().items()},
         "distil_teachers": ",".join(f"{t}:{w}" for t, w in weights.items()) or "none",
         "seed": context.seed, "sensors": ",".join(spec.sensors),
     })
     module = StudentModule(net, settings.learning_rate, settings.input_noise, dcfg.classification_loss_weight)
     result = fit(module, datamodule, max_epochs=settings.max_epochs, patience=settings.patience, seed=context.seed, logger=context.logger or False, progress=context.progress)
     net.eval()
+    windows = {name: _calibration_windows(data, name, settings.window, settings.train_stride, context.exclude_labelled) for name in CALIBRATION_SPLITS}
     with _announced(context, f"{detector.kind}: calibrating its score on the {' and '.join(CALIBRATION_SPLITS)} windows"):
-        errors = [
-            part
-            for name in CALIBRATION_SPLITS
-            for part in _split_component_errors(net, data, name, settings.window, settings.train_stride, context.exclude_labelled)
-        ]
+        errors = _concat_errors([part for values, found in windows.values() for part in _component_errors(net, values, found, settings.window)])
     score_weights = dict(settings.score_weights)
     if not teachers:  # an untrained classification head carries no information
         score_weights["classification"] = 0.0
     total = sum(score_weights.values())
-    calibration = calibrate(_concat_errors(errors), {k: v / total for k, v in score_weights.items()}, settings.top_sensors)
-    return net, replace(spec, calibration=calibration.as_dict()), result
+    calibration = calibrate(errors, {k: v / total for k, v in score_weights.items()}, settings.top_sensors)
+    spec = replace(spec, calibration=calibration.as_dict())
+    if not settings.tail_gate.enabled:
+        return net, None, spec, result
+    tail, levels = _fit_tail_gate(settings, data, windows, calibration, errors, context)
+    return net, tail, replace(spec, tail_gate=levels.as_dict()), result
+
+
+def _fit_tail_gate(settings: "StudentSettings", data: PreparedData, windows: dict, calibration, errors: ComponentErrors, context: FitContext):
+    """The gate's ECOD tails (fitted on the training rows, labelled rows left out with
+    ``exclude_labelled``) and its levels on the calibration ``windows``."""
+    from components.models.student import window_scores
+    from components.models.tail_gate import GateLevels, fit_tail, window_tails
+
+    gate = settings.tail_gate
+    with _announced(context, "student: fitting the tail gate on the training rows"):
+        train = data.splits["train"]
+        rows = data.scaler.transform(train)
+        if context.exclude_labelled and LABEL in train.columns:
+            rows = rows[train[LABEL].to_numpy() == 0]
+        tail = fit_tail(rows, settings.window, context.seed, gate.fit_sample)
+        tail_scores = np.concatenate([window_tails(tail, values, found, settings.window)[0] for values, found in windows.values()])
+    return tail, GateLevels.from_scores(tail_scores, window_scores(errors, calibration)[0], gate.quantile)
 
 
 def _announced(context: FitContext, message: str):
@@ -151,15 +174,16 @@ def _announced(context: FitContext, message: str):
     return heartbeat(message) if context.progress else nullcontext()
 
 
-def _split_component_errors(
-    net: torch.nn.Module, data: PreparedData, split: str, window: int, stride: int, exclude_labelled: bool, batch: int = 2048,
-) -> list[ComponentErrors]:
-    """The student's raw score components on the clean windows of one split, in batches."""
+def _calibration_windows(data: PreparedData, split: str, window: int, stride: int, exclude_labelled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(scaled values (rows, n_sensors), window starts) of one split's clean windows."""
+    frame = data.splits[split]
+    return data.scaler.transform(frame), fit_window_starts(frame, window, stride, exclude_labelled)
+
+
+def _component_errors(net: torch.nn.Module, values: np.ndarray, starts: np.ndarray, window: int, batch: int = 2048) -> list[ComponentErrors]:
+    """The student's raw score components on the windows of ``values`` at ``starts``, in batches."""
     from components.models.student import component_errors_at
 
-    frame = data.splits[split]
-    values = data.scaler.transform(frame)
-    starts = fit_window_starts(frame, window, stride, exclude_labelled)
     with torch.inference_mode():
         return [component_errors_at(net, values, starts[i : i + batch], window) for i in range(0, len(starts), batch)]
 

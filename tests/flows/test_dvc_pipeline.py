@@ -2,14 +2,17 @@
 config does).
 
 Default suite: a project the Prefect `retrain` flow trained is, to DVC, exactly what
-its stages produce (`dvc commit` finds every declared output and dependency), so
-`dvc repro` then does nothing; a comment-only edit reruns only the config stage; a
-threshold param change reruns, for real, only threshold and what follows.
+its stages produce: the flow's last task (``record_in_dvc``: `dvc commit` finds every
+declared output and dependency) leaves `dvc status` up to date, so `dvc repro` then does
+nothing; a comment-only edit of the config reruns nothing; a threshold param change
+reruns, for real, only threshold and what follows; so does
+`dvc exp run -S conf/pipeline.yaml:threshold.warning_risk=…`, which `dvc exp show` lists.
 Slow: the same from an empty project, every stage run by `dvc repro` itself.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -59,7 +62,7 @@ def _noop_then_only_downstream(root: Path, cfg: dict) -> None:
 
     cfg_path = root / "conf" / "pipeline.yaml"
     cfg_path.write_text("# the same settings\n" + cfg_path.read_text())
-    assert _stages_run(_run(DVC + ["repro"], root)) == ["config"]
+    assert _stages_run(_run(DVC + ["repro"], root)) == []
 
     metrics = root / "reports" / "metrics.json"
     before = metrics.stat().st_mtime_ns
@@ -69,13 +72,70 @@ def _noop_then_only_downstream(root: Path, cfg: dict) -> None:
     assert metrics.stat().st_mtime_ns > before
 
 
-def test_a_retrained_project_is_up_to_date_for_dvc_then_only_downstream_reruns(trained_project, tmp_path):
+def _per_model_metrics_and_plots(root: Path, kinds: list[str]) -> None:
+    """`dvc metrics show`: a row of numbers per model; `dvc plots show`: per model its ROC
+    and PR curves, its score timeline image, and loss curves for the networks."""
+    metrics = json.loads(_run(DVC + ["metrics", "show", "--json"], root))[""]["data"]
+    assert sorted(metrics) == [f"reports/metrics/{kind}.json" for kind in kinds]
+    for values in metrics.values():
+        assert values["data"]["vus_pr"] >= 0 and all(isinstance(v, (int, float)) for v in values["data"].values())
+    plots = json.loads(_run(DVC + ["plots", "show", "--json"], root))["data"]
+    for kind in kinds:
+        assert {f"reports/plots/roc/{kind}.csv", f"reports/plots/pr/{kind}.csv", f"reports/plots/timeline/{kind}.png"} <= set(plots), kind
+    roc = plots["reports/plots/roc/student.csv"][0]["content"]
+    assert roc["encoding"]["x"]["field"] == "fpr" and len(roc["data"]["values"]) > 10
+    networks = {"student", "lstm_ae", "anomaly_transformer", "omnianomaly"} & set(kinds)
+    assert {p for p in plots if p.startswith("reports/plots/loss/")} == {f"reports/plots/loss/{kind}.csv" for kind in networks}
+    assert {"reports/plots/contributions.png", "reports/plots/leaderboard.png"} <= set(plots)
+
+
+def _commit(root: Path) -> None:
+    _run(["git", "-c", "user.name=anomflow tests", "-c", "user.email=tests@anomflow.invalid", "commit", "-qam", "state"], root)
+
+
+@pytest.mark.timeout(1200)  # two downstream reruns (threshold → evaluate → register), each a few minutes on 2 busy cores
+def test_a_retrained_project_is_recorded_in_dvc_then_only_downstream_reruns_and_exp_run_sets_a_param(trained_project, tmp_path, monkeypatch):
+    from components.config import load_config
+    from components.dvc_record import record_in_dvc
+
     root = copy_trained_project(trained_project["root"], tmp_path / "proj")
     with_pipeline_code(root)
     cfg = _as_dvc_project(root)
-    assert _stages_run(_run(DVC + ["repro", "config"], root)) == ["config"]
-    _run(DVC + ["commit", "--force"], root)  # fails naming any output or dependency of dvc.yaml that the flow did not write
+    monkeypatch.chdir(root)
+    assert record_in_dvc(load_config("conf/pipeline.yaml"), "conf/pipeline.yaml") == (
+        "DVC: this run's outputs recorded in dvc.lock; `dvc status` reports the pipeline up to date"
+    )  # what the retrain flow's last task does; it fails naming any output or dependency the flow did not write
+    assert "Data and pipelines are up to date" in _run(DVC + ["status"], root)
+    _per_model_metrics_and_plots(root, sorted(cfg["models"]))
     _noop_then_only_downstream(root, cfg)
+
+    with (root / ".gitignore").open("a") as ignored:  # beside the outputs `dvc add` / `dvc commit` listed
+        ignored.write("mlruns/\n")  # MLflow's store is the run log, not versioned files
+    _run(["git", "add", "-A"], root)
+    _commit(root)
+    warning = json.loads((root / "thresholds" / "student.json").read_text())["warning"]
+    ran = _run(DVC + ["exp", "run", "-S", "conf/pipeline.yaml:threshold.warning_risk=0.005", "--name", "risk-0.005"], root)
+    assert _stages_run(ran) == ["config", "threshold", "evaluate", "register"]
+    assert yaml.safe_load((root / "conf" / "pipeline.yaml").read_text())["threshold"]["warning_risk"] == 0.005
+    assert json.loads((root / "thresholds" / "student.json").read_text())["warning"] > warning  # rarer risk, higher level
+    shown = json.loads(_run(DVC + ["exp", "show", "--json"], root))
+    experiments = [e for rev in shown for e in (rev.get("experiments") or []) if e.get("name") == "risk-0.005"]
+    assert experiments, shown
+    params = experiments[0]["revs"][0]["data"]["params"]["conf/pipeline.yaml"]["data"]
+    assert params["threshold"]["warning_risk"] == 0.005
+
+
+def test_a_run_on_another_config_or_outside_a_dvc_project_records_nothing(tmp_path):
+    from components.config import load_config
+    from components.dvc_record import record_in_dvc
+
+    root = make_tiny_project(tmp_path / "proj")
+    cfg = load_config(root / "conf" / "pipeline.yaml")
+    assert record_in_dvc(cfg, root / "conf" / "pipeline.yaml", root) == "DVC: not a DVC project here; nothing recorded"
+    (root / ".dvc").mkdir()
+    (root / "dvc.yaml").write_text((Path(__file__).parents[2] / "dvc.yaml").read_text())
+    assert record_in_dvc(cfg, root / "conf" / "other.yaml", root).startswith("DVC: dvc.yaml describes conf/pipeline.yaml, not ")
+    assert not (root / "dvc.lock").exists() and not (root / "artifacts" / "params.yaml").exists()
 
 
 @pytest.mark.slow

@@ -54,7 +54,9 @@ def test_retrain_registers_a_champion(trained_project):
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert len(history) >= 1 and [m.step for m in history] == list(range(len(history)))  # one point per epoch, at its epoch
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
-    assert {"evaluation/score_timeline.png", "evaluation/loss_curves_student.png"} <= artifacts
+    assert {"evaluation/score_timeline.png", "evaluation/loss_curves_student.png", "evaluation/contributions.png"} <= artifacts
+    for run in models:  # every model's run holds its own score timeline
+        assert "evaluation/score_timeline.png" in {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}, run.data.tags["anomflow.model"]
     for name in ("train", "val"):  # every loss component per epoch
         for part in ("reconstruction", "forecast", "classification", "loss"):
             assert client.get_metric_history(child.info.run_id, f"{name}_{part}"), (name, part)

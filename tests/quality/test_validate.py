@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,8 @@ def test_clean_frame_passes_and_writes_reports(tmp_path):
     kinds = {(e["type"], e.get("column"), e.get("asset")) for e in summary["expectations"]}
     assert ("expect_column_values_to_be_between", "current", None) in kinds
     assert ("expect_column_values_to_not_be_null", "pressure", None) in kinds
-    assert ("expect_column_median_to_be_between", "_interval_s", "pump-2") in kinds
+    assert ("anomflow_median_sampling_interval_per_asset", "timestamp", "pump-2") in kinds
+    assert ("anomflow_timestamps_strictly_increase_per_asset", "timestamp", None) in kinds
     assert all(e["success"] for e in summary["expectations"])
     interval = [e for e in summary["expectations"] if e["rule"] == "sampling_interval"]
     assert [e["observed_value"] for e in interval] == [60.0, 60.0]
@@ -115,8 +117,16 @@ def test_clean_frame_passes_and_writes_reports(tmp_path):
     assert "anomflow_readings" in index.read_text()
     pages = list((tmp_path / "reports" / "data_docs" / "validations").rglob("*.html"))
     assert len(pages) == 1  # the rendered validation result of this run
+    assert pages[0].parent.parent.name == summary["run_name"] and summary["run_name"].startswith("validate-")  # not __none__
     page = pages[0].read_text()
-    assert all(column in page for column in ("temperature", "pressure", "current", "_interval_s"))
+    assert all(column in page for column in ("temperature", "pressure", "current"))
+    assert "_interval_s" not in page and "_ts_step_s" not in page  # no internal column shown as a sensor
+    assert "Data asset: None" not in " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "readings (2 assets, 800 rows)" in page
+
+    offline = (tmp_path / "reports" / "validation.html").read_text()  # self-contained: nothing fetched
+    assert "<link" not in offline and "<script" not in offline and "http" not in offline.replace(str(tmp_path), "")
+    assert summary["run_name"] in offline and "pump-2" in offline and "anomflow_median_sampling_interval_per_asset" in offline
 
     assert pd.read_parquet(tmp_path / "quarantine.parquet").empty
 
@@ -289,7 +299,7 @@ def test_duplicate_and_non_increasing_timestamps_are_quarantined(tmp_path):
     assert all("timestamps strictly increase per asset" in r for r in q["reason"])
     assert q["reason"].iloc[0].startswith("duplicate timestamp")
     assert q["reason"].iloc[1].startswith("timestamp 60.0 s earlier than a previous row")
-    assert set(q["expectation"]) == {"expect_column_values_to_be_between(_ts_step_s)"}
+    assert set(q["expectation"]) == {"anomflow_timestamps_strictly_increase_per_asset"}
     for _, part in out.clean.groupby("asset"):
         assert part["timestamp"].is_monotonic_increasing and part["timestamp"].is_unique
     assert out.summary["quarantine_by_rule"] == {"timestamp not strictly increasing within asset": 2}

@@ -72,12 +72,16 @@ def test_teachers_train_through_the_same_stage(tmp_path):
         assert run.data.params["profile"] == "fast"
 
 
-def test_student_calibration_covers_training_and_validation_windows(tmp_path):
+def test_student_calibration_and_tail_gate_cover_training_and_validation_windows(tmp_path):
     """Per-sensor error scales are the mean over the train *and* validation windows, so a
-    pattern memorised in training cannot set a scale below its held-out error."""
+    pattern memorised in training cannot set a scale below its held-out error; the tail
+    gate's levels are the quantiles of the tail and (ungated) student scores on the same
+    windows, its tails the training rows'."""
     import numpy as np
 
-    from components.training.network_fitters import _split_component_errors
+    from components.models.student import ScoreCalibration, window_scores
+    from components.models.tail_gate import window_tails
+    from components.training.network_fitters import _calibration_windows, _component_errors, _concat_errors
 
     readings, _ = generate_plant(seed=3, days=2, assets=1)
     cfg = _cfg(tmp_path, max_epochs=1)
@@ -86,15 +90,25 @@ def test_student_calibration_covers_training_and_validation_windows(tmp_path):
     prepared = prepare(readings, cfg.prepare, tmp_path / "prepared", cfg.longest_window())
     detector = load_detector(train_model(cfg, prepared, "student").model_dir)
     net, spec = detector.model, detector.spec
-    per_split = {
-        name: np.concatenate([e.reconstruction for e in _split_component_errors(
-            net, prepared, name, spec.window, student.train_stride, cfg.prepare.exclude_labelled_from_fit)])
+    windows = {
+        name: _calibration_windows(prepared, name, spec.window, student.train_stride, cfg.prepare.exclude_labelled_from_fit)
         for name in ("train", "val")
     }
-    assert len(per_split["val"]) > 0
-    expected = np.concatenate([per_split["train"], per_split["val"]]).mean(axis=0)
+    errors = {name: _concat_errors(_component_errors(net, values, starts, spec.window)) for name, (values, starts) in windows.items()}
+    assert len(errors["val"].reconstruction) > 0
+    expected = np.concatenate([errors["train"].reconstruction, errors["val"].reconstruction]).mean(axis=0)
     np.testing.assert_allclose(spec.calibration["reconstruction_scale"], expected, rtol=1e-6)
-    assert not np.allclose(spec.calibration["reconstruction_scale"], per_split["train"].mean(axis=0), rtol=1e-3)
+    assert not np.allclose(spec.calibration["reconstruction_scale"], errors["train"].reconstruction.mean(axis=0), rtol=1e-3)
+
+    student_scores = window_scores(_concat_errors(list(errors.values())), ScoreCalibration.from_dict(spec.calibration))[0]
+    tail_scores = np.concatenate([window_tails(detector.tail, values, starts, spec.window)[0] for values, starts in windows.values()])
+    gate = spec.tail_gate
+    assert gate["quantile"] == student.tail_gate.quantile == 0.99
+    np.testing.assert_allclose(gate["tail_level"], np.quantile(tail_scores, 0.99), rtol=1e-9)
+    np.testing.assert_allclose(gate["student_level"], np.quantile(student_scores, 0.99), rtol=1e-5)
+    assert gate["student_floor"] == min(0.0, float(student_scores.min())) or np.isclose(gate["student_floor"], student_scores.min(), rtol=1e-5)
+    train = prepared.splits["train"]
+    assert len(detector.tail.sorted_) == min(student.tail_gate.fit_sample, int((train["label"] == 0).sum()))
 
 
 def test_student_distils_through_the_stage_with_its_loss_weight_and_normal_rows_logged(tmp_path):
