@@ -380,15 +380,17 @@ def demo_variants_table(report: dict) -> str:
             f"{best} {_mean_sd([r['models'][best]['vus_pr'] for r in runs])}",
             *(_mean_sd([s[k] for s in student], sd=False) for k in ("point_false_events_per_asset_day", "alarm_false_events_per_asset_day")),
             _mean_count([s["alarm_events_found"] for s in student]),
+            ", ".join(sorted({r.get("git_commit", report.get("git_commit", "?"))[:7] for r in runs})),
         ])
     title = (
         "**Demo plant, ablations** (`benchmarks/demo_variants.py`: `make demo`'s retrain per variant and seed; "
         + "; ".join(f"`{name}`: {json.dumps(o) if o else 'conf/pipeline.yaml as shipped'}" for name, o in report["variants"].items()
                     if _variant_runs(report, name))
-        + "; the student's numbers, VUS-PR mean ± standard deviation over seeds, the rest means; first: runs where the student leads VUS-PR)"
+        + "; the student's numbers, VUS-PR mean ± standard deviation over seeds, the rest means; first: runs where the student leads VUS-PR; "
+        "commit: the code each variant ran, runs at a commit before the student's tail gate having none)"
     )
     header = ["variant", "seeds", "student VUS-PR", "first", "best other model", "false events / pump-day, point levels",
-              "… alarm rule", "events found"]
+              "… alarm rule", "events found", "commit"]
     return title + "\n\n" + _table(header, rows)
 
 

@@ -5,10 +5,11 @@ loss-curve plot."""
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import Callback, EarlyStopping
+from pytorch_lightning.callbacks import Callback, EarlyStopping, RichProgressBar
 from pytorch_lightning.loggers import Logger, MLFlowLogger
 
 from components.training.fit_result import FitResult
@@ -61,24 +62,34 @@ class _BestWeights(Callback):
             pl_module.load_state_dict(self.state)
 
 
+def progress_callbacks(progress: str | None, terminal: bool) -> list[Callback]:
+    """What shows a fit's progress: nothing without a ``progress`` name; else a line per
+    epoch (:class:`~components.training.progress.EpochLines`), and in a terminal also
+    Lightning's rich progress bar over each epoch's batches."""
+    if not progress:
+        return []
+    return [EpochLines(progress), *([RichProgressBar(leave=True)] if terminal else [])]
+
+
 def fit(
     module: pl.LightningModule, data: pl.LightningDataModule, *, max_epochs: int, patience: int, seed: int,
     logger: Logger | bool = False, progress: str | None = None,
 ) -> FitResult:
     """Train ``module`` on ``data`` until ``val_loss`` stops improving for ``patience``
     epochs; ``module`` ends with the weights of its lowest ``val_loss`` epoch. With
-    ``progress`` (a name), each epoch prints a line under that name
-    (:class:`~components.training.progress.EpochLines`)."""
+    ``progress`` (a name), each epoch prints a line under that name, with a progress bar
+    in a terminal (:func:`progress_callbacks`)."""
     import time
 
     for name in ("pytorch_lightning", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.WARNING)
     pl.seed_everything(seed, workers=True, verbose=False)
     history = _History()
+    bars = progress_callbacks(progress, terminal=sys.stdout.isatty())
     stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min")
     trainer = pl.Trainer(
         max_epochs=max_epochs, accelerator="cpu", devices=1, deterministic=True, logger=logger,
-        callbacks=[stopper, history, _BestWeights(), *([EpochLines(progress)] if progress else [])], enable_checkpointing=False, enable_progress_bar=False,
+        callbacks=[stopper, history, _BestWeights(), *bars], enable_checkpointing=False, enable_progress_bar=any(isinstance(c, RichProgressBar) for c in bars),
         enable_model_summary=False, num_sanity_val_steps=0,
     )
     start = time.perf_counter()

@@ -69,3 +69,15 @@ def test_heartbeat_waits_a_full_interval_after_the_blocks_own_lines():
         time.sleep(0.6)  # then falls silent
     still = [line for line in out.getvalue().splitlines() if "still running" in line]
     assert len(still) == 1 and still[0].startswith("train student: child process: still running (")
+
+
+def test_a_terminal_gets_a_progress_bar_a_log_plain_lines_and_a_quiet_fit_nothing():
+    from pytorch_lightning.callbacks import RichProgressBar
+
+    from components.training.fit import progress_callbacks
+
+    assert progress_callbacks(None, terminal=True) == []
+    in_log = progress_callbacks("student", terminal=False)
+    assert [type(c) for c in in_log] == [EpochLines]
+    in_terminal = progress_callbacks("student", terminal=True)
+    assert [type(c) for c in in_terminal] == [EpochLines, RichProgressBar]
