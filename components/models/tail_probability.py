@@ -81,18 +81,22 @@ class TailProbabilityModel(_WindowModel, ABC):
         if sorted_values.ndim != 2 or sorted_values.shape[1] != n_sensors or skew_sign.shape != (n_sensors,):
             raise ValueError(f"saved {self.kind} arrays do not match {n_sensors} sensors")
         self.sorted_, self.skew_sign_ = np.ascontiguousarray(sorted_values, dtype=np.float64), skew_sign.astype(np.float64)
+        n = len(self.sorted_)
+        self._columns = np.ascontiguousarray(self.sorted_.T)  # (n_sensors, n): each sensor's values contiguous for the searches
+        self._neg_log = -np.log((np.arange(n + 1) + 1.0) / (n + 1.0))  # U of a count k of training values: −log((k + 1) / (n + 1))
         self.window, self.n_sensors, self.seed = int(window), int(n_sensors), seed
 
     def tails(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(U_l, U_r), each shaped like ``values`` (rows, n_sensors): −log of the left and
-        right empirical tail probabilities of each reading (module doc)."""
-        n = len(self.sorted_)
-        left, right = np.empty(values.shape), np.empty(values.shape)
-        for j in range(values.shape[1]):
-            column = self.sorted_[:, j]
-            left[:, j] = np.searchsorted(column, values[:, j], side="right")
-            right[:, j] = n - np.searchsorted(column, values[:, j], side="left")
-        return -np.log((left + 1.0) / (n + 1.0)), -np.log((right + 1.0) / (n + 1.0))
+        right empirical tail probabilities of each reading (module doc). The counts are
+        binary searches in each sensor's sorted training values, their −log a table lookup."""
+        n = self._columns.shape[1]
+        columns = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)
+        left, right = np.empty(columns.shape, dtype=np.int64), np.empty(columns.shape, dtype=np.int64)
+        for j, training in enumerate(self._columns):
+            left[j] = np.searchsorted(training, columns[j], side="right")
+            right[j] = n - np.searchsorted(training, columns[j], side="left")
+        return self._neg_log[left].T, self._neg_log[right].T
 
     def skew_corrected(self, u_left: np.ndarray, u_right: np.ndarray) -> np.ndarray:
         b = self.skew_sign_
