@@ -55,7 +55,8 @@ class PromotionDecision:
 def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, tracking_uri: str, vus_window: int = 100) -> PromotionDecision:
     """Compare version ``version`` of ``name`` with the current champion on ``frame``
     and set the alias. Without labels no comparison is possible: the first version
-    becomes champion, later ones challengers."""
+    becomes champion, later ones challengers. A champion whose files are gone (MLflow's
+    RESOURCE_DOES_NOT_EXIST) is replaced; any other failure to load it stops the decision."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -71,8 +72,15 @@ def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, 
     elif not labelled:
         alias, champion_value, reason = CHALLENGER, None, "evaluation data has no labels: kept the current champion"
     else:
-        champion_value = served_metric(f"models:/{name}@{CHAMPION}", frame, metric, vus_window)
-        if np.isfinite(candidate_value) and (not np.isfinite(champion_value) or candidate_value > champion_value):
+        try:
+            champion_value = served_metric(f"models:/{name}@{CHAMPION}", frame, metric, vus_window)
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            champion_value = None  # its files are gone (a deleted artifact store): nothing left to serve
+        if champion_value is None:
+            alias, reason = CHAMPION, f"champion v{champion.version} cannot be loaded (its files are missing): replaced"
+        elif np.isfinite(candidate_value) and (not np.isfinite(champion_value) or candidate_value > champion_value):
             alias, reason = CHAMPION, f"{metric} {candidate_value:.4f} > champion v{champion.version} {champion_value:.4f}"
         else:
             alias, reason = CHALLENGER, f"{metric} {candidate_value:.4f} <= champion v{champion.version} {champion_value:.4f}"
