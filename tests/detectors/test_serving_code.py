@@ -132,9 +132,10 @@ def test_the_copy_loads_and_scores_a_student_bundle_without_training_code(bundle
 
 
 def test_the_bundle_is_plain_files(bundle):
-    assert {p.suffix for p in bundle.iterdir()} <= {".json", ".pt"}
-    assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        ["model.json", StudentDetector.WEIGHTS_FILE, "scaler.json", "thresholds.json", "serving.json", "checksums.json"]
-    )
+    assert {p.suffix for p in bundle.iterdir()} <= {".json", ".pt", ".npz"}
+    assert sorted(p.name for p in bundle.iterdir()) == sorted([
+        "model.json", StudentDetector.WEIGHTS_FILE, "ecod.json", "ecod.npz",  # the network and its tail gate's tails
+        "scaler.json", "thresholds.json", "serving.json", "checksums.json",
+    ])
     recorded = json.loads((bundle / "checksums.json").read_text())["files"]
     assert sorted(recorded) == sorted(p.name for p in bundle.iterdir() if p.name != "checksums.json")  # every file verified
