@@ -134,7 +134,7 @@ def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
         with heartbeat(f"evaluate {kind}: plots"):
             _model_reports(reports, kind, scored, scores, thresholds, history, all_metrics[kind])
             if kind == SERVED_KIND:
-                plot_contributions(scored, contributions, load_detector(model_dir).sensors, plots / CONTRIBUTIONS_PLOT)
+                plot_contributions(scored, contributions, list(prepared.sensors), plots / CONTRIBUTIONS_PLOT)  # the sensors every model was fitted on
     scored.to_parquet(reports / SCORES_FILE, index=False)
     pd.DataFrame(losses).to_csv(reports / LOSS_CSV, index=False)
     board = pd.DataFrame([{"model": k, **m} for k, m in all_metrics.items()])
