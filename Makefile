@@ -7,7 +7,7 @@ PEERS_VENV ?= .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
 export PREFECT_LOGGING_LEVEL ?= INFO
 
-.PHONY: demo test test-unit test-slow install peers clean
+.PHONY: demo test test-unit test-slow install peers system-deps clean
 
 install: $(STAMP)
 
@@ -35,11 +35,16 @@ $(PEERS_STAMP): benchmarks/peers/requirements.txt
 	$(PEERS_VENV)/bin/python -c "import torch, pyod; assert torch.version.cuda is None, 'want the CPU torch wheel, got CUDA ' + str(torch.version.cuda); print('peers:', '$(PEERS_VENV)', 'pyod', pyod.__version__, 'torch', torch.__version__)"
 	touch $(PEERS_STAMP)
 
+# The servers the live path's tests start (PostgreSQL, Prometheus Alertmanager), from
+# Debian's packages, installed only where missing (as root, or with sudo).
+system-deps:
+	@.ci/system-deps
+
 demo: $(STAMP)
 	$(BIN)/anomflow demo-data --out data/demo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/anomflow retrain --config conf/pipeline.yaml
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 # The unit tier (tests/conftest.py marks the rest `integration`: servers, training, child

@@ -43,6 +43,13 @@ from components.benchmarks.cli import benchmark_app  # noqa: E402
 
 app.add_typer(benchmark_app, name="benchmark")
 
+from components.live.cli import alerts_app, db_app, replay, watch  # noqa: E402
+
+app.add_typer(db_app, name="db")
+app.add_typer(alerts_app, name="alerts")
+app.command("replay")(replay)
+app.command("watch")(watch)
+
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors caused by input or configuration: reported in one line, no traceback."""
@@ -346,7 +353,9 @@ def print_summary(registration: dict, metrics: dict | None = None) -> None:
         f"Serve the champion: {path_prefix}MLFLOW_TRACKING_URI={uri} mlflow models serve "
         f"-m models:/{registration['model_name']}@champion --env-manager local --port 5001\n"
         f"Then:               curl -s localhost:5001/invocations -H 'Content-Type: application/json' "
-        f"-d @reports/request_example.json",
+        f"-d @reports/request_example.json\n"
+        f"Score a live feed:  {os.path.relpath(venv_bin / 'anomflow') if path_prefix else 'anomflow'} watch "
+        "(readings in the config's watch.store; docs/live.md)",
         soft_wrap=True,
     )
 

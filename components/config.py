@@ -20,6 +20,7 @@ from components.config_errors import describe_validation_error
 from components.detectors.base import DetectorSettings
 from components.detectors.registry import DETECTORS, SERVED_KIND, detector_class
 from components.legacy_config import legacy_layout_moves
+from components.live.config import WatchConfig
 from components.quality.config import ValidationConfig
 from components.features.drift import DriftTrackingConfig
 from components.scoring.alarms import AlarmConfig
@@ -85,7 +86,15 @@ class GrafanaApiSource(_Strict):
     timeout_s: float = 30.0
 
 
-Source = Annotated[Union[GrafanaCsvSource, PlainCsvSource, GrafanaApiSource], Field(discriminator="kind")]
+class LiveStoreSource(_Strict):
+    """The live store's readings and acknowledged alerts (:mod:`components.sources.live_store`)."""
+
+    kind: Literal["live_store"] = "live_store"
+    store: str | None = Field(None, description="live store URL; unset: watch.store")
+    feedback: bool = Field(True, description="confirmed alerts become labels, false alarms training rows")
+
+
+Source = Annotated[Union[GrafanaCsvSource, PlainCsvSource, GrafanaApiSource, LiveStoreSource], Field(discriminator="kind")]
 
 
 class LabelsConfig(_Strict):
@@ -214,8 +223,17 @@ class PipelineConfig(_Strict):
     register_: RegisterConfig = Field(RegisterConfig(), alias="register")
     mlflow: MlflowConfig = MlflowConfig()
     paths: PathsConfig = PathsConfig()
+    watch: WatchConfig = WatchConfig()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _live_store_sources_default_to_the_watched_store(self) -> "PipelineConfig":
+        self.ingest.sources = [
+            s.model_copy(update={"store": self.watch.store}) if isinstance(s, LiveStoreSource) and s.store is None else s
+            for s in self.ingest.sources
+        ]
+        return self
 
     @model_validator(mode="after")
     def _grafana_queries_at_the_sampling_interval(self) -> "PipelineConfig":

@@ -10,6 +10,9 @@ A *readings frame* (docs/architecture.md §2) is a ``pandas.DataFrame`` with
 - ``source_file`` (string) and ``source_row`` (int64, 1-based line number in that
   file, or position in an API response) so that every error and every quarantined row
   can be traced back to where it came from;
+- ``normal_feedback`` (optional): ``int8`` 1 on rows of an alert an operator
+  acknowledged as a false alarm in the live store (:mod:`components.sources.live_store`):
+  the split puts them in ``train``, so the next model learns them as normal;
 - ``also_from`` (string, only when an asset's files were joined): for a row joined from
   lines of several files (panels of one asset), the others, e.g. ``b.csv line 40``
   (``""`` for a row from one line).
@@ -26,8 +29,9 @@ SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 SESSION = "session"
 ALSO_FROM = "also_from"
+NORMAL_FEEDBACK = "normal_feedback"
 
-META_COLUMNS = (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, SESSION, ALSO_FROM)
+META_COLUMNS = (TIMESTAMP, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, SESSION, ALSO_FROM, NORMAL_FEEDBACK)
 
 
 def sensor_columns(frame: pd.DataFrame) -> list[str]:

@@ -74,6 +74,8 @@ INTEGRATION_FIXTURES = {
     "prefect_server",   # a Prefect server in a child process
     "trained_project",  # one real `retrain` flow run (Prefect server + training + MLflow)
     "shared_datasets",  # whole real datasets
+    "postgres",         # a PostgreSQL cluster (tests/live/servers.py)
+    "alertmanager",     # a Prometheus Alertmanager (tests/live/servers.py)
 }
 
 # Module-local fixtures that train (the same name may mean a cheap fixture elsewhere):
@@ -95,6 +97,7 @@ INTEGRATION_MODULES = {
     "flows/test_schedule.py",                    # a Prefect schedule served in a child process
     "flows/test_score_flow.py",                  # the `score` flow on the trained project
     "flows/test_work_pool_deployments.py",       # Prefect deployments, a worker, the CLI in a subprocess
+    "live/test_alerts.py",                       # local HTTP receivers and the watcher's HTTP endpoints
     "registry/test_promotion.py",                # registers models trained by `retrain`
     "registry/test_serving.py",                  # `mlflow models serve` of the champion
     "registry/test_serving_requirements.py",     # a venv built from logged requirements, then served

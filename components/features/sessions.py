@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from components.frames import ASSET, LABEL, SESSION, TIMESTAMP, sensor_columns
+from components.frames import ASSET, LABEL, NORMAL_FEEDBACK, SESSION, TIMESTAMP, sensor_columns
 
 
 def fill_short_runs(values: pd.DataFrame, max_steps: int) -> pd.DataFrame:
@@ -35,8 +35,9 @@ def fill_short_runs(values: pd.DataFrame, max_steps: int) -> pd.DataFrame:
 def _resample_session(part: pd.DataFrame, sensors: list[str], interval: str, impute_steps: int) -> pd.DataFrame:
     indexed = part.set_index(TIMESTAMP)
     out = indexed[sensors].resample(interval).mean()
-    if LABEL in part.columns:
-        out[LABEL] = indexed[LABEL].resample(interval).max()
+    for flag in (LABEL, NORMAL_FEEDBACK):
+        if flag in part.columns:
+            out[flag] = indexed[flag].resample(interval).max()
     out[sensors] = fill_short_runs(out[sensors], impute_steps)
     return out.reset_index()
 
@@ -68,6 +69,7 @@ def resample_sessions(readings: pd.DataFrame, interval_s: int, max_gap_s: int, i
                 counter += 1
                 pieces.append(sub)
     out = pd.concat(pieces, ignore_index=True)
-    if LABEL in out.columns:
-        out[LABEL] = out[LABEL].fillna(0).astype("int8")
+    for flag in (LABEL, NORMAL_FEEDBACK):
+        if flag in out.columns:
+            out[flag] = out[flag].fillna(0).astype("int8")
     return out

@@ -8,7 +8,8 @@ Rules:
 - files of the same asset (several panels, or consecutive exports) are outer-joined on
   time; where two files give the same sensor at the same time stamp the first file in
   sorted path order wins;
-- with a labels file, ``label`` is 1 inside any ``[start, end]`` range of the row's asset.
+- with a labels file, ``label`` is 1 inside any ``[start, end]`` range of the row's asset;
+- a live store source adds its operators' verdicts (:mod:`components.sources.live_store`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, LabelsConfig, PlainCsvSource
+from components.config import GrafanaApiSource, GrafanaCsvSource, IngestConfig, LabelsConfig, LiveStoreSource, PlainCsvSource
 from components.frames import ALSO_FROM, ASSET, LABEL, SOURCE_FILE, SOURCE_ROW, TIMESTAMP, sensor_columns
 from components.sources.errors import SourceFormatError
 from components.sources.export_format import ExportFormat
@@ -84,6 +85,13 @@ class DuplicateTally:
 
 def _read_source(source, duplicates: DuplicateTally) -> list[pd.DataFrame]:
     frames = []
+    if isinstance(source, LiveStoreSource):
+        from components.sources.live_store import read_live_store
+
+        whole = read_live_store(str(source.store))
+        for asset, rows in whole.groupby(ASSET, sort=True):
+            frames.append(duplicates.resolve(rows.drop(columns=[ASSET]), f"live store {source.store} ({asset})").assign(**{ASSET: asset}))
+        return frames
     if isinstance(source, GrafanaApiSource):
         from components.sources.grafana_api import query_grafana
 
@@ -168,5 +176,10 @@ def ingest(cfg: IngestConfig) -> pd.DataFrame:
     readings[sensors] = readings[sensors].astype("float64")
     if cfg.labels is not None:
         readings = apply_labels(readings, cfg.labels)
+    for source in cfg.sources:
+        if isinstance(source, LiveStoreSource) and source.feedback:
+            from components.sources.live_store import acknowledged_ranges, apply_feedback
+
+            readings = apply_feedback(readings, acknowledged_ranges(str(source.store)))
     readings.attrs[DUPLICATES] = duplicates.summary()
     return readings

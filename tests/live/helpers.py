@@ -1,0 +1,62 @@
+"""A small served model and readings for the live path's tests: a PCA detector stands in
+for the student (the watcher only calls the served model), with an alarm rule, so alerts
+open, fire, escalate and resolve within a few hundred readings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from components.detectors.base import FitContext
+from components.detectors.pca import PcaDetector
+from components.live.champion import LoadedModel
+from components.live.store import Store
+from components.registry.served_detector import AnomflowDetector
+from tests.detectors.conftest_data import SENSORS, plant_like, tiny_prepared
+
+WINDOW = 8
+START = pd.Timestamp("2026-03-01T00:00:00Z")
+
+
+def served_model(raise_after: int = 3, clear_after: int = 2) -> AnomflowDetector:
+    prepared = tiny_prepared()
+    detector, _ = PcaDetector.fit(PcaDetector.Settings(window=WINDOW, variance=0.9, train_stride=2), prepared, FitContext(seed=3))
+    model = AnomflowDetector()
+    model.detector, model.scaler = detector, prepared.scaler
+    normal = detector.score(prepared.scaler.transform(pd.DataFrame(plant_like(400, 5), columns=SENSORS)), np.zeros(400)).score
+    model.thresholds = {
+        "warning": float(np.nanquantile(normal, 0.99)), "critical": float(np.nanmax(normal) * 3),
+        "alarm": {"raise_after": raise_after, "clear_after": clear_after},
+    }
+    model.serving = {"interval_s": 60, "interval_tolerance": 0.5, "max_gap_s": 600, "impute_steps": 3, "top_k_sensors": 2}
+    model.drift = None
+    return model
+
+
+def loaded(version: str = "anomflow-detector/1", **rule) -> LoadedModel:
+    return LoadedModel(version, served_model(**rule))
+
+
+def readings(rows: int = 300, asset: str = "pump-1", seed: int = 9, faults: tuple[tuple[int, int, float], ...] = ((150, 175, 6.0),)) -> pd.DataFrame:
+    """One asset's readings a minute apart with faults (start row, end row, shift of x1)."""
+    values = plant_like(rows, seed)
+    for start, end, shift in faults:
+        values[start:end, 1] += shift
+    frame = pd.DataFrame(values, columns=SENSORS)
+    frame.insert(0, "asset", asset)
+    frame.insert(0, "timestamp", pd.date_range(START, periods=rows, freq="60s"))
+    return frame
+
+
+def insert(store: Store, frame: pd.DataFrame) -> None:
+    """Insert a readings frame (timestamp, asset, sensors) in row order."""
+    store.insert_readings([(r["asset"], r["timestamp"], {s: r[s] for s in SENSORS}) for _, r in frame.iterrows()])
+
+
+def interleave(*frames: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat(frames).sort_values(["timestamp", "asset"], kind="stable").reset_index(drop=True)
+
+
+def scores(store: Store) -> pd.DataFrame:
+    rows = store.execute("SELECT reading_id, asset, score, level, alarm, model_version FROM scores ORDER BY reading_id")
+    return pd.DataFrame(rows, columns=["reading_id", "asset", "score", "level", "alarm", "model_version"])
