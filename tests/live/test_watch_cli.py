@@ -64,40 +64,17 @@ def project(trained_project, tmp_path) -> tuple[Path, str]:
     return root, f"sqlite:///{root}/mlruns/mlflow.db"
 
 
-def test_replay_watch_once_and_alerts_commands(project):
-    root, tracking = project
-    store = f"sqlite:///{root}/live/live.db"
-    _cli(root, tracking, "db", "init", "--store", store)
-    readings = len(_joined(_exports(root)))
-    replayed = _cli(root, tracking, "replay", *map(str, _exports(root)), "--into", store)
-    assert f"replayed {readings:,} readings" in replayed.stdout
-    watched = _cli(root, tracking, "watch", "--store", store, "--once")
-    assert f"{readings:,} readings scored, 0 quarantined" in watched.stdout
-    with Store(store) as live:
-        got = pd.DataFrame(live.execute("SELECT score, level, alarm, model_version FROM scores ORDER BY reading_id"),
-                           columns=["score", "level", "alarm", "model_version"])
-        alerts = live.alerts()
-    expected = _batch_scores(tracking, _exports(root))
-    np.testing.assert_allclose(got["score"].to_numpy(float), expected["score"].to_numpy(float), rtol=1e-5, atol=1e-6, equal_nan=True)
-    assert got["alarm"].tolist() == expected["alarm"].tolist()
-    assert set(got["model_version"]) == {"anomflow-detector/1"}
-    listed = json.loads(_cli(root, tracking, "alerts", "list", "--store", store, "--json").stdout)
-    assert [a["id"] for a in listed] == [a["id"] for a in alerts] and alerts, "the demo's faults raise alerts"
-    acked = _cli(root, tracking, "alerts", "ack", str(alerts[0]["id"]), "--confirmed", "--by", "ana", "--store", store)
-    assert "acknowledged as confirmed by ana" in acked.stdout
-    with Store(store) as live:
-        assert live.alert(alerts[0]["id"])["ack"] == "confirmed"
-
-
-def test_a_watcher_killed_mid_stream_scores_each_reading_once_after_its_restart(project):
+def test_replay_then_a_watcher_killed_mid_stream_scores_each_reading_once_as_batch_scoring_does(project):
+    """db init, replay, watch (killed with SIGKILL mid-stream), watch --once, alerts list / ack."""
     root, tracking = project
     store = f"sqlite:///{root}/live/live.db"
     receiver = _Receiver()
     cfg = yaml.safe_load((root / "conf" / "pipeline.yaml").read_text())
     cfg["watch"] = {"store": store, "batch_readings": 20, "poll_s": 0.2, "http_port": 0, "notify": {"webhook_url": receiver.url}}
     (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(cfg))
-    _cli(root, tracking, "replay", *map(str, _exports(root)))
+    assert "live store ready" in _cli(root, tracking, "db", "init", "--store", store).stdout
     readings = len(_joined(_exports(root)))
+    assert f"replayed {readings:,} readings" in _cli(root, tracking, "replay", *map(str, _exports(root))).stdout
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking}
     watcher = subprocess.Popen([*ANOMFLOW, "watch"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -108,16 +85,29 @@ def test_a_watcher_killed_mid_stream_scores_each_reading_once_after_its_restart(
     finally:
         watcher.send_signal(signal.SIGKILL)
         watcher.wait(10)
-    assert _count(store, "scores") < readings  # killed mid-stream
-    _cli(root, tracking, "watch", "--once")
+    before = _count(store, "scores")
+    assert before < readings  # killed mid-stream
+    watched = _cli(root, tracking, "watch", "--once")
+    assert f"{readings - before:,} readings scored, 0 quarantined" in watched.stdout
     with Store(store) as live:
-        ids = [i for (i,) in live.execute("SELECT reading_id FROM scores ORDER BY reading_id")]
+        got = pd.DataFrame(live.execute("SELECT reading_id, score, alarm, model_version FROM scores ORDER BY reading_id"),
+                           columns=["reading_id", "score", "alarm", "model_version"])
         keys = [k for (k,) in live.execute("SELECT dedupe_key FROM notifications WHERE delivered_at IS NOT NULL")]
         undelivered = live.execute("SELECT count(*) FROM notifications WHERE delivered_at IS NULL")[0][0]
-    assert ids == list(range(1, readings + 1))
+        alerts = live.alerts()
+    assert got["reading_id"].tolist() == list(range(1, readings + 1))
+    expected = _batch_scores(tracking, _exports(root))
+    np.testing.assert_allclose(got["score"].to_numpy(float), expected["score"].to_numpy(float), rtol=1e-5, atol=1e-6, equal_nan=True)
+    assert got["alarm"].tolist() == expected["alarm"].tolist() and set(got["model_version"]) == {"anomflow-detector/1"}
     posted = [body["dedupe_key"] for _, body in receiver.posts]
     assert undelivered == 0 and sorted(posted) == sorted(keys) and len(set(posted)) == len(posted)
     receiver.server.shutdown()
+    listed = json.loads(_cli(root, tracking, "alerts", "list", "--json").stdout)
+    assert [a["id"] for a in listed] == [a["id"] for a in alerts] and alerts, "the demo's faults raise alerts"
+    acked = _cli(root, tracking, "alerts", "ack", str(alerts[0]["id"]), "--confirmed", "--by", "ana")
+    assert "acknowledged as confirmed by ana" in acked.stdout
+    with Store(store) as live:
+        assert live.alert(alerts[0]["id"])["ack"] == "confirmed"
 
 
 def _count(store: str, table: str) -> int:

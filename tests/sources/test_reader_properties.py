@@ -5,6 +5,7 @@ column; never a traceback, never a silently changed value."""
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,8 +24,19 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 BOUND = MAX_MESSAGE_CHARACTERS + 100
 
 
+_FILES = Path(tempfile.mkdtemp(prefix="anomflow-property-"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_files():
+    """Hypothesis runs each test many times outside pytest's tmp_path: its files go to one
+    folder, removed after the module."""
+    yield
+    shutil.rmtree(_FILES, ignore_errors=True)
+
+
 def _in_file(content: bytes, name: str = "export.csv") -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="anomflow-property-"))
+    folder = Path(tempfile.mkdtemp(dir=_FILES))
     path = folder / name
     path.write_bytes(content)
     return path
