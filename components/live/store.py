@@ -18,7 +18,8 @@ which sorts as time does; PostgreSQL as ``timestamptz``):
   ``ack_by``, ``ack_at`` are the operator's and never written by the watcher.
 - ``notifications``: the outbox (:mod:`components.live.notify`), one row per alert event
   and receiver, unique by ``dedupe_key``.
-- ``watcher``: key/value rows: the position (id of the last reading processed) and each
+- ``assets``: per asset, its latest score row (what a fleet overview reads: one row an asset).
+- ``watcher``: key/value rows: the model scoring (version, sensors, levels, alarm rule); the position (id of the last reading processed) and each
   asset's carried state, written in the same transaction as the scores they follow; and
   what each collector (:mod:`components.live.collectors`) has taken, written with its rows.
 """
@@ -38,6 +39,7 @@ import pandas as pd
 
 NOTIFY_CHANNEL = "anomflow_readings"
 POSITION_KEY = "position"
+MODEL_KEY = "model"
 ASSET_STATE_PREFIX = "asset:"
 ALERT_COLUMNS = (
     "id", "asset", "state", "level", "started_at", "fired_at", "ended_at", "peak_score", "top_sensors", "model_version",
@@ -70,6 +72,9 @@ CREATE TABLE IF NOT EXISTS notifications (
     payload {json} NOT NULL, created_at {ts} NOT NULL DEFAULT {now}, attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at {ts} NOT NULL DEFAULT {now}, delivered_at {ts}, last_error TEXT);
 CREATE INDEX IF NOT EXISTS notifications_due ON notifications (delivered_at, next_attempt_at);
+CREATE TABLE IF NOT EXISTS assets (
+    asset TEXT PRIMARY KEY, reading_id BIGINT NOT NULL, ts {ts} NOT NULL, score DOUBLE PRECISION, level TEXT NOT NULL,
+    alarm TEXT NOT NULL, top_sensors {json} NOT NULL, model_version TEXT NOT NULL, scored_at {ts} NOT NULL DEFAULT {now});
 CREATE TABLE IF NOT EXISTS watcher (key TEXT PRIMARY KEY, value {json} NOT NULL);
 """
 
@@ -256,11 +261,16 @@ class Store:
         alert changes and outbox rows, each asset's state after it and the position, so a
         watcher stopped at any moment resumes at the first reading it had not committed."""
         upsert = ", ".join(f"{c} = excluded.{c}" for c in _LIFECYCLE_COLUMNS[1:])
+        rows = [(s["reading_id"], s["asset"], self._time(s["ts"]), s["score"], s["level"], s["alarm"], self._json(s["top_sensors"]),
+                 s["model_version"]) for s in scores]
+        latest = list({row[1]: row for row in rows}.values())
+        columns = "reading_id, asset, ts, score, level, alarm, top_sensors, model_version"
         with self.transaction():
+            self._executemany(f"INSERT INTO scores ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._executemany(
-                "INSERT INTO scores (reading_id, asset, ts, score, level, alarm, top_sensors, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(s["reading_id"], s["asset"], self._time(s["ts"]), s["score"], s["level"], s["alarm"], self._json(s["top_sensors"]),
-                  s["model_version"]) for s in scores],
+                f"INSERT INTO assets ({columns}, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {'now()' if self.postgres else _SQLITE_TYPES['now']}) "
+                "ON CONFLICT (asset) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in (*columns.split(", ")[2:], "reading_id", "scored_at")),
+                latest,
             )
             self._executemany(
                 "INSERT INTO quarantine (reading_id, asset, ts, reason) VALUES (?, ?, ?, ?)",
@@ -279,6 +289,15 @@ class Store:
                 [(n["dedupe_key"], n["alert_id"], n["receiver"], n["event"], self._json(n["payload"])) for n in notifications],
             )
             self._set_watcher_rows([(ASSET_STATE_PREFIX + a, self._json(s)) for a, s in asset_states.items()] + [(POSITION_KEY, self._json(position))])
+
+    def set_model(self, info: dict) -> None:
+        """Record the model scoring now (:data:`MODEL_KEY`): version, sensors, levels, alarm rule."""
+        with self.transaction():
+            self._set_watcher_rows([(MODEL_KEY, self._json(info))])
+
+    def model(self) -> dict | None:
+        rows = self.execute("SELECT value FROM watcher WHERE key = ?", (MODEL_KEY,))
+        return self._load_json(rows[0][0]) if rows else None
 
     # ---------------------------------------------------------------- alerts
     def alerts(self, *, open_only: bool = False, limit: int = 100, asset: str | None = None) -> list[dict]:

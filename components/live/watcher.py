@@ -125,6 +125,14 @@ class Watcher:
         lost connection, whose last commit may or may not have landed)."""
         self.position, self._saved_states = self.store.watcher_state()
         self.assets = {}
+        self._announce_model()
+
+    def _announce_model(self) -> None:
+        """Record the model in the store (for dashboards) and the metrics."""
+        served = self.model.served
+        levels = {k: served.thresholds.get(k) for k in ("warning", "critical")}
+        self.store.set_model({"version": self.model.version, "sensors": self.sensors, "window": int(served.detector.window),
+                              "thresholds": levels, "method": served.thresholds.get("method", "pot"), "alarm": served.thresholds.get("alarm")})
         self.metrics.model(self.model.version)
 
     def _runtime(self, asset: str) -> AssetRuntime:
@@ -159,7 +167,7 @@ class Watcher:
                  for a, r in self.assets.items()}
         self._saved_states.update(saved)
         self.assets = {}
-        self.metrics.model(model.version)
+        self._announce_model()
         log.info("now scoring with %s", model.version)
 
     # ------------------------------------------------------------------ one batch

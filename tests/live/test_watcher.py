@@ -50,6 +50,8 @@ def test_streamed_scores_equal_batch_scores_for_two_interleaved_assets(store, ba
         assert mine["alarm"].tolist() == expected["alarm"].tolist()
     assert set(got["model_version"]) == {"anomflow-detector/1"}
     assert {"warning", "critical"} & set(got["alarm"])  # the faults raised alarms
+    assert dict(store.execute("SELECT asset, reading_id FROM assets")) == got.groupby("asset")["reading_id"].max().to_dict()
+    assert store.model()["version"] == "anomflow-detector/1" and store.model()["sensors"] == SENSORS
 
 
 @pytest.mark.parametrize("stop_after", [1, 3, 17])
