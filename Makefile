@@ -7,7 +7,7 @@ PEERS_VENV ?= .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
 export PREFECT_LOGGING_LEVEL ?= INFO
 
-.PHONY: demo test test-unit test-slow install peers system-deps clean
+.PHONY: demo live test test-unit test-slow install peers system-deps clean
 
 install: $(STAMP)
 
@@ -35,7 +35,7 @@ $(PEERS_STAMP): benchmarks/peers/requirements.txt
 	$(PEERS_VENV)/bin/python -c "import torch, pyod; assert torch.version.cuda is None, 'want the CPU torch wheel, got CUDA ' + str(torch.version.cuda); print('peers:', '$(PEERS_VENV)', 'pyod', pyod.__version__, 'torch', torch.__version__)"
 	touch $(PEERS_STAMP)
 
-# The servers the live path's tests start (PostgreSQL, Prometheus Alertmanager), from
+# What the live path's tests start (PostgreSQL, Prometheus Alertmanager, Chromium), from
 # Debian's packages, installed only where missing (as root, or with sudo).
 system-deps:
 	@.ci/system-deps
@@ -43,6 +43,20 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/anomflow demo-data --out data/demo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/anomflow retrain --config conf/pipeline.yaml
+
+# The demo plant live, after `make demo`: its test days replayed into a fresh SQLite store
+# at LIVE_SPEED x real time, scored by the watcher, in the dashboard on http://localhost:8501
+# (Ctrl-C stops all three).
+LIVE_STORE ?= sqlite:///live/demo.db
+LIVE_SPEED ?= 120
+live: $(STAMP)
+	@test -f artifacts/prepared/test.parquet || { echo "make live replays the demo's test days: run make demo first"; exit 1; }
+	rm -f live/demo.db live/demo.db-wal live/demo.db-shm
+	$(BIN)/anomflow db init --store $(LIVE_STORE)
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/anomflow watch --store $(LIVE_STORE) & \
+	$(BIN)/anomflow replay data/demo/pump-*__*.csv --into $(LIVE_STORE) --speed $(LIVE_SPEED) --since test-split & \
+	$(BIN)/anomflow dashboard --store $(LIVE_STORE)
 
 test: $(STAMP) system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest

@@ -43,12 +43,13 @@ from components.benchmarks.cli import benchmark_app  # noqa: E402
 
 app.add_typer(benchmark_app, name="benchmark")
 
-from components.live.cli import alerts_app, db_app, replay, watch  # noqa: E402
+from components.live.cli import alerts_app, dashboard, db_app, replay, watch  # noqa: E402
 
 app.add_typer(db_app, name="db")
 app.add_typer(alerts_app, name="alerts")
 app.command("replay")(replay)
 app.command("watch")(watch)
+app.command("dashboard")(dashboard)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

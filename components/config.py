@@ -20,6 +20,7 @@ from components.config_errors import describe_validation_error
 from components.detectors.base import DetectorSettings
 from components.detectors.registry import DETECTORS, SERVED_KIND, detector_class
 from components.legacy_config import legacy_layout_moves
+from components.dashboard.config import DashboardConfig
 from components.live.config import WatchConfig
 from components.quality.config import ValidationConfig
 from components.features.drift import DriftTrackingConfig
@@ -224,6 +225,7 @@ class PipelineConfig(_Strict):
     mlflow: MlflowConfig = MlflowConfig()
     paths: PathsConfig = PathsConfig()
     watch: WatchConfig = WatchConfig()
+    dashboard: DashboardConfig = DashboardConfig()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

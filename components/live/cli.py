@@ -69,6 +69,7 @@ def replay(
     into: str = typer.Option(None, "--into", help="live store URL [default: the config's watch.store]"),
     speed: float = typer.Option(0.0, min=0, help="times real time (60: a minute of readings per second); 0: as fast as it can"),
     asset: str = typer.Option(None, help="asset of every row [default: from the file names, as the project's sources name them]"),
+    since: str = typer.Option(None, help="only readings from this time on (ISO-8601), or test-split: from the prepared test split's first time"),
     config: str = ConfigOption,
 ) -> None:
     """Write recorded exports into the live store's readings table, as a plant would."""
@@ -78,9 +79,28 @@ def replay(
     with _one_line_errors("replay"), _store(into, config) as live:
         live.init()
         settings = ScoreSettings.for_project(config, asset=asset)
+        start = _since(since, config)
         with console.status("replaying…") as status:
-            count = replay_exports(exports, live, settings, speed, on_batch=lambda n: status.update(f"replaying… {n:,} readings written"))
+            count = replay_exports(exports, live, settings, speed, on_batch=lambda n: status.update(f"replaying… {n:,} readings written"), since=start)
         console.print(f"[green]replayed[/] {count:,} readings into {escape(live.url)}")
+
+
+def _since(value: str | None, config: str | None):
+    """``--since`` as a UTC time: ISO-8601, or ``test-split`` (the project's prepared test split's first time)."""
+    import pandas as pd
+
+    if value is None:
+        return None
+    if value != "test-split":
+        return pd.Timestamp(value).tz_convert("UTC") if pd.Timestamp(value).tzinfo else pd.Timestamp(value, tz="UTC")
+    from components.config import load_config
+    from components.scoring.score_settings import DEFAULT_CONFIG
+    from components.stages import prepared_dir
+
+    test = prepared_dir(load_config(config or DEFAULT_CONFIG)) / "test.parquet"
+    if not test.exists():
+        raise ValueError(f"--since test-split: {test} does not exist; run `anomflow retrain` (or make demo) first")
+    return pd.read_parquet(test, columns=["timestamp"])["timestamp"].min()
 
 
 def watch(
@@ -134,6 +154,39 @@ def watch(
             f"[green]watch done[/]: {metrics.readings_scored:,} readings scored, {metrics.readings_quarantined:,} quarantined, up to reading {watcher.position}; "
             f"{len(watcher.open_alerts())} alert(s) open; {deliverer.delivered} notification(s) delivered", soft_wrap=True,
         )
+
+
+def dashboard(
+    store: str = StoreOption,
+    port: int = typer.Option(None, help="HTTP port [default: the config's dashboard.port, 8501]"),
+    config: str = ConfigOption,
+) -> None:
+    """The operator dashboard in a browser (Streamlit): fleet, asset and alert views of the live store, refreshed every second."""
+    import os
+    import subprocess
+    import sys
+
+    from components.dashboard.config import APP, CONFIG_ENV, STORE_ENV
+
+    cfg = _dashboard_config(config)
+    url = store or _watch_config(config).store
+    env = {**os.environ, STORE_ENV: url, CONFIG_ENV: cfg.model_dump_json()}
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port or cfg.port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    console.print(f"dashboard of {escape(url)} on http://localhost:{port or cfg.port} (Ctrl-C stops it)")
+    try:
+        raise typer.Exit(subprocess.call(command, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _dashboard_config(config: str | None):
+    from components.config import load_config
+    from components.dashboard.config import DashboardConfig
+    from components.scoring.score_settings import DEFAULT_CONFIG
+
+    path = Path(config or DEFAULT_CONFIG)
+    return load_config(path).dashboard if config is not None or path.exists() else DashboardConfig()
 
 
 def _health(watcher) -> dict:

@@ -44,15 +44,18 @@ def asset_rows(asset: str, paths: Sequence[Path], settings: ScoreSettings) -> It
 
 
 def replay(paths: Sequence[Path], store: Store, settings: ScoreSettings, speed: float = 0.0, batch_rows: int = 1000,
-           on_batch: Callable[[int], None] | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
-    """Write the exports' readings into ``store`` (module doc); returns how many. At
-    ``speed`` > 0 a reading is inserted once ``(its time − the first time) / speed``
-    seconds have passed; at 0, in batches of ``batch_rows``. ``on_batch`` gets the running
-    count after each insert."""
+           on_batch: Callable[[int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+           since: pd.Timestamp | None = None) -> int:
+    """Write the exports' readings (from ``since`` on, if given) into ``store`` (module
+    doc); returns how many. At ``speed`` > 0 a reading is inserted once ``(its time − the
+    first time) / speed`` seconds have passed; at 0, in batches of ``batch_rows``.
+    ``on_batch`` gets the running count after each insert."""
     groups = group_by_asset(paths, settings)
     merged = heapq.merge(*(asset_rows(a, p, settings) for a, p in groups.items()), key=lambda row: row[0])
     written, pending, start = 0, [], None
     for ts, asset, values in merged:
+        if since is not None and ts < since:
+            continue
         if speed > 0:
             start = start or (ts, time.monotonic())
             due = start[1] + (ts - start[0]).total_seconds() / speed

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     ack TEXT, ack_by TEXT, ack_at {ts});
 CREATE INDEX IF NOT EXISTS alerts_asset_started ON alerts (asset, started_at);
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state);
+CREATE INDEX IF NOT EXISTS alerts_started ON alerts (started_at, id);
 CREATE TABLE IF NOT EXISTS notifications (
     id {id}, dedupe_key TEXT NOT NULL UNIQUE, alert_id BIGINT NOT NULL, receiver TEXT NOT NULL, event TEXT NOT NULL,
     payload {json} NOT NULL, created_at {ts} NOT NULL DEFAULT {now}, attempts INTEGER NOT NULL DEFAULT 0,
@@ -150,7 +151,8 @@ class Store:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
 
-    def _time(self, ts: pd.Timestamp | None) -> Any:
+    def db_time(self, ts: pd.Timestamp | None) -> Any:
+        """A time as this store's columns take it (a datetime for PostgreSQL, ISO-8601 text for SQLite)."""
         return None if ts is None else pd.Timestamp(ts).to_pydatetime() if self.postgres else iso(ts)
 
     def _json(self, value: Any) -> str:
@@ -202,7 +204,7 @@ class Store:
     def insert_readings(self, rows: Sequence[tuple[str, pd.Timestamp, dict]], mark: tuple[str, Any] | None = None) -> None:
         """Insert ``(asset, ts, {sensor: value})`` rows (NaN values as null) in one
         transaction, with ``mark`` (a collector's key and value: what it has taken) if given."""
-        encoded = [(a, self._time(ts), json.dumps(_nan_as_null(s))) for a, ts, s in rows]
+        encoded = [(a, self.db_time(ts), json.dumps(_nan_as_null(s))) for a, ts, s in rows]
         with self.transaction():
             self._executemany("INSERT INTO readings (asset, ts, sensors) VALUES (?, ?, ?)", encoded)
             if mark is not None:
@@ -261,7 +263,7 @@ class Store:
         alert changes and outbox rows, each asset's state after it and the position, so a
         watcher stopped at any moment resumes at the first reading it had not committed."""
         upsert = ", ".join(f"{c} = excluded.{c}" for c in _LIFECYCLE_COLUMNS[1:])
-        rows = [(s["reading_id"], s["asset"], self._time(s["ts"]), s["score"], s["level"], s["alarm"], self._json(s["top_sensors"]),
+        rows = [(s["reading_id"], s["asset"], self.db_time(s["ts"]), s["score"], s["level"], s["alarm"], self._json(s["top_sensors"]),
                  s["model_version"]) for s in scores]
         latest = list({row[1]: row for row in rows}.values())
         columns = "reading_id, asset, ts, score, level, alarm, top_sensors, model_version"
@@ -279,8 +281,8 @@ class Store:
             self._executemany(
                 f"INSERT INTO alerts ({', '.join(_LIFECYCLE_COLUMNS)}) VALUES ({', '.join('?' * len(_LIFECYCLE_COLUMNS))}) "
                 f"ON CONFLICT (id) DO UPDATE SET {upsert}",
-                [(a["id"], a["asset"], a["state"], a["level"], self._time(a["started_at"]), self._time(a["fired_at"]),
-                  self._time(a["ended_at"]), a["peak_score"], self._json(a["top_sensors"]), a["model_version"]) for a in alerts],
+                [(a["id"], a["asset"], a["state"], a["level"], self.db_time(a["started_at"]), self.db_time(a["fired_at"]),
+                  self.db_time(a["ended_at"]), a["peak_score"], self._json(a["top_sensors"]), a["model_version"]) for a in alerts],
             )
             self._executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in cancelled_alerts])
             self._executemany(
@@ -327,7 +329,7 @@ class Store:
         KeyError if there is no such alert."""
         with self.transaction():
             self.execute("UPDATE alerts SET ack = ?, ack_by = ?, ack_at = ? WHERE id = ?",
-                         (verdict, by, self._time(pd.Timestamp.now(tz="UTC")), alert_id))
+                         (verdict, by, self.db_time(pd.Timestamp.now(tz="UTC")), alert_id))
         alert = self.alert(alert_id)
         if alert is None:
             raise KeyError(f"no alert {alert_id} in {self.url}")
@@ -339,19 +341,19 @@ class Store:
         rows = self.execute(
             "SELECT id, dedupe_key, alert_id, receiver, event, payload, attempts FROM notifications "
             "WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-            (self._time(pd.Timestamp.now(tz="UTC")), limit),
+            (self.db_time(pd.Timestamp.now(tz="UTC")), limit),
         )
         keys = ("id", "dedupe_key", "alert_id", "receiver", "event", "payload", "attempts")
         return [{**dict(zip(keys, row)), "payload": self._load_json(row[5])} for row in rows]
 
     def mark_delivered(self, notification_id: int) -> None:
         self.execute("UPDATE notifications SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                     (self._time(pd.Timestamp.now(tz="UTC")), notification_id))
+                     (self.db_time(pd.Timestamp.now(tz="UTC")), notification_id))
 
     def mark_failed(self, notification_id: int, error: str, retry_in_s: float) -> None:
         retry_at = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=retry_in_s)
         self.execute("UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                     (error[:500], self._time(retry_at), notification_id))
+                     (error[:500], self.db_time(retry_at), notification_id))
 
     # ---------------------------------------------------------------- waiting
     def listen(self) -> None:
