@@ -504,6 +504,18 @@ def live_table(report: dict) -> str:
     return title + "\n\n" + _table(["run", "readings", "readings/s", "p50 ms a poll", "p99 ms a poll"], rows)
 
 
+def dashboard_refresh_table(report: dict) -> str:
+    """``benchmarks/dashboard_refresh.py``: one refresh of each dashboard view with a plant's history in the store."""
+    rows = [[view, _fmt(t["median_s"] * 1000, 0), _fmt(t["max_s"] * 1000, 0), str(t["runs"])] for view, t in report["views"].items()]
+    title = (
+        f"**Dashboard refresh** (`benchmarks/dashboard_refresh.py`, commit {_commit(report)}: {report['assets']} assets × "
+        f"{report['days']:g} day of 1-minute readings, {report['readings']:,} readings with their scores in a SQLite store; one run of "
+        "the view's script by Streamlit's app testing, queries, KPIs and figures included, the browser's drawing not; target 1,000 ms; "
+        "every query reads through an index: " + "; ".join(f"{k}: `{v}`" for k, v in report["query_plans"].items()) + ")"
+    )
+    return title + "\n\n" + _table(["view", "median ms a refresh", "max ms", "runs"], rows)
+
+
 _COLORS = {"student": "C0", "lstm_ae": "C2"}
 
 
@@ -614,7 +626,7 @@ def main() -> None:
         plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
         ("demo_variants.json", demo_seeds_table), ("demo_variants.json", demo_variants_table), ("ablations_demo.csv", ablations_table),
-        ("serve_latency.json", serve_latency_table), ("live.json", live_table), ("student_targets_msl.json", student_targets_table),
+        ("serve_latency.json", serve_latency_table), ("live.json", live_table), ("dashboard_refresh.json", dashboard_refresh_table), ("student_targets_msl.json", student_targets_table),
         ("student_weighting.json", student_weighting_table),
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
         ("skab_tracked_defaults.json", skab_table), ("skab_margin.json", margin_table),

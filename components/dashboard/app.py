@@ -152,7 +152,7 @@ def alerts_view(cfg: DashboardConfig) -> None:
             "id": table["id"], "asset": table["asset"], "state": table["state"], "level": table["level"],
             "start": table["started_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}"), "minutes": table["duration"].round(0).astype(int),
             "peak score": table["peak_score"], "top sensors": table["top_sensors"].map(", ".join),
-            "acknowledged": [f"{a} by {b}" if a else "" for a, b in zip(table["ack"], table["ack_by"])],
+            "acknowledged": [f"{a.replace('_', ' ')} by {b}, {t:%m-%d %H:%M}" if a else "" for a, b, t in zip(table["ack"], table["ack_by"], table["ack_at"])],
         })
         open_now = shown[shown["state"].isin(["pending", "firing"])]
         st.subheader(f"open ({len(open_now)})")

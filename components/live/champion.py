@@ -15,6 +15,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from components.registry.served_detector import AnomflowDetector
+from components.registry.tracking import using_tracking_uri
 
 log = logging.getLogger("anomflow.watch")
 _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
@@ -50,8 +51,8 @@ class Champion:
     def load(self, version: str) -> LoadedModel:
         """Load ``version`` as :meth:`resolve` names it."""
         uri = self.model_uri if version == self.model_uri else f"models:/{version}"
-        mlflow.set_tracking_uri(self.tracking_uri)
-        return LoadedModel(version, mlflow.pyfunc.load_model(uri).unwrap_python_model())
+        with using_tracking_uri(self.tracking_uri):
+            return LoadedModel(version, mlflow.pyfunc.load_model(uri).unwrap_python_model())
 
     def load_current(self) -> LoadedModel:
         return self.load(self.resolve())

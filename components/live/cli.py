@@ -119,7 +119,8 @@ def watch(
     from components.live.watcher import Watcher, run_watcher
     from components.scoring.score_settings import ScoreSettings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")  # a no-op where logging is set up (tests)
+    logging.getLogger("anomflow.watch").setLevel(logging.INFO)
     stop = threading.Event()
     with _one_line_errors("watch"):
         cfg = _watch_config(config)

@@ -58,6 +58,7 @@ def test_an_operator_sees_the_alert_within_seconds_and_acknowledges_it(live, tmp
         insert(writer, before_fault)
         driver.get(base)
         _wait(lambda: _tile_alarm(driver, "pump-1") == "normal" and _tile_alarm(driver, "pump-2") == "normal", 60, "both pumps normal")
+        driver.execute_script("window.loadedOnce = true")  # gone if the page reloads
         driver.save_screenshot(str(tmp_path / "fleet_before.png"))
         insert(writer, frames.iloc[len(before_fault) : len(before_fault) + 2 * 12])  # 12 faulty minutes of pump-1
         faulty_at = time.monotonic()
@@ -66,6 +67,7 @@ def test_an_operator_sees_the_alert_within_seconds_and_acknowledges_it(live, tmp
         print(f"alarm shown {seen_after_s:.2f} s after the faulty readings were inserted")
         assert seen_after_s < 5, f"the alarm took {seen_after_s:.1f} s to show"
         assert alarm in ("warning", "critical") and _tile_alarm(driver, "pump-2") == "normal"
+        assert driver.execute_script("return window.loadedOnce === true"), "the page reloaded instead of refreshing in place"
         with Store(live) as store:
             (alert,) = store.alerts(open_only=True)
         driver.find_element(By.XPATH, "//label[.//p[text()='Alerts']]").click()

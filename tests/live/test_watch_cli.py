@@ -22,10 +22,13 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
 
+from components.cli import app
 from components.live.champion import Champion, ChampionFollower
 from components.live.store import Store
 from components.live.watcher import Watcher, run_watcher
+from components.registry.tracking import using_tracking_uri
 from components.scoring.batch import join_on_time
 from components.sources.export_format import ExportFormat
 from tests.live.test_alerts import _Receiver
@@ -34,11 +37,16 @@ from tests.tiny_project import copy_trained_project
 ANOMFLOW = [sys.executable, "-m", "components.cli"]
 
 
-def _cli(root: Path, tracking_uri: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "COLUMNS": "200"}
-    done = subprocess.run([*ANOMFLOW, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done
+def _cli(root: Path, tracking_uri: str, *args: str) -> str:
+    """Run `anomflow ARGS` in-process (typer's runner) in ``root``; its output."""
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        result = CliRunner().invoke(app, list(args), env={"MLFLOW_TRACKING_URI": tracking_uri, "COLUMNS": "200"})
+    finally:
+        os.chdir(previous)
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def _exports(root: Path) -> list[Path]:
@@ -53,8 +61,8 @@ def _joined(exports: list[Path]) -> pd.DataFrame:
 
 def _batch_scores(tracking_uri: str, exports: list[Path]) -> pd.DataFrame:
     """The champion's scores of the joined exports in one piece (what `anomflow score` gives)."""
-    mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.pyfunc.load_model("models:/anomflow-detector@champion").predict(_joined(exports))
+    with using_tracking_uri(tracking_uri):
+        return mlflow.pyfunc.load_model("models:/anomflow-detector@champion").predict(_joined(exports))
 
 
 @pytest.fixture
@@ -72,9 +80,9 @@ def test_replay_then_a_watcher_killed_mid_stream_scores_each_reading_once_as_bat
     cfg = yaml.safe_load((root / "conf" / "pipeline.yaml").read_text())
     cfg["watch"] = {"store": store, "batch_readings": 20, "poll_s": 0.2, "http_port": 0, "notify": {"webhook_url": receiver.url}}
     (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(cfg))
-    assert "live store ready" in _cli(root, tracking, "db", "init", "--store", store).stdout
+    assert "live store ready" in _cli(root, tracking, "db", "init", "--store", store)
     readings = len(_joined(_exports(root)))
-    assert f"replayed {readings:,} readings" in _cli(root, tracking, "replay", *map(str, _exports(root))).stdout
+    assert f"replayed {readings:,} readings" in _cli(root, tracking, "replay", *map(str, _exports(root)))
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking}
     watcher = subprocess.Popen([*ANOMFLOW, "watch"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -88,7 +96,7 @@ def test_replay_then_a_watcher_killed_mid_stream_scores_each_reading_once_as_bat
     before = _count(store, "scores")
     assert before < readings  # killed mid-stream
     watched = _cli(root, tracking, "watch", "--once")
-    assert f"{readings - before:,} readings scored, 0 quarantined" in watched.stdout
+    assert f"{readings - before:,} readings scored, 0 quarantined" in watched
     with Store(store) as live:
         got = pd.DataFrame(live.execute("SELECT reading_id, score, alarm, model_version FROM scores ORDER BY reading_id"),
                            columns=["reading_id", "score", "alarm", "model_version"])
@@ -102,12 +110,22 @@ def test_replay_then_a_watcher_killed_mid_stream_scores_each_reading_once_as_bat
     posted = [body["dedupe_key"] for _, body in receiver.posts]
     assert undelivered == 0 and sorted(posted) == sorted(keys) and len(set(posted)) == len(posted)
     receiver.server.shutdown()
-    listed = json.loads(_cli(root, tracking, "alerts", "list", "--json").stdout)
+    listed = json.loads(_cli(root, tracking, "alerts", "list", "--json"))
     assert [a["id"] for a in listed] == [a["id"] for a in alerts] and alerts, "the demo's faults raise alerts"
     acked = _cli(root, tracking, "alerts", "ack", str(alerts[0]["id"]), "--confirmed", "--by", "ana")
-    assert "acknowledged as confirmed by ana" in acked.stdout
+    assert "acknowledged as confirmed by ana" in acked
     with Store(store) as live:
         assert live.alert(alerts[0]["id"])["ack"] == "confirmed"
+
+
+def test_replay_since_the_test_split_writes_only_the_test_days(project):
+    root, tracking = project
+    store = f"sqlite:///{root}/live/test-days.db"
+    start = pd.read_parquet(root / "artifacts" / "prepared" / "test.parquet", columns=["timestamp"])["timestamp"].min()
+    expected = int((_joined(_exports(root))["timestamp"] >= start).sum())
+    assert f"replayed {expected:,} readings" in _cli(root, tracking, "replay", *map(str, _exports(root)), "--into", store, "--since", "test-split")
+    with Store(store) as live:
+        assert pd.Timestamp(live.execute("SELECT min(ts) FROM readings")[0][0]) >= start
 
 
 def _count(store: str, table: str) -> int:
@@ -142,7 +160,8 @@ def test_a_new_champion_is_picked_up_without_a_restart_and_a_broken_one_is_refus
         with Store(store_url) as writer:
             writer.insert_readings(rows[:2000])
             _wait(lambda: _count(store_url, "scores") == 2000)
-            second = client.create_model_version("anomflow-detector", first.source, run_id=first.run_id)
+            with using_tracking_uri(tracking):  # the source, a logged model's models:/ URI, resolves in the global store
+                second = client.create_model_version("anomflow-detector", first.source, run_id=first.run_id)
             client.set_registered_model_alias("anomflow-detector", "champion", second.version)
             _wait(lambda: any("now scoring with anomflow-detector/2" in r.getMessage() for r in caplog.records))
             writer.insert_readings(rows[2000:4000])
