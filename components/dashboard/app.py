@@ -81,7 +81,7 @@ def fleet_view(cfg: DashboardConfig) -> None:
                          zip(fleet["alert_id"], fleet["alert_state"], fleet["alert_level"], fleet["alert_started"])],
     })
     styled = table.style.map(lambda v: ALARM_BACKGROUND.get(v, ""), subset=["alarm"]).format({"score": "{:.4g}"}, na_rep="")
-    st.dataframe(styled, hide_index=True, use_container_width=True, height=min(40 + 35 * len(table), 700), key="fleet_table")
+    st.dataframe(styled, hide_index=True, width="stretch", height=min(40 + 35 * len(table), 700), key="fleet_table")
 
 
 _TILE_CSS = (
@@ -125,14 +125,14 @@ def asset_view(cfg: DashboardConfig) -> None:
     for column, kpi in zip(st.columns(max(len(kpis), 1)), kpis):
         column.metric(kpi.label, kpi.value, help=kpi.help)
     st.markdown(f"**{asset}**: alarm **{row['alarm']}**, level {row['level']}, top sensors now: {', '.join(row['top_sensors']) or '—'}")
-    st.plotly_chart(charts.score_figure(scores, model.get("thresholds", {})), use_container_width=True, key="score_chart")
+    st.plotly_chart(charts.score_figure(scores, model.get("thresholds", {})), width="stretch", key="score_chart")
     sensors = [c for c in readings.columns if c != "ts"]
     default = [s for s in row["top_sensors"] if s in sensors] or sensors[:3]
     chosen = st.multiselect("sensors", sensors, default=default, key="sensors")
-    st.plotly_chart(charts.sensors_figure(readings, chosen), use_container_width=True, key="sensor_chart")
+    st.plotly_chart(charts.sensors_figure(readings, chosen), width="stretch", key="sensor_chart")
     counts = data.top_sensor_counts(scores, sensors, "10min")
     if not counts.empty:
-        st.plotly_chart(charts.top_sensors_figure(counts), use_container_width=True, key="top_chart")
+        st.plotly_chart(charts.top_sensors_figure(counts), width="stretch", key="top_chart")
 
 
 def _levels_styled(alerts: pd.DataFrame):
@@ -156,9 +156,9 @@ def alerts_view(cfg: DashboardConfig) -> None:
         })
         open_now = shown[shown["state"].isin(["pending", "firing"])]
         st.subheader(f"open ({len(open_now)})")
-        st.dataframe(_levels_styled(open_now), hide_index=True, use_container_width=True, key="open_alerts")
+        st.dataframe(_levels_styled(open_now), hide_index=True, width="stretch", key="open_alerts")
         st.subheader("recent")
-        st.dataframe(_levels_styled(shown), hide_index=True, use_container_width=True, key="recent_alerts")
+        st.dataframe(_levels_styled(shown), hide_index=True, width="stretch", key="recent_alerts")
         waiting = [int(i) for i, a in zip(table["id"], table["ack"]) if not a]
         st.subheader("acknowledge")
         if not waiting:
