@@ -75,7 +75,7 @@ def run(exports: list[Path], polls: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--exports", default="data/demo/pump-*__*.csv")
-    parser.add_argument("--polls", type=int, default=200)
+    parser.add_argument("--polls", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks/live.json"))
     args = parser.parse_args()
     report = run(sorted(Path().glob(args.exports)), args.polls)
