@@ -516,6 +516,20 @@ def dashboard_refresh_table(report: dict) -> str:
     return title + "\n\n" + _table(["view", "median ms a refresh", "max ms", "runs"], rows)
 
 
+def onnx_runtime_table(report: dict) -> str:
+    """``benchmarks/onnx_runtime.py``: the served student on torch and on ONNX Runtime, in one run."""
+    rows = [[name, f"{r['batch_rows_per_s']:,.0f}", *(_fmt(r[f"served_{n}_rows"][k], 1) for n in (30, 200) for k in ("p50_ms", "p99_ms"))]
+            for name, r in report["runtimes"].items()]
+    model = report.get("model", {})
+    title = (
+        f"**Served student: torch against ONNX Runtime** (`benchmarks/onnx_runtime.py`, commit {_commit(report)}: "
+        f"`{model.get('name', 'anomflow-detector')}` version {model.get('version', '?')}; batch: {report['rows']:,} rows of one pump "
+        f"in one call; served: `mlflow models serve`, 1 worker, sequential requests; largest score difference between the runtimes "
+        f"{report['max_score_difference']:.1e})"
+    )
+    return title + "\n\n" + _table(["runtime", "batch rows/s", "30 rows p50 ms", "p99 ms", "200 rows p50 ms", "p99 ms"], rows)
+
+
 _COLORS = {"student": "C0", "lstm_ae": "C2"}
 
 
@@ -626,7 +640,8 @@ def main() -> None:
         plot_quality(quality.get("msl_fast"), quality.get("skab"), REPORTS / "quality.png")
     renderers = (
         ("demo_variants.json", demo_seeds_table), ("demo_variants.json", demo_variants_table), ("ablations_demo.csv", ablations_table),
-        ("serve_latency.json", serve_latency_table), ("live.json", live_table), ("dashboard_refresh.json", dashboard_refresh_table), ("student_targets_msl.json", student_targets_table),
+        ("serve_latency.json", serve_latency_table), ("live.json", live_table), ("dashboard_refresh.json", dashboard_refresh_table),
+        ("onnx_runtime.json", onnx_runtime_table), ("student_targets_msl.json", student_targets_table),
         ("student_weighting.json", student_weighting_table),
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
         ("skab_tracked_defaults.json", skab_table), ("skab_margin.json", margin_table),

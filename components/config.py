@@ -161,6 +161,7 @@ class RegisterConfig(_Strict):
     model_name: str = "anomflow-detector"
     promotion_metric: Literal["vus_pr", "vus_roc", "pr_auc", "roc_auc", "f1", "f2"] = "vus_pr"
     top_k_sensors: int = 3
+    onnx: bool = Field(True, description="export the served student to ONNX; served with ONNX Runtime where installed")
 
 
 class MlflowConfig(_Strict):

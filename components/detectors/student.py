@@ -14,6 +14,7 @@ of the tail score, as far as the gate adds to the score).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,8 @@ from components.detectors.base import FitContext, NetworkDetector, NetworkTraini
 from components.models.store import ModelSpec
 
 ScoreComponent = Literal["reconstruction", "forecast", "classification"]
+RUNTIME_ENV = "ANOMFLOW_RUNTIME"
+"""``torch`` scores a registered student with torch even where its ONNX export and onnxruntime are there."""
 
 
 class DistillationSettings(BaseModel):
@@ -91,13 +94,16 @@ class StudentDetector(NetworkDetector):
     kind = "student"
     Settings = StudentSettings
 
-    def __init__(self, spec: ModelSpec, model, tail=None) -> None:
+    def __init__(self, spec: ModelSpec, model, tail=None, onnx=None) -> None:
         """``model``: the network; ``tail``: the gate's fitted ECOD tails, exactly when
-        ``spec.tail_gate`` holds its levels."""
+        ``spec.tail_gate`` holds its levels; ``onnx``: an ONNX Runtime session of the
+        network (:class:`~components.models.student_onnx.OnnxStudent`) that scores in its
+        place, or None (torch)."""
         super().__init__(spec, model)
         if (tail is None) != (spec.tail_gate is None):
             raise ValueError("a student's tail model and its gate levels come together: one is missing")
         self.tail = tail
+        self.onnx = onnx
 
     @classmethod
     def learns_from(cls, settings: StudentSettings, trained: list[str]) -> list[str]:
@@ -120,7 +126,8 @@ class StudentDetector(NetworkDetector):
     def score_windows(self, scaled: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from components.models.student import ScoreCalibration, component_errors_at, window_scores
 
-        score, errors = window_scores(component_errors_at(self.model, scaled, starts, self.window), ScoreCalibration.from_dict(self.spec.calibration))
+        raw = self.onnx.component_errors_at(scaled, starts, self.window) if self.onnx is not None else component_errors_at(self.model, scaled, starts, self.window)
+        score, errors = window_scores(raw, ScoreCalibration.from_dict(self.spec.calibration))
         if self.tail is None:
             return score, errors
         from components.models.tail_gate import GateLevels, gated_scores, window_tails
@@ -134,6 +141,19 @@ class StudentDetector(NetworkDetector):
 
     @classmethod
     def from_files(cls, spec: ModelSpec, directory: Path) -> "StudentDetector":
+        """The saved student; scoring with ONNX Runtime where the directory holds the
+        exported network (a registered bundle: :func:`export_onnx`), onnxruntime is
+        installed and ``ANOMFLOW_RUNTIME`` is not ``torch``."""
+        from components.models.student_onnx import ONNX_FILE, OnnxStudent, onnx_runtime_available
         from components.models.tail_probability import EcodModel
 
-        return cls(spec, cls._load_parameters(spec, directory), EcodModel.load(directory) if spec.tail_gate is not None else None)
+        model = cls._load_parameters(spec, directory)
+        tail = EcodModel.load(directory) if spec.tail_gate is not None else None
+        use_onnx = (directory / ONNX_FILE).exists() and os.environ.get(RUNTIME_ENV, "onnx") != "torch" and onnx_runtime_available()
+        return cls(spec, model, tail, OnnxStudent(directory / ONNX_FILE, model.receptive_field) if use_onnx else None)
+
+    def export_onnx(self, directory: Path) -> Path:
+        """Write the network's span scoring as ONNX into ``directory`` (:mod:`components.models.student_onnx`)."""
+        from components.models.student_onnx import ONNX_FILE, export_onnx
+
+        return export_onnx(self.model, self.window, Path(directory) / ONNX_FILE)

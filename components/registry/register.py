@@ -39,10 +39,12 @@ ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
 
 def build_bundle(cfg: PipelineConfig, kind: str, prepared_dir: Path, out: Path) -> Path:
     """Collect a model's served files: the detector's (spec and parameters), the
-    scaler, its alarm levels, the serving settings and, with drift tracking, the tracker
-    (``drift.json``), every file's checksum recorded."""
+    scaler, its alarm levels, the serving settings, with drift tracking the tracker
+    (``drift.json``) and, for the student with ``register.onnx``, its network exported to
+    ONNX (``student.onnx``), every file's checksum recorded."""
     out.mkdir(parents=True, exist_ok=True)
-    load_detector(model_dir_of(cfg, kind)).save(out)
+    detector = load_detector(model_dir_of(cfg, kind))
+    detector.save(out)
     shutil.copy2(thresholds_path(cfg, kind), out / THRESHOLDS_FILE)
     shutil.copy2(prepared_dir / "scaler.json", out / "scaler.json")
     interval_s, max_gap_s, impute_limit_s = cfg.prepare.times()
@@ -55,6 +57,8 @@ def build_bundle(cfg: PipelineConfig, kind: str, prepared_dir: Path, out: Path) 
     }
     (out / SERVING_FILE).write_text(json.dumps(serving, indent=2))
     served = [THRESHOLDS_FILE, "scaler.json", SERVING_FILE]
+    if cfg.register_.onnx and hasattr(detector, "export_onnx"):  # the served network for ONNX Runtime too
+        served.append(detector.export_onnx(out).name)
     if (prepared_dir / DRIFT_FILE).exists():  # drift tracking: its limits and each asset's reference
         shutil.copy2(prepared_dir / DRIFT_FILE, out / DRIFT_FILE)
         served.append(DRIFT_FILE)

@@ -25,6 +25,7 @@ SERVING_DISTRIBUTIONS = (
     "scikit-learn",
     "pydantic",
     "PyYAML",
+    "onnxruntime",
 )
 
 
