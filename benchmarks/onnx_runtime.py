@@ -34,12 +34,12 @@ from components.scoring.score_settings import ScoreSettings  # noqa: E402
 RUNTIMES = {"torch": "torch", "onnxruntime": "onnx"}
 
 
-def _load(tracking_uri: str, runtime: str):
+def _load(model_uri: str, tracking_uri: str, runtime: str):
     import mlflow
 
     os.environ[RUNTIME_ENV] = runtime
     with using_tracking_uri(tracking_uri):
-        return mlflow.pyfunc.load_model(MODEL_URI).unwrap_python_model()
+        return mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
 
 
 def batch_rows_per_s(model, readings: pd.DataFrame, repeats: int) -> float:
@@ -56,21 +56,24 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--model", default=MODEL_URI, help="a registered student exported to ONNX (registered since register.onnx)")
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks/onnx_runtime.json"))
     args = parser.parse_args()
     tracking_uri = ScoreSettings.for_project().tracking_uri
     validated = pd.read_parquet("artifacts/validated.parquet")
-    models = {name: _load(tracking_uri, runtime) for name, runtime in RUNTIMES.items()}
+    models = {name: _load(args.model, tracking_uri, runtime) for name, runtime in RUNTIMES.items()}
+    if models["onnxruntime"].detector.onnx is None:
+        raise SystemExit(f"{args.model} holds no student.onnx (registered before register.onnx): register a model again, or pass --model")
     sensors = list(models["torch"].detector.sensors)
     readings = validated[validated["asset"] == validated["asset"].iloc[0]][["timestamp", "asset", *sensors]].head(args.rows).reset_index(drop=True)
     answers = {name: model.score_rows(readings)[0]["score"].to_numpy(dtype=float) for name, model in models.items()}
     difference = float(np.nanmax(np.abs(answers["onnxruntime"] - answers["torch"])))
-    report = {**environment(), "model": served_version(MODEL_URI, tracking_uri), "rows": len(readings), "max_score_difference": difference,
+    report = {**environment(), "model": served_version(args.model, tracking_uri) or {"uri": args.model}, "rows": len(readings), "max_score_difference": difference,
               "runtimes": {}}
     for name, runtime in RUNTIMES.items():
         entry = {"batch_rows_per_s": batch_rows_per_s(models[name], readings, args.repeats)}
         os.environ[RUNTIME_ENV] = runtime
-        with served(MODEL_URI, tracking_uri) as url:
+        with served(args.model, tracking_uri) as url:
             for rows in (30, 200):
                 ms = latencies_ms(url, request_body(readings, rows), warmup=10, count=args.requests)
                 entry[f"served_{rows}_rows"] = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
