@@ -51,6 +51,28 @@ def batch_rows_per_s(model, readings: pd.DataFrame, repeats: int) -> float:
     return len(readings) / best
 
 
+def network_rows_per_s(detector, rows: int, repeats: int) -> dict[str, float]:
+    """Rows/s of the network alone (raw components of every window of ``rows`` scaled rows), torch and ONNX Runtime."""
+    from components.models.student import component_errors_at
+
+    values = np.random.default_rng(0).standard_normal((rows, len(detector.sensors)))
+    starts = np.arange(rows - detector.window + 1)
+    runs = {"torch": lambda: component_errors_at(detector.model, values, starts, detector.window),
+            "onnxruntime": lambda: detector.onnx.component_errors_at(values, starts, detector.window)}
+    out = {}
+    for name, run in runs.items():
+        run()
+        best = min(_timed(run) for _ in range(repeats))
+        out[name] = rows / best
+    return out
+
+
+def _timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20_000)
@@ -68,17 +90,18 @@ def main() -> None:
     readings = validated[validated["asset"] == validated["asset"].iloc[0]][["timestamp", "asset", *sensors]].head(args.rows).reset_index(drop=True)
     answers = {name: model.score_rows(readings)[0]["score"].to_numpy(dtype=float) for name, model in models.items()}
     difference = float(np.nanmax(np.abs(answers["onnxruntime"] - answers["torch"])))
+    network = network_rows_per_s(models["onnxruntime"].detector, len(readings), args.repeats)
     report = {**environment(), "model": served_version(args.model, tracking_uri) or {"uri": args.model}, "rows": len(readings), "max_score_difference": difference,
               "runtimes": {}}
     for name, runtime in RUNTIMES.items():
-        entry = {"batch_rows_per_s": batch_rows_per_s(models[name], readings, args.repeats)}
+        entry = {"batch_rows_per_s": batch_rows_per_s(models[name], readings, args.repeats), "network_rows_per_s": network[name]}
         os.environ[RUNTIME_ENV] = runtime
         with served(args.model, tracking_uri) as url:
             for rows in (30, 200):
                 ms = latencies_ms(url, request_body(readings, rows), warmup=10, count=args.requests)
                 entry[f"served_{rows}_rows"] = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
         report["runtimes"][name] = entry
-        print(f"{name}: batch {entry['batch_rows_per_s']:,.0f} rows/s; served 30 rows p50 {entry['served_30_rows']['p50_ms']:.1f} ms "
+        print(f"{name}: network {entry['network_rows_per_s']:,.0f} rows/s, batch {entry['batch_rows_per_s']:,.0f} rows/s; served 30 rows p50 {entry['served_30_rows']['p50_ms']:.1f} ms "
               f"p99 {entry['served_30_rows']['p99_ms']:.1f} ms; 200 rows p50 {entry['served_200_rows']['p50_ms']:.1f} ms")
     print(f"largest score difference: {difference:.2e}")
     write_report(report, args.out)
