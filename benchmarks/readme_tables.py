@@ -523,7 +523,7 @@ def onnx_runtime_table(report: dict) -> str:
     model = report.get("model", {})
     title = (
         f"**Served student: torch against ONNX Runtime** (`benchmarks/onnx_runtime.py`, commit {_commit(report)}: "
-        f"`{model.get('name', 'anomflow-detector')}` version {model.get('version', '?')}; network: the raw score components of every "
+        f"`{model.get('uri') or model.get('name', 'anomflow-detector') + ' version ' + str(model.get('version', '?'))}`; network: the raw score components of every "
         f"window of {report['rows']:,} rows; batch: the whole served model (parsing, sessions, tail gate, contributions) on {report['rows']:,} rows of one pump "
         f"in one call; served: `mlflow models serve`, 1 worker, sequential requests; largest score difference between the runtimes "
         f"{report['max_score_difference']:.1e})"
