@@ -90,6 +90,7 @@ def test_scale_in_process_on_tiny_series():
     assert report["config"]["isolated"] is False and report["git_commit"] and report["versions"]["torch"]
 
 
+@pytest.mark.slow  # 20-25 s of a benchmark harness; the default suite keeps its 10 minutes (make test-slow runs it)
 def test_scale_command_measures_in_child_processes(tmp_path):
     out = tmp_path / "scale.json"
     args = [

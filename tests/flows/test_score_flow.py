@@ -101,7 +101,8 @@ def _ingested_and_their_scores(root, tmp_path, asset: str = "pump-1") -> tuple[p
 def _assert_same_scores(scored: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert len(scored) == len(expected) > 1000
     assert scored["score"].notna().sum() > 0.9 * len(scored)
-    np.testing.assert_allclose(scored["score"].to_numpy(), expected["score"].to_numpy(), rtol=1e-5, equal_nan=True)  # float32 network
+    # float32 network: ONNX Runtime's rounding depends on the span of rows scored together (chunks), ~1e-7 on unit-scale scores
+    np.testing.assert_allclose(scored["score"].to_numpy(), expected["score"].to_numpy(), rtol=1e-5, atol=1e-6, equal_nan=True)
     assert (scored["level"] == expected["level"]).all()
 
 

@@ -3,11 +3,13 @@ and evaluated on the same test split, side by side in a file, a table and MLflow
 
 import mlflow
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from components.cli import app
 
 
+@pytest.mark.slow  # 24 s of research retraining; the default suite keeps its 10 minutes (make test-slow runs it)
 def test_ablate_compares_the_student_s_distillation_variants(trained_project, monkeypatch):
     root = trained_project["root"]
     monkeypatch.chdir(root)
