@@ -504,6 +504,23 @@ def live_table(report: dict) -> str:
     return title + "\n\n" + _table(["run", "readings", "readings/s", "p50 ms a poll", "p99 ms a poll"], rows)
 
 
+def drift_ablation_table(tracked: dict, plain: dict) -> str:
+    """Drift tracking on and off on MSL: ``benchmarks/msl_tracked.py`` (every channel's
+    residual from the tracker at its defaults) beside ``anomflow benchmark msl``, same seeds."""
+    models = [m for m in tracked["models"] if m in plain["models"]]
+    rows = [[m, _with_sd(plain["models"][m], "vus_pr"), _with_sd(tracked["models"][m], "vus_pr"),
+             f"{tracked['models'][m]['vus_pr'] - plain['models'][m]['vus_pr']:+.3f}", _fmt(plain["models"][m].get("f1")), _fmt(tracked["models"][m].get("f1"))]
+            for m in models]
+    settings = ", ".join(f"{k} {v}" for k, v in tracked.get("drift_tracking", {}).items() if k != "enabled")
+    title = (
+        f"**MSL, drift tracking off and on** (`benchmarks/msl_tracked.py` against `anomflow benchmark msl`, seeds "
+        f"{', '.join(map(str, tracked.get('seeds', [])))}; on: every channel replaced by its residual from the drift tracker at "
+        f"`prepare.drift_tracking`'s defaults ({settings}), nothing chosen on MSL's labels; VUS-PR channel means ± standard deviation over seeds, "
+        "F1 pooled at the validation POT threshold)"
+    )
+    return title + "\n\n" + _table(["model", "VUS-PR, off", "VUS-PR, tracked", "change", "F1, off", "F1, tracked"], rows)
+
+
 def dashboard_refresh_table(report: dict) -> str:
     """``benchmarks/dashboard_refresh.py``: one refresh of each dashboard view with a plant's history in the store."""
     rows = [[view, _fmt(t["median_s"] * 1000, 0), _fmt(t["max_s"] * 1000, 0), str(t["runs"])] for view, t in report["views"].items()]
@@ -657,6 +674,8 @@ def main() -> None:
     }
     if gate_pairs:
         parts.append(tail_gate_table(gate_pairs, _read(REPORTS / "demo_variants.json") if (REPORTS / "demo_variants.json").exists() else None))
+    if (REPORTS / "msl_tracked.json").exists() and (REPORTS / "msl_fast.json").exists():
+        parts.append(drift_ablation_table(_read(REPORTS / "msl_tracked.json"), _read(REPORTS / "msl_fast.json")))
     for name, render in renderers:
         path = REPORTS / name
         if path.exists():
