@@ -14,21 +14,15 @@ from pathlib import Path
 
 import requests
 
+from tests.live.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
 def dashboard_server(store_url: str, *, config: str | None = None, startup_s: float = 90.0) -> Iterator[str]:
     """`anomflow dashboard` on a free port; yields its base URL once its health check answers."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "components.cli", "dashboard", "--store", store_url, "--port", str(port)]
     server = subprocess.Popen([*command, *(["--config", config] if config else [])], cwd=ROOT, env=os.environ.copy(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)

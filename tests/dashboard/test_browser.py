@@ -15,20 +15,11 @@ from selenium.webdriver.common.keys import Keys
 from components.live.store import Store
 from components.live.watcher import Watcher, run_watcher
 from tests.dashboard.browser import chromium, dashboard_server
-from tests.live.helpers import START, insert, interleave, loaded, readings
+from tests.live.helpers import START, insert, interleave, loaded, readings, wait_until
 
 
 def _wait(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:  # an element between two renders
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
+    return wait_until(condition, timeout_s, what, tolerate=(Exception,), interval_s=0.2)  # an element between two renders
 
 
 def _tile_alarm(driver, asset: str) -> str | None:

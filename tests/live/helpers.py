@@ -4,6 +4,8 @@ open, fire, escalate and resolve within a few hundred readings."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -55,6 +57,22 @@ def insert(store: Store, frame: pd.DataFrame) -> None:
 
 def interleave(*frames: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames).sort_values(["timestamp", "asset"], kind="stable").reset_index(drop=True)
+
+
+def wait_until(condition, timeout_s: float, what: str = "the condition", *, tolerate: tuple[type[Exception], ...] = (), interval_s: float = 0.05):
+    """Poll ``condition`` until it returns something true and return that; an exception
+    of ``tolerate`` counts as not yet (e.g. a page element between two renders);
+    AssertionError naming ``what`` after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except tolerate:
+            value = None
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 def scores(store: Store) -> pd.DataFrame:

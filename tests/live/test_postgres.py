@@ -17,16 +17,7 @@ import pytest
 
 from components.live.store import Store
 from components.live.watcher import Watcher, run_watcher
-from tests.live.helpers import insert, loaded, readings, scores
-
-
-def _wait_for(condition, timeout_s: float = 30.0) -> float:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout_s:
-            raise AssertionError(f"not true within {timeout_s} s")
-        time.sleep(0.05)
-    return time.monotonic() - start
+from tests.live.helpers import insert, loaded, readings, scores, wait_until
 
 
 def _scored(url: str) -> int:
@@ -57,7 +48,9 @@ def test_a_notify_wakes_the_watcher_and_streamed_scores_equal_batch_scores(watch
     with Store(url) as writer:
         for start in range(0, len(frame), 100):
             insert(writer, frame.iloc[start : start + 100])
-            waited = _wait_for(lambda: _scored(url) == min(start + 100, len(frame)), timeout_s=20)
+            began = time.monotonic()
+            wait_until(lambda: _scored(url) == min(start + 100, len(frame)), 20, "the inserted readings scored")
+            waited = time.monotonic() - began
             assert waited < 10  # woken by the trigger, not by the 60 s poll
         got = scores(writer)
     expected = model.served.predict(None, frame)
@@ -71,12 +64,12 @@ def test_a_postgres_restart_under_the_watcher_loses_and_repeats_nothing(watching
     caplog.set_level(logging.WARNING, logger="anomflow.watch")
     with Store(url) as writer:
         insert(writer, frame.iloc[:120])
-    _wait_for(lambda: _scored(url) == 120)
+    wait_until(lambda: _scored(url) == 120, 30, "the first 120 readings scored")
     postgres.restart(down_s=2.0)
     with Store(url) as writer:
         insert(writer, frame.iloc[120:])
         writer.execute("SELECT pg_notify('anomflow_readings', '')")
-    _wait_for(lambda: _scored(url) == len(frame), timeout_s=60)
+    wait_until(lambda: _scored(url) == len(frame), 60, "every reading scored after the restart")
     with Store(url) as live:
         got = scores(live)
     assert got["reading_id"].tolist() == list(range(1, len(frame) + 1))

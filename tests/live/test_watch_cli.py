@@ -31,6 +31,7 @@ from components.live.watcher import Watcher, run_watcher
 from components.registry.tracking import using_tracking_uri
 from components.scoring.batch import join_on_time
 from components.sources.export_format import ExportFormat
+from tests.live.helpers import wait_until
 from tests.live.test_alerts import _Receiver
 from tests.tiny_project import copy_trained_project
 
@@ -159,28 +160,21 @@ def test_a_new_champion_is_picked_up_without_a_restart_and_a_broken_one_is_refus
         rows = [("pump-1", r.timestamp, {s: getattr(r, s) for s in sensors}) for r in frame.itertuples()]
         with Store(store_url) as writer:
             writer.insert_readings(rows[:2000])
-            _wait(lambda: _count(store_url, "scores") == 2000)
+            wait_until(lambda: _count(store_url, "scores") == 2000, 60)
             with using_tracking_uri(tracking):  # the source, a logged model's models:/ URI, resolves in the global store
                 second = client.create_model_version("anomflow-detector", first.source, run_id=first.run_id)
             client.set_registered_model_alias("anomflow-detector", "champion", second.version)
-            _wait(lambda: any("now scoring with anomflow-detector/2" in r.getMessage() for r in caplog.records))
+            wait_until(lambda: any("now scoring with anomflow-detector/2" in r.getMessage() for r in caplog.records), 60)
             writer.insert_readings(rows[2000:4000])
-            _wait(lambda: _count(store_url, "scores") == 4000)
+            wait_until(lambda: _count(store_url, "scores") == 4000, 60)
             broken = client.create_model_version("anomflow-detector", str(root / "no-such-model"))
             client.set_registered_model_alias("anomflow-detector", "champion", broken.version)
-            _wait(lambda: any(f"new model anomflow-detector/{broken.version} failed to load" in r.getMessage() for r in caplog.records))
+            wait_until(lambda: any(f"new model anomflow-detector/{broken.version} failed to load" in r.getMessage() for r in caplog.records), 60)
             writer.insert_readings(rows[4000:])
-            _wait(lambda: _count(store_url, "scores") == len(rows))
+            wait_until(lambda: _count(store_url, "scores") == len(rows), 60)
             versions = [v for (v,) in writer.execute("SELECT model_version FROM scores ORDER BY reading_id")]
     finally:
         stop.set()
         thread.join(30)
     assert versions == ["anomflow-detector/1"] * 2000 + ["anomflow-detector/2"] * (len(rows) - 2000)
     assert sum("failed to load" in r.getMessage() for r in caplog.records) == 1  # said once, not every check
-
-
-def _wait(condition, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "not true in time"
-        time.sleep(0.05)
