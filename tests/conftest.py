@@ -13,6 +13,7 @@ Two test tiers (marked in ``pytest_collection_modifyitems`` below):
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import warnings
@@ -50,6 +51,25 @@ def prefect_server() -> str:
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL cluster for the session (tests/servers.py)."""
+    from tests.servers import Postgres
+
+    server = Postgres().start()
+    yield server
+    server.remove()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A new empty database on the session's PostgreSQL."""
+    return postgres.fresh_database(f"db_{next(_databases)}")
+
+
+@pytest.fixture(scope="session")
 def trained_project(tmp_path_factory, prefect_server) -> dict:
     """A tiny project after one real `retrain` flow run: its root and the flow's result."""
     from flows.retrain import retrain
@@ -74,8 +94,8 @@ INTEGRATION_FIXTURES = {
     "prefect_server",   # a Prefect server in a child process
     "trained_project",  # one real `retrain` flow run (Prefect server + training + MLflow)
     "shared_datasets",  # whole real datasets
-    "postgres",         # a PostgreSQL cluster (tests/live/servers.py)
-    "alertmanager",     # a Prometheus Alertmanager (tests/live/servers.py)
+    "postgres",         # a PostgreSQL cluster (tests/servers.py)
+    "alertmanager",     # a Prometheus Alertmanager (tests/servers.py)
 }
 
 # Module-local fixtures that train (the same name may mean a cheap fixture elsewhere):

@@ -56,24 +56,50 @@ def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, 
     """Compare version ``version`` of ``name`` with the current champion on ``frame``
     and set the alias. Without labels no comparison is possible: the first version
     becomes champion, later ones challengers. A champion whose files are gone (MLflow's
-    RESOURCE_DOES_NOT_EXIST) is replaced; any other failure to load it stops the decision."""
+    RESOURCE_DOES_NOT_EXIST) is replaced; any other failure to load it stops the decision.
+
+    Reading the champion, scoring it and setting the alias happen under ``name``'s
+    promotion lock (:mod:`components.registry.promotion_lock`): concurrent retrains
+    registering into one store decide one after the other, each against the champion the
+    one before it left, so the last to decide never replaces a better model it did not see."""
     import mlflow
-    from mlflow.exceptions import MlflowException
+
+    from components.registry.promotion_lock import promotion_lock
 
     client = mlflow.MlflowClient(tracking_uri)
+    labelled = LABEL in frame.columns and frame[LABEL].nunique() == 2
+    candidate_value = served_metric(f"models:/{name}/{version}", frame, metric, vus_window) if labelled else None
+    with promotion_lock(client, name):
+        decision = _decide(client, name, str(version), frame, metric, vus_window, candidate_value, labelled)
+        client.set_registered_model_alias(name, decision.alias, version)
+    decision_tags = {
+        "promotion.metric": metric, "promotion.alias": decision.alias, "promotion.reason": decision.reason,
+        "promotion.candidate_value": "" if candidate_value is None else f"{candidate_value:.6g}",
+        "promotion.champion_version": decision.champion_version or "",
+        "promotion.champion_value": "" if decision.champion_value is None else f"{decision.champion_value:.6g}",
+    }
+    for key, value in decision_tags.items():  # on the version itself: the registry page says why it has its alias
+        client.set_model_version_tag(name, version, key, value)
+    return decision
+
+
+def _decide(
+    client, name: str, version: str, frame: pd.DataFrame, metric: str, vus_window: int, candidate_value: float | None, labelled: bool,
+) -> PromotionDecision:
+    """The alias ``version`` gets against the champion now (module doc of :func:`decide_and_alias`)."""
+    from mlflow.exceptions import MlflowException
+
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         champion = None
-    labelled = LABEL in frame.columns and frame[LABEL].nunique() == 2
-    candidate_value = served_metric(f"models:/{name}/{version}", frame, metric, vus_window) if labelled else None
     if champion is None:
         alias, champion_value, reason = CHAMPION, None, "no champion yet"
     elif not labelled:
         alias, champion_value, reason = CHALLENGER, None, "evaluation data has no labels: kept the current champion"
     else:
         try:
-            champion_value = served_metric(f"models:/{name}@{CHAMPION}", frame, metric, vus_window)
+            champion_value = served_metric(f"models:/{name}/{champion.version}", frame, metric, vus_window)
         except MlflowException as err:
             if err.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -84,17 +110,8 @@ def decide_and_alias(name: str, version: str, frame: pd.DataFrame, metric: str, 
             alias, reason = CHAMPION, f"{metric} {candidate_value:.4f} > champion v{champion.version} {champion_value:.4f}"
         else:
             alias, reason = CHALLENGER, f"{metric} {candidate_value:.4f} <= champion v{champion.version} {champion_value:.4f}"
-    client.set_registered_model_alias(name, alias, version)
-    decision_tags = {
-        "promotion.metric": metric, "promotion.alias": alias, "promotion.reason": reason,
-        "promotion.candidate_value": "" if candidate_value is None else f"{candidate_value:.6g}",
-        "promotion.champion_version": "" if champion is None else str(champion.version),
-        "promotion.champion_value": "" if champion_value is None else f"{champion_value:.6g}",
-    }
-    for key, value in decision_tags.items():  # on the version itself: the registry page says why it has its alias
-        client.set_model_version_tag(name, version, key, value)
     return PromotionDecision(
-        version=str(version), alias=alias, metric=metric, candidate_value=candidate_value,
+        version=version, alias=alias, metric=metric, candidate_value=candidate_value,
         champion_version=None if champion is None else str(champion.version),
         champion_value=champion_value, reason=reason,
     )

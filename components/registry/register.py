@@ -137,14 +137,22 @@ def promotion_frame(cfg: PipelineConfig, prepared: PreparedData) -> pd.DataFrame
 
 
 def _log_pyfunc(cfg: PipelineConfig, kind: str, prepared_dir: Path, run_id: str, signature, example: pd.DataFrame, registered_name: str | None):
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = build_bundle(cfg, kind, prepared_dir, Path(tmp) / "bundle")
+        return log_served_bundle(bundle, kind, run_id, signature, example, registered_name)
+
+
+def log_served_bundle(bundle: Path, name: str, run_id: str, signature, example: pd.DataFrame | None, registered_name: str | None):
+    """Log ``bundle`` (:func:`build_bundle`) as the served pyfunc ``name`` of run
+    ``run_id`` (models from code, the serving code and pinned requirements beside it),
+    as a new version of ``registered_name`` if given; returns MLflow's ``ModelInfo``."""
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = build_bundle(cfg, kind, prepared_dir, Path(tmp) / "bundle")
         code = copy_serving_code(Path(tmp) / "code")
         with mlflow.start_run(run_id=run_id):
             return mlflow.pyfunc.log_model(
-                name=kind, python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
+                name=name, python_model=str(ENTRY_FILE), artifacts={"bundle": str(bundle)},
                 code_paths=[str(code)], pip_requirements=pinned_requirements(),
                 signature=signature, input_example=example,
                 registered_model_name=registered_name,

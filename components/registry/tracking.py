@@ -64,7 +64,12 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
 
 
 def configure_tracking(cfg: MlflowConfig) -> str:
-    """Create the store's folder and the experiment if needed; return the experiment id."""
+    """Create the store's folder and the experiment if needed; return the experiment id.
+
+    A new experiment in a local store keeps its artifacts under ``cfg.artifact_root``;
+    one on an MLflow server (``http(s)://``) keeps the server's default location, which
+    for a server started with ``--serve-artifacts`` is its proxied artifact store: every
+    client reads and writes artifacts through the server, not in a folder of its own."""
     import mlflow
 
     uri = tracking_uri(cfg)
@@ -74,9 +79,24 @@ def configure_tracking(cfg: MlflowConfig) -> str:
     experiment = client.get_experiment_by_name(cfg.experiment)
     if experiment is not None:
         return experiment.experiment_id
+    if uri.startswith(("http://", "https://")):
+        return _created_or_existing(client, cfg.experiment)
     artifact_root = Path(cfg.artifact_root).resolve()
     artifact_root.mkdir(parents=True, exist_ok=True)
     return client.create_experiment(cfg.experiment, artifact_location=artifact_root.as_uri())
+
+
+def _created_or_existing(client, name: str) -> str:
+    """Create experiment ``name`` on a server; if another client created it meanwhile
+    (two retrains starting together on a team server), its id."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.create_experiment(name)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client.get_experiment_by_name(name).experiment_id
 
 
 RUN_FILE = "mlflow_run.json"

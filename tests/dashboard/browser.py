@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.live.servers import free_port
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

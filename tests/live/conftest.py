@@ -1,27 +1,11 @@
-"""Real PostgreSQL and Alertmanager servers for the live path's tests (tests/live/servers.py)."""
+"""A real Prometheus Alertmanager for the live path's tests (tests/servers.py); the
+PostgreSQL fixtures are shared (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from tests.live.servers import Alertmanager, Postgres
-
-_databases = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def postgres_url(postgres) -> str:
-    """A new empty database on the session's PostgreSQL."""
-    return postgres.fresh_database(f"live_{next(_databases)}")
+from tests.servers import Alertmanager
 
 
 @pytest.fixture

@@ -4,25 +4,29 @@ open, fire, escalate and resolve within a few hundred readings."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from components.checksums import record_checksums
 from components.detectors.base import FitContext
 from components.detectors.pca import PcaDetector
 from components.live.champion import LoadedModel
 from components.live.store import Store
-from components.registry.served_detector import AnomflowDetector
+from components.registry.served_detector import SERVING_FILE, THRESHOLDS_FILE, AnomflowDetector
 from tests.detectors.conftest_data import SENSORS, plant_like, tiny_prepared
 
 WINDOW = 8
 START = pd.Timestamp("2026-03-01T00:00:00Z")
 
 
-def served_model(raise_after: int = 3, clear_after: int = 2) -> AnomflowDetector:
+def served_model(raise_after: int = 3, clear_after: int = 2, variance: float = 0.9) -> AnomflowDetector:
+    """The served model, its PCA keeping ``variance`` of the training windows' variance."""
     prepared = tiny_prepared()
-    detector, _ = PcaDetector.fit(PcaDetector.Settings(window=WINDOW, variance=0.9, train_stride=2), prepared, FitContext(seed=3))
+    detector, _ = PcaDetector.fit(PcaDetector.Settings(window=WINDOW, variance=variance, train_stride=2), prepared, FitContext(seed=3))
     model = AnomflowDetector()
     model.detector, model.scaler = detector, prepared.scaler
     normal = detector.score(prepared.scaler.transform(pd.DataFrame(plant_like(400, 5), columns=SENSORS)), np.zeros(400)).score
@@ -33,6 +37,17 @@ def served_model(raise_after: int = 3, clear_after: int = 2) -> AnomflowDetector
     model.serving = {"interval_s": 60, "interval_tolerance": 0.5, "max_gap_s": 600, "impute_steps": 3, "top_k_sensors": 2}
     model.drift = None
     return model
+
+
+def write_bundle(model: AnomflowDetector, out: Path) -> Path:
+    """``model``'s files as the register stage bundles them (:func:`~components.registry.register.build_bundle`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.detector.save(out)
+    model.scaler.save(out / "scaler.json")
+    (out / THRESHOLDS_FILE).write_text(json.dumps(model.thresholds))
+    (out / SERVING_FILE).write_text(json.dumps(model.serving))
+    record_checksums(out, [THRESHOLDS_FILE, "scaler.json", SERVING_FILE])
+    return out
 
 
 def loaded(version: str = "anomflow-detector/1", **rule) -> LoadedModel:

@@ -43,7 +43,7 @@ def test_a_champion_whose_files_are_gone_is_replaced_and_any_other_failure_stops
     frame = pd.DataFrame({"current": [1.0, 2.0, 3.0, 4.0], "label": [0, 0, 1, 1]})
 
     def served(model_uri, *_args, **_kwargs):
-        if model_uri.endswith("@champion"):
+        if model_uri == "models:/plant/1":  # the champion, as the gate resolved it
             raise MlflowException("No such artifact: ''", error_code=RESOURCE_DOES_NOT_EXIST)  # as MLflow raises it
         return 0.5
 
@@ -54,7 +54,7 @@ def test_a_champion_whose_files_are_gone_is_replaced_and_any_other_failure_stops
     assert str(client.get_model_version_by_alias("plant", "champion").version) == "2"
 
     def unreachable(model_uri, *_args, **_kwargs):
-        if model_uri.endswith("@champion"):
+        if model_uri == "models:/plant/2":
             raise MlflowException("store unreachable", error_code=TEMPORARILY_UNAVAILABLE)
         return 0.9
 

@@ -129,3 +129,41 @@ class Alertmanager:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+class MlflowServer:
+    """A team MLflow tracking server as ``docs/scaling.md`` runs it: ``mlflow server`` on a
+    PostgreSQL database, artifacts proxied to ``root/artifacts`` (clients never write
+    there themselves)."""
+
+    def __init__(self, database_url: str, root: Path) -> None:
+        import sys
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.artifacts = root / "artifacts"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        backend = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        self.log = root / "server.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--serve-artifacts",
+             "--artifacts-destination", str(self.artifacts), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "2"],
+            stdout=subprocess.DEVNULL, stderr=open(self.log, "w"), start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not start: {self.log.read_text()[-1500:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            self.process.wait(20)
