@@ -21,6 +21,7 @@ from components.detectors.base import DetectorSettings
 from components.detectors.registry import DETECTORS, SERVED_KIND, detector_class
 from components.legacy_config import legacy_layout_moves
 from components.dashboard.config import DashboardConfig
+from components.fleet.config import FleetConfig
 from components.live.config import WatchConfig
 from components.quality.config import ValidationConfig
 from components.features.drift import DriftTrackingConfig
@@ -227,6 +228,7 @@ class PipelineConfig(_Strict):
     paths: PathsConfig = PathsConfig()
     watch: WatchConfig = WatchConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    fleet: FleetConfig = FleetConfig()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

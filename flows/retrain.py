@@ -107,6 +107,8 @@ outputs recorded in ``dvc.lock`` (:mod:`components.dvc_record`)."""
         {"anomflow.entry": "prefect", "prefect.flow_run_id": str(flow_run.get_id() or "")},
     )
     with failed_on_error(cfg.mlflow, parent):
+        if cfg.fleet.grouped:
+            return _fleet_stages(cfg, parent)
         return _stages(cfg, config_path, parent)
 
 
@@ -161,3 +163,31 @@ def _stages(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> dict:
         link_text="MLflow run (start `mlflow ui` first)", key="mlflow-run",
     )
     return {"metrics": metrics, "thresholds": thresholds, "registration": registration, "validation": validation}
+
+
+def _fleet_stages(cfg: PipelineConfig, parent_run_id: str) -> dict:
+    """Ingest and validate the whole fleet, then one pipeline per group in parallel on
+    Dask (:mod:`flows.fleet`), then the router that sends each asset to its group's
+    champion. DVC records the single-model pipeline (``dvc.yaml``), not a fleet run."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from components.fleet.groups import absolute, assign_groups
+    from components.frames import ASSET
+    from components.registry.register_fleet import register_fleet_router
+    from flows.fleet import train_fleet
+
+    _timed("ingest", ingest_task, cfg)
+    validation = _timed("validate", validate_task, cfg)
+    create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
+    assets = sorted(pd.read_parquet(stages.validated_path(cfg), columns=[ASSET])[ASSET].unique().tolist())
+    groups = assign_groups(assets, cfg.fleet)
+    where = cfg.fleet.dask_address or f"a local cluster of {cfg.fleet.workers} workers"
+    get_run_logger().info(f"fleet: {len(assets)} assets in {len(groups)} groups by {cfg.fleet.group_by}, trained on {where}")
+    results = _timed("train groups", train_fleet, absolute(cfg, Path.cwd()), groups, parent_run_id)
+    registration = _timed("register fleet", register_fleet_router, cfg, results, parent_run_id)
+    table = [{"group": g, "assets": len(r.assets), "model": f"{r.model_name}/{r.version}", "alias": r.alias, "vus_pr": r.vus_pr,
+              "rows": r.rows, "seconds": round(r.seconds, 1), "peak_rss_mib": round(r.peak_rss_mib)} for g, r in results.items()]
+    create_table_artifact(table, key="fleet", description="each group's model")
+    return {"registration": registration, "validation": validation, "groups": {g: r.as_dict() for g, r in results.items()}}

@@ -52,8 +52,11 @@ def status(cfg: DashboardConfig) -> None:
     if model is None:
         st.warning("No watcher has scored this store yet: start `anomflow watch`.")
         return
-    levels = model.get("thresholds", {})
-    st.markdown(f"**model** `{model['version']}`  \nwarning ≥ {levels.get('warning', float('nan')):.4g} · critical ≥ {levels.get('critical', float('nan')):.4g}")
+    if model.get("groups"):  # a fleet router: each group's model has its own levels (the asset view shows them)
+        st.markdown(f"**model** fleet of {len(model['groups'])} group models  \n`{model['version'].split('[')[0]}`")
+    else:
+        levels = model.get("thresholds", {})
+        st.markdown(f"**model** `{model['version']}`  \nwarning ≥ {levels.get('warning', float('nan')):.4g} · critical ≥ {levels.get('critical', float('nan')):.4g}")
     if fleet.empty:
         st.info("no scored readings yet")
         return
@@ -125,7 +128,7 @@ def asset_view(cfg: DashboardConfig) -> None:
     for column, kpi in zip(st.columns(max(len(kpis), 1)), kpis):
         column.metric(kpi.label, kpi.value, help=kpi.help)
     st.markdown(f"**{asset}**: alarm **{row['alarm']}**, level {row['level']}, top sensors now: {', '.join(row['top_sensors']) or '—'}")
-    st.plotly_chart(charts.score_figure(scores, model.get("thresholds", {})), width="stretch", key="score_chart")
+    st.plotly_chart(charts.score_figure(scores, data.levels_of(model, asset)), width="stretch", key="score_chart")
     sensors = [c for c in readings.columns if c != "ts"]
     default = [s for s in row["top_sensors"] if s in sensors] or sensors[:3]
     chosen = st.multiselect("sensors", sensors, default=default, key="sensors")

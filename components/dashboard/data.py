@@ -131,3 +131,12 @@ def cumulative_energy_kwh(readings: pd.DataFrame, config: KpiConfig) -> float | 
     step = np.median(seconds)
     pieces = 0.5 * (power_w.to_numpy()[1:] + power_w.to_numpy()[:-1]) * seconds
     return float(np.nansum(np.where(seconds <= 10 * step, pieces, 0.0)) / 3.6e6)
+
+
+def levels_of(model: dict, asset: str) -> dict:
+    """The alarm levels of ``asset``'s scores in the store's model record (the watcher's
+    ``describe()``): its group model's under a fleet router, else the model's."""
+    for group in (model.get("groups") or {}).values():
+        if asset in group.get("assets", []):
+            return group.get("thresholds", {})
+    return model.get("thresholds", {})

@@ -2,7 +2,8 @@
 ``models:/anomflow-detector@champion``), resolved to a version, loaded, and followed: a
 new version behind the alias is loaded in a background thread and handed over between
 batches; one that fails to load leaves the current model in place, with the reason logged
-once per version."""
+once per version. A fleet router (:mod:`components.registry.fleet_router`) is followed
+through its group models too: a new champion of any group reloads it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from components.registry.fleet_router import CHAMPION, FLEET_TAG, KIND_TAG, ROUTER_KIND, FleetRouter
 from components.registry.served_detector import AnomflowDetector
 from components.registry.tracking import using_tracking_uri
 
@@ -24,11 +26,22 @@ _VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A loaded model and the version its scores record (``name/version`` for a
-    registered model, else the URI)."""
+    """A loaded model and the version it is known by (``name/version`` for a registered
+    model, else the URI; for a fleet router, its version and its group models',
+    :func:`fleet_version`)."""
 
     version: str
-    served: AnomflowDetector
+    served: AnomflowDetector | FleetRouter
+
+    def version_of(self, asset: str) -> str:
+        """The version an asset's scores record: its group model's under a fleet router."""
+        return self.served.version_of(asset) if isinstance(self.served, FleetRouter) else self.version
+
+
+def fleet_version(router_version: str, members: dict[str, str]) -> str:
+    """``name/version[group-model/version,…]``: a fleet router's version and the group
+    models behind it, which changes when any group gets a new champion."""
+    return f"{router_version}[{','.join(sorted(members.values()))}]"
 
 
 class Champion:
@@ -41,18 +54,32 @@ class Champion:
     def resolve(self) -> str:
         """The model version ``model_uri`` names now (``name/version``), or the URI itself
         for one outside the registry."""
-        alias = _ALIAS.match(self.model_uri)
+        client = MlflowClient(self.tracking_uri)
+        alias, pinned = _ALIAS.match(self.model_uri), _VERSION.match(self.model_uri)
         if alias:
-            found = MlflowClient(self.tracking_uri).get_model_version_by_alias(alias["name"], alias["alias"])
-            return f"{alias['name']}/{found.version}"
-        version = _VERSION.match(self.model_uri)
-        return f"{version['name']}/{version['version']}" if version else self.model_uri
+            found = client.get_model_version_by_alias(alias["name"], alias["alias"])
+        elif pinned:
+            found = client.get_model_version(pinned["name"], pinned["version"])
+        else:
+            return self.model_uri
+        version = f"{found.name}/{found.version}"
+        if found.tags.get(KIND_TAG) != ROUTER_KIND:
+            return version
+        members = {}
+        for model in client.search_registered_models(f"tags.`{FLEET_TAG}` = '{found.name}'", max_results=1000):
+            if CHAMPION in model.aliases:
+                members[model.name] = f"{model.name}/{model.aliases[CHAMPION]}"
+        return fleet_version(version, members)
 
     def load(self, version: str) -> LoadedModel:
-        """Load ``version`` as :meth:`resolve` names it."""
-        uri = self.model_uri if version == self.model_uri else f"models:/{version}"
+        """Load ``version`` as :meth:`resolve` names it; a fleet router is known by the
+        group models it actually loaded."""
+        uri = self.model_uri if version == self.model_uri else f"models:/{version.split('[')[0]}"
         with using_tracking_uri(self.tracking_uri):
-            return LoadedModel(version, mlflow.pyfunc.load_model(uri).unwrap_python_model())
+            served = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+        if isinstance(served, FleetRouter):
+            version = fleet_version(version.split("[")[0], served.versions)
+        return LoadedModel(version, served)
 
     def load_current(self) -> LoadedModel:
         return self.load(self.resolve())

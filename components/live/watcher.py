@@ -118,7 +118,7 @@ class Watcher:
     # ------------------------------------------------------------------ state
     @property
     def sensors(self) -> list[str]:
-        return list(self.model.served.detector.sensors)
+        return list(self.model.served.sensors)
 
     def restore(self) -> None:
         """Take the position and each asset's state from the store (at start, and after a
@@ -129,10 +129,7 @@ class Watcher:
 
     def _announce_model(self) -> None:
         """Record the model in the store (for dashboards) and the metrics."""
-        served = self.model.served
-        levels = {k: served.thresholds.get(k) for k in ("warning", "critical")}
-        self.store.set_model({"version": self.model.version, "sensors": self.sensors, "window": int(served.detector.window),
-                              "thresholds": levels, "method": served.thresholds.get("method", "pot"), "alarm": served.thresholds.get("alarm")})
+        self.store.set_model({"version": self.model.version, **self.model.served.describe()})
         self.metrics.model(self.model.version)
 
     def _runtime(self, asset: str) -> AssetRuntime:
@@ -143,7 +140,7 @@ class Watcher:
         saved = self._saved_states.pop(asset, None) or {}
         history_rows = self.model.served.history_rows
         runtime = AssetRuntime(deque(maxlen=history_rows), alerts=AssetAlerts.from_json(saved.get("alerts")))
-        same_model = saved.get("model_version") == self.model.version
+        same_model = saved.get("model_version") == self.model.version_of(asset)
         runtime.state = _state_from_json(saved.get("state")) if same_model else AssetState(alarm=_state_from_json(saved.get("state")).alarm)
         for reading in self.store.recent_readings(asset, self.position, history_rows):
             try:
@@ -187,9 +184,9 @@ class Watcher:
                 score = None if row["score"] is None else float(row["score"])
                 score_rows.append({"reading_id": reading.id, "asset": reading.asset, "ts": reading.ts, "score": score,
                                    "level": row["level"], "alarm": row["alarm"], "top_sensors": list(row["top_sensors"]),
-                                   "model_version": self.model.version})
+                                   "model_version": self.model.version_of(reading.asset)})
                 step(self.assets[reading.asset].alerts, reading.id, reading.asset, reading.ts, score, row["level"], row["alarm"],
-                     list(row["top_sensors"]), self.model.version, alerts)
+                     list(row["top_sensors"]), self.model.version_of(reading.asset), alerts)
             touched = {r.asset for r, _ in accepted} | {q["asset"] for q in quarantined if q["asset"] in self.assets}
             states = {a: self._asset_json(a) for a in touched}
             self.store.commit_batch(
@@ -205,7 +202,7 @@ class Watcher:
 
     def _asset_json(self, asset: str) -> dict:
         runtime = self.assets[asset]
-        return {"state": _state_to_json(runtime.state), "alerts": runtime.alerts.to_json(), "model_version": self.model.version,
+        return {"state": _state_to_json(runtime.state), "alerts": runtime.alerts.to_json(), "model_version": self.model.version_of(asset),
                 "last_ts": runtime.last_ts.isoformat() if runtime.last_ts is not None else None}
 
     def _check(self, readings: list[Reading]) -> tuple[list[tuple[Reading, list[float]]], list[dict]]:

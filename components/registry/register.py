@@ -206,13 +206,26 @@ def _describe_version(client, cfg: PipelineConfig, version: str, window: int, se
     client.set_registered_model_tag(name, "anomflow.promotion_metric", metric)
 
 
+def served_signature():
+    """The served model's MLflow signature: its output columns only (the model checks its
+    input itself, :mod:`components.registry.served_detector`)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import Array
+
+    return ModelSignature(
+        inputs=None,
+        outputs=Schema([
+            ColSpec("string", "timestamp"), ColSpec("string", "asset"), ColSpec("double", "score"),
+            ColSpec("string", "level"), ColSpec("string", "alarm"), ColSpec(Array("string"), "top_sensors"), ColSpec(Array("string"), "missing_sensors"),
+        ]),
+    )
+
+
 def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: str | Path, validated: pd.DataFrame) -> dict:
     """Log metrics, plots and the model to the model's MLflow run, register a version and
     set its alias. Writes and returns ``reports/registration.json``."""
     import mlflow
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-    from mlflow.types.schema import Array
 
     model_dir, prepared_dir = model_dir_of(cfg, SERVED_KIND), Path(prepared_dir)
     reports = cfg.paths.reports_dir()
@@ -233,13 +246,7 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
     (reports / REQUEST_EXAMPLE_FILE).write_text(
         json.dumps({"dataframe_split": request_example(request, 200).to_dict(orient="split", index=False)})
     )
-    signature = ModelSignature(
-        inputs=None,
-        outputs=Schema([
-            ColSpec("string", "timestamp"), ColSpec("string", "asset"), ColSpec("double", "score"),
-            ColSpec("string", "level"), ColSpec("string", "alarm"), ColSpec(Array("string"), "top_sensors"), ColSpec(Array("string"), "missing_sensors"),
-        ]),
-    )
+    signature = served_signature()
     with using_tracking_uri(uri):
         with heartbeat(f"register: logging {SERVED_KIND} as a version of {cfg.register_.model_name}"):
             info = _log_pyfunc(cfg, SERVED_KIND, prepared_dir, runs.child, signature, example, cfg.register_.model_name)

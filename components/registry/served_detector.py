@@ -151,6 +151,25 @@ class AnomflowDetector(mlflow.pyfunc.PythonModel):
         self.drift = DriftTracker.load(bundle / DRIFT_FILE) if (bundle / DRIFT_FILE).exists() else None
 
     @property
+    def sensors(self) -> list[str]:
+        """The sensor columns a request carries."""
+        return list(self.detector.sensors)
+
+    @property
+    def window(self) -> int:
+        """Rows of history behind each score."""
+        return int(self.detector.window)
+
+    def levels_of(self, asset: str) -> dict:
+        """The alarm levels that apply to ``asset``'s scores: ``warning`` and ``critical``."""
+        return {k: self.thresholds.get(k) for k in ("warning", "critical")}
+
+    def describe(self) -> dict:
+        """What a dashboard shows of the model: sensors, window, levels, threshold method and alarm rule."""
+        return {"sensors": self.sensors, "window": self.window, "thresholds": self.levels_of(""),
+                "method": self.thresholds.get("method", "pot"), "alarm": self.thresholds.get("alarm")}
+
+    @property
     def history_rows(self) -> int:
         """Rows of history a row's score needs (the window, plus the imputation reach)."""
         return int(self.detector.window) - 1 + int(self.serving["impute_steps"])

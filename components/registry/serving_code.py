@@ -24,6 +24,8 @@ SERVING_CODE = (
     "quality/__init__.py",
     "quality/config.py",
     "registry/__init__.py",
+    "registry/fleet_entry.py",
+    "registry/fleet_router.py",
     "registry/pyfunc_entry.py",
     "registry/request.py",
     "registry/served_detector.py",

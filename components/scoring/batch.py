@@ -256,7 +256,7 @@ def score_export(
         store = tracking_uri or mlflow.get_tracking_uri()
         raise MlflowException(f"{err.message} (MLflow store {store})", error_code=ErrorCode.Value(err.error_code)) from None
     served = model.unwrap_python_model()
-    history, sensors = served.history_rows, served.detector.sensors
+    history, sensors = served.history_rows, served.sensors
     if fmt.asset_column is not None:  # rows of several assets, each asset in time order
         chunks = (c.drop(columns=[SOURCE_ROW]) for c in read_export_chunks(paths[0], fmt, chunk_rows))
     else:

@@ -1,0 +1,93 @@
+"""One group's pipeline, as a Dask worker runs it: its assets' validated rows → prepare →
+train every model → threshold → evaluate → register as ``<name>-<group>``, promoted on
+its own. The stage functions are the single-model pipeline's (:mod:`components.stages`),
+run on the group's config (:func:`~components.fleet.groups.group_config`)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import socket
+import time
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from components import stages
+from components.config import PipelineConfig
+from components.detectors.registry import SERVED_KIND
+from components.fleet.groups import group_config
+from components.frames import ASSET
+from components.registry.tracking import failed_on_error, open_parent_run
+from components.training.model_folders import install_models
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """What one group's pipeline left: its registered version and alias, the served
+    model's test metric, the rows it trained on, the process that ran it
+    (``host:pid``), its start and end (epoch s), wall time (s) and that process's peak
+    resident memory so far (MiB)."""
+
+    group: str
+    assets: list[str]
+    model_name: str
+    version: str
+    alias: str
+    reason: str
+    vus_pr: float | None
+    rows: int
+    worker: str
+    started_at: float
+    ended_at: float
+    seconds: float
+    peak_rss_mib: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_group(cfg: PipelineConfig, group: str, assets: list[str], fleet_run_id: str) -> GroupResult:
+    """The pipeline of ``group`` (``assets``) nested under the fleet's MLflow run
+    ``fleet_run_id``. ``cfg``: the fleet's config with absolute paths
+    (:func:`~components.fleet.groups.absolute`), whose ``validated`` rows are read. Each
+    model trains in this process, one after the other, into a folder installed when all
+    are trained (a failure keeps the group's previous models)."""
+    start, started_at = time.perf_counter(), time.time()
+    own = group_config(cfg, group)
+    validated = pd.read_parquet(stages.validated_path(cfg))
+    rows = validated[validated[ASSET].isin(assets)]
+    stages.validated_path(own).parent.mkdir(parents=True, exist_ok=True)
+    rows.to_parquet(stages.validated_path(own), index=False)
+    parent = open_parent_run(own, f"group-{group}", {"mlflow.parentRunId": fleet_run_id, "anomflow.group": group, "anomflow.entry": "fleet"})
+    with failed_on_error(own.mlflow, parent):
+        stages.run_prepare(own)
+        _train_models(own, parent)
+        stages.run_threshold(own)
+        metrics = stages.run_evaluate(own)
+        registration = stages.run_register(own)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return GroupResult(
+        group=group, assets=list(assets), model_name=own.register_.model_name, version=registration["version"],
+        alias=registration["alias"], reason=registration["reason"], vus_pr=metrics[SERVED_KIND].get("vus_pr"),
+        rows=len(rows), worker=f"{socket.gethostname()}:{os.getpid()}", started_at=started_at, ended_at=time.time(),
+        seconds=time.perf_counter() - start, peak_rss_mib=peak_mib,
+    )
+
+
+def _train_models(cfg: PipelineConfig, parent_run_id: str) -> None:
+    """Every model of ``cfg``, those others learn from first, into a staged folder moved
+    into ``models/`` when all are trained."""
+    models_dir = cfg.paths.models_dir()
+    staged = models_dir.with_name(f".{models_dir.name}.retrain")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged_cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"models": str(staged)})})
+    first, then = cfg.training_rounds()
+    try:
+        for kind in first + then:
+            stages.run_train(staged_cfg, kind, parent_run_id)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    install_models(staged, models_dir, first + then)

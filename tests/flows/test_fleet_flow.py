@@ -1,0 +1,137 @@
+"""Fleet training per group (docs/scaling.md): the real `retrain` flow with
+``fleet.group_by`` a column of an asset table, its groups trained on a temporary local
+Dask cluster of two workers; each group registered and promoted on its own; batch
+scoring, the served model and the live watcher route each asset to its group's champion."""
+
+from __future__ import annotations
+
+import os
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from components.live.champion import Champion
+from components.live.store import Store
+from components.live.watcher import Watcher
+from components.registry.fleet_router import FLEET_TAG, KIND_TAG, ROUTER_KIND, FleetRouter
+from components.registry.tracking import using_tracking_uri
+from components.scoring.batch import score_export
+from components.sources.demo_plant import write_demo_plant
+from tests.tiny_project import tiny_config
+
+NAME = "anomflow-detector"
+LINES = {"pump-1": "line-a", "pump-2": "line-a", "pump-3": "line-b"}
+
+
+@pytest.fixture(scope="module")
+def fleet_project(tmp_path_factory, prefect_server) -> dict:
+    """Three pumps on two lines, a model per line (the student alone, and PCA beside it),
+    trained by one `retrain` run on two local Dask workers."""
+    from flows.retrain import retrain
+
+    root = tmp_path_factory.mktemp("fleet")
+    cfg = tiny_config()
+    cfg["models"] = {"student": {**cfg["models"]["student"], "max_epochs": 2}, "pca": cfg["models"]["pca"]}
+    cfg["fleet"] = {"group_by": "line", "asset_table": "conf/assets.csv", "workers": 2}
+    (root / "conf").mkdir()
+    (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (root / "conf" / "assets.csv").write_text("asset,line\n" + "".join(f"{a},{line}\n" for a, line in LINES.items()))
+    write_demo_plant(root / "data" / "demo", seed=7, days=3, assets=3)
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        result = retrain(config_path="conf/pipeline.yaml")
+    finally:
+        os.chdir(previous)
+    return {"root": root, "result": result, "uri": f"sqlite:///{root}/mlruns/mlflow.db"}
+
+
+def _readings(root) -> pd.DataFrame:
+    """The fleet's validated readings as a client sends them: time stamp, asset, sensors."""
+    sensors = list(tiny_config()["validate"]["sensors"])
+    return pd.read_parquet(root / "artifacts" / "validated.parquet", columns=["timestamp", "asset", *sensors])
+
+
+def test_each_group_trains_on_its_own_worker_and_is_registered_and_promoted_on_its_own(fleet_project):
+    groups = fleet_project["result"]["groups"]
+    assert {g: r["assets"] for g, r in groups.items()} == {"line-a": ["pump-1", "pump-2"], "line-b": ["pump-3"]}
+    workers = {r["worker"] for r in groups.values()}
+    assert len(workers) == 2 and f":{os.getpid()}" not in "".join(workers)  # two Dask worker processes, not this one
+    a, b = groups["line-a"], groups["line-b"]
+    assert max(a["started_at"], b["started_at"]) < min(a["ended_at"], b["ended_at"])  # in parallel
+
+    client = mlflow.MlflowClient(fleet_project["uri"])
+    fleet_run = client.get_model_version_by_alias(NAME, "champion").run_id
+    for group, result in groups.items():
+        model = client.get_registered_model(f"{NAME}-{group}")
+        assert {k: str(v) for k, v in model.aliases.items()} == {"champion": "1"} and model.tags[FLEET_TAG] == NAME
+        version = client.get_model_version(f"{NAME}-{group}", "1")
+        assert version.tags["promotion.reason"] == "no champion yet"
+        run = client.get_run(version.run_id)  # the group's student run, under the group's run, under the fleet's
+        group_run = client.get_run(run.data.tags["mlflow.parentRunId"])
+        assert group_run.data.tags["anomflow.group"] == group
+        assert group_run.data.tags["mlflow.parentRunId"] == fleet_run
+    router = client.get_model_version_by_alias(NAME, "champion")
+    assert router.tags[KIND_TAG] == ROUTER_KIND and "2 groups" in router.tags["promotion.reason"]
+    assert (fleet_project["root"] / "models" / "groups" / "line-b" / "student").is_dir()
+
+
+def test_the_served_model_routes_each_asset_to_its_groups_champion(fleet_project):
+    readings = _readings(fleet_project["root"]).groupby("asset").head(300).sort_values(["timestamp", "asset"]).reset_index(drop=True)
+    with using_tracking_uri(fleet_project["uri"]):
+        served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+        members = {g: mlflow.pyfunc.load_model(f"models:/{NAME}-{g}@champion") for g in ("line-a", "line-b")}
+    assert isinstance(served.unwrap_python_model(), FleetRouter)
+    answer = served.predict(readings)
+    for asset, line in LINES.items():
+        rows = (readings["asset"] == asset).to_numpy()
+        alone = members[line].predict(readings[rows].reset_index(drop=True))
+        pd.testing.assert_frame_equal(answer[rows].reset_index(drop=True), alone)
+    assert answer["score"].notna().sum() > 600
+
+
+def test_batch_scoring_routes_an_export_to_its_assets_group(fleet_project, tmp_path):
+    root = fleet_project["root"]
+    export = sorted((root / "data" / "demo").glob("pump-3__Process-*.csv"))[0]
+    electrical = sorted((root / "data" / "demo").glob("pump-3__Electrical-*.csv"))[0]
+    out = score_export([electrical, export], tmp_path / "scored.parquet", f"models:/{NAME}@champion", asset="pump-3", tracking_uri=fleet_project["uri"])
+    scored = pd.read_parquet(out["output"])
+    readings = _readings(root)
+    pump3 = readings[readings["asset"] == "pump-3"].reset_index(drop=True)
+    with using_tracking_uri(fleet_project["uri"]):
+        alone = mlflow.pyfunc.load_model(f"models:/{NAME}-line-b@champion").predict(pump3)
+    joined = scored.assign(timestamp=scored["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).merge(alone, on="timestamp", suffixes=("", "_b"))
+    assert len(joined) > 0.9 * len(pump3)
+    np.testing.assert_allclose(joined["score"].to_numpy(float), joined["score_b"].to_numpy(float), rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+def test_the_watcher_routes_each_asset_and_follows_a_groups_new_champion(fleet_project, tmp_path):
+    uri = fleet_project["uri"]
+    champion = Champion(f"models:/{NAME}@champion", uri)
+    model = champion.load_current()
+    assert model.version == f"{NAME}/1[{NAME}-line-a/1,{NAME}-line-b/1]" == champion.resolve()
+    readings = _readings(fleet_project["root"])
+    readings = readings[readings["asset"].isin(["pump-1", "pump-3"])].groupby("asset").head(120).sort_values(["timestamp", "asset"])
+    sensors = model.served.sensors
+    with Store(f"sqlite:///{tmp_path}/live.db") as store:
+        store.init()
+        store.insert_readings([(r["asset"], r["timestamp"], {s: float(r[s]) for s in sensors}) for _, r in readings.iterrows()])
+        watcher = Watcher(store, model)
+        watcher.restore()
+        while watcher.process_batch():
+            pass
+        got = pd.DataFrame(store.execute("SELECT asset, score, model_version FROM scores ORDER BY reading_id"), columns=["asset", "score", "model_version"])
+        assert dict(got.groupby("asset")["model_version"].unique().map(list)) == {"pump-1": [f"{NAME}-line-a/1"], "pump-3": [f"{NAME}-line-b/1"]}
+        expected = model.served.predict(None, readings[["timestamp", "asset", *sensors]].reset_index(drop=True))
+        np.testing.assert_allclose(got["score"].to_numpy(float), expected["score"].to_numpy(float), rtol=1e-6, atol=1e-9, equal_nan=True)
+        assert set(store.model()["groups"]) == {"line-a", "line-b"}
+
+    client = mlflow.MlflowClient(uri)  # line-b gets a new champion: the router is followed through it
+    copy = client.copy_model_version(f"models:/{NAME}-line-b/1", f"{NAME}-line-b")
+    client.set_registered_model_alias(f"{NAME}-line-b", "champion", copy.version)
+    newer = champion.newer(model.version)
+    assert newer is not None and newer.version == f"{NAME}/1[{NAME}-line-a/1,{NAME}-line-b/{copy.version}]"
+    assert newer.version_of("pump-3") == f"{NAME}-line-b/{copy.version}" and newer.version_of("pump-1") == f"{NAME}-line-a/1"
