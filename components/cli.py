@@ -268,7 +268,11 @@ def retrain(config: str = ConfigOption) -> None:
         cfg = load_config(config)  # a bad config or a store that is down fails here, before a Prefect server starts
         ensure_reachable(tracking_uri(cfg.mlflow))
         result = retrain_flow(config_path=config)
-    print_summary(result["registration"], result["metrics"])
+    if "groups" in result:
+        print_fleet_summary(result["groups"])
+        _print_next_steps(result["registration"])
+    else:
+        print_summary(result["registration"], result["metrics"])
 
 
 @app.command()
@@ -344,6 +348,24 @@ def print_summary(registration: dict, metrics: dict | None = None) -> None:
         f"{first.get('alarm_level', 'warning')} level (pa_f1 = point-adjusted, for comparison with papers only)"
     )
     _wide().print(_metrics_table(title, "model", metrics, columns))
+    _print_next_steps(registration)
+
+
+def print_fleet_summary(groups: dict[str, dict]) -> None:
+    """Each group's model: its assets, registered version and alias, served model's
+    test VUS-PR, wall time and the worker's peak memory."""
+    table = Table(title="fleet: a model per group (each promoted on its own)")
+    for column in ("group", "assets", "model", "alias", "vus_pr", "rows", "seconds", "peak MiB"):
+        table.add_column(column)
+    for group, r in groups.items():
+        vus = "—" if r["vus_pr"] is None else f"{r['vus_pr']:.3f}"
+        table.add_row(group, ", ".join(r["assets"]) if len(r["assets"]) <= 3 else f"{len(r['assets'])} assets",
+                      f"{r['model_name']}/{r['version']}", r["alias"], vus, str(r["rows"]), f"{r['seconds']:.1f}", f"{r['peak_rss_mib']:.0f}")
+    _wide().print(table)
+
+
+def _print_next_steps(registration: dict) -> None:
+    """What was registered and the commands to look at it, serve it and watch a feed."""
     uri = registration["tracking_uri"]
     venv_bin = Path(sys.prefix) / "bin"
     path_prefix = f"PATH={os.path.relpath(venv_bin)}:$PATH " if Path(sys.prefix) != Path(sys.base_prefix) else ""

@@ -58,9 +58,20 @@ def _trained(cfg: PipelineConfig) -> None:
         stage_input(model_dir(cfg, kind) / SPEC_FILE, f"train --model {kind}")
 
 
+def _one_model(cfg: PipelineConfig) -> None:
+    """ValueError if ``cfg`` trains a model per group: its groups' stages run in ``anomflow
+    retrain`` (:mod:`flows.fleet`), each on its own folders, not on the fleet's."""
+    if cfg.fleet.grouped:
+        raise ValueError(
+            f"fleet.group_by is {cfg.fleet.group_by!r}: a model per group is trained by `anomflow retrain` (each group's stages on "
+            "its own folders); the stage commands and dvc.yaml run the one-model pipeline (fleet.group_by: all)"
+        )
+
+
 def _prepared(cfg: PipelineConfig) -> "PreparedData":
     from components.features.prepare import PreparedData
 
+    _one_model(cfg)
     return PreparedData.load(stage_input(prepared_dir(cfg), "prepare"))
 
 
@@ -90,6 +101,7 @@ def run_validate(cfg: PipelineConfig) -> dict:
 def run_prepare(cfg: PipelineConfig) -> dict:
     from components.features.prepare import prepare
 
+    _one_model(cfg)
     prepare(pd.read_parquet(stage_input(validated_path(cfg), "validate")), cfg.prepare, prepared_dir(cfg), cfg.longest_window())
     return json.loads((prepared_dir(cfg) / "summary.json").read_text())
 

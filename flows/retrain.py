@@ -10,6 +10,10 @@ The set is trained in a folder of its own and installed in ``models/`` only when
 model is trained. If one fails, or the run is stopped (Ctrl-C, SIGTERM), the trainings
 still running are stopped (:data:`components.shutdown.CHILDREN`), the set is deleted, its
 MLflow runs are marked KILLED, and ``models/`` keeps the set that was there.
+
+With ``fleet.group_by`` other than ``all``, the stages after validation run once per
+group of assets, in parallel on Dask (:mod:`flows.fleet`), and a router version of the
+served model sends each asset to its group's champion (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -28,10 +34,14 @@ from prefect.runtime import flow_run
 from components import stages
 from components.config import PipelineConfig, load_config
 from components.dvc_record import record_in_dvc
+from components.fleet.groups import absolute, assign_groups
+from components.frames import ASSET
 from components.progress import heartbeat
+from components.registry.register_fleet import register_fleet_router
 from components.registry.tracking import discard_child_runs, failed_on_error, open_parent_run
 from components.shutdown import CHILDREN
 from components.training.model_folders import install_models
+from flows.fleet import train_fleet
 from flows.retry import retry_unless_bad_input
 
 ingest_task = task(
@@ -102,6 +112,8 @@ def retrain(config_path: str = "conf/pipeline.yaml") -> dict:
     """Ingest → validate → prepare → train → threshold → evaluate → register, then the
 outputs recorded in ``dvc.lock`` (:mod:`components.dvc_record`)."""
     cfg = load_config(config_path)
+    if cfg.fleet.grouped:  # Dask workers read and write the project's files and store wherever they start
+        cfg = absolute(cfg, Path.cwd())
     parent = open_parent_run(
         cfg, f"retrain-{flow_run.get_name() or 'local'}",
         {"anomflow.entry": "prefect", "prefect.flow_run_id": str(flow_run.get_id() or "")},
@@ -166,18 +178,10 @@ def _stages(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> dict:
 
 
 def _fleet_stages(cfg: PipelineConfig, parent_run_id: str) -> dict:
-    """Ingest and validate the whole fleet, then one pipeline per group in parallel on
+    """``cfg``: with absolute paths (:func:`~components.fleet.groups.absolute`), its store
+    created by the fleet's run. Ingest and validate the whole fleet, then one pipeline per group in parallel on
     Dask (:mod:`flows.fleet`), then the router that sends each asset to its group's
     champion. DVC records the single-model pipeline (``dvc.yaml``), not a fleet run."""
-    from pathlib import Path
-
-    import pandas as pd
-
-    from components.fleet.groups import absolute, assign_groups
-    from components.frames import ASSET
-    from components.registry.register_fleet import register_fleet_router
-    from flows.fleet import train_fleet
-
     _timed("ingest", ingest_task, cfg)
     validation = _timed("validate", validate_task, cfg)
     create_markdown_artifact(_validation_markdown(validation), key="validation-summary", description="Great Expectations validation")
@@ -185,7 +189,7 @@ def _fleet_stages(cfg: PipelineConfig, parent_run_id: str) -> dict:
     groups = assign_groups(assets, cfg.fleet)
     where = cfg.fleet.dask_address or f"a local cluster of {cfg.fleet.workers} workers"
     get_run_logger().info(f"fleet: {len(assets)} assets in {len(groups)} groups by {cfg.fleet.group_by}, trained on {where}")
-    results = _timed("train groups", train_fleet, absolute(cfg, Path.cwd()), groups, parent_run_id)
+    results = _timed("train groups", train_fleet, cfg, groups, parent_run_id)
     registration = _timed("register fleet", register_fleet_router, cfg, results, parent_run_id)
     table = [{"group": g, "assets": len(r.assets), "model": f"{r.model_name}/{r.version}", "alias": r.alias, "vus_pr": r.vus_pr,
               "rows": r.rows, "seconds": round(r.seconds, 1), "peak_rss_mib": round(r.peak_rss_mib)} for g, r in results.items()]

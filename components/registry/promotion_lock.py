@@ -67,6 +67,8 @@ def promotion_lock(client, model_name: str, *, lease_s: float = 600.0, wait_s: f
             )
             break
         except MlflowException as err:
+            if _error_code(err) == "RESOURCE_DOES_NOT_EXIST":  # the store's "already exists" check found it given back meanwhile
+                continue
             if _error_code(err) != "RESOURCE_ALREADY_EXISTS":
                 raise
         current = _holder(client, name)
@@ -90,7 +92,9 @@ def promotion_lock(client, model_name: str, *, lease_s: float = 600.0, wait_s: f
 
 
 def _holder(client, name: str) -> tuple[str, float] | None:
-    """(holder, lease end as epoch seconds) of the lock, or None if it is gone."""
+    """(holder, lease end as epoch seconds) of the lock, or None if it is gone. A lock
+    read without its tags (seen while it was being given back) has no lease end: it is
+    not taken over."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -99,7 +103,7 @@ def _holder(client, name: str) -> tuple[str, float] | None:
         if _error_code(err) == "RESOURCE_DOES_NOT_EXIST":
             return None
         raise
-    return tags.get(HOLDER_TAG, "unknown"), float(tags.get(EXPIRES_TAG, "0") or 0)
+    return tags.get(HOLDER_TAG, "unknown"), float(tags.get(EXPIRES_TAG) or "inf")
 
 
 def _delete_if_still(client, name: str, holder: str) -> None:

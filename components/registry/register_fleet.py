@@ -56,5 +56,5 @@ def register_fleet_router(cfg: PipelineConfig, results: dict[str, GroupResult], 
     client.set_tag(fleet_run_id, "anomflow.registered_version", version)
     client.set_terminated(fleet_run_id)
     print(f"{name} version {version}: @{CHAMPION} ({reason})", flush=True)
-    return {"model_name": name, "version": version, "model_uri": f"models:/{name}/{version}", "alias": CHAMPION, "reason": reason,
+    return {"model_name": name, "version": version, "tracking_uri": uri, "model_uri": f"models:/{name}/{version}", "alias": CHAMPION, "reason": reason,
             "groups": {g: r.as_dict() for g, r in results.items()}}

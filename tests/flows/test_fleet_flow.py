@@ -135,3 +135,44 @@ def test_the_watcher_routes_each_asset_and_follows_a_groups_new_champion(fleet_p
     newer = champion.newer(model.version)
     assert newer is not None and newer.version == f"{NAME}/1[{NAME}-line-a/1,{NAME}-line-b/{copy.version}]"
     assert newer.version_of("pump-3") == f"{NAME}-line-b/{copy.version}" and newer.version_of("pump-1") == f"{NAME}-line-a/1"
+
+
+def test_mlflow_models_serve_answers_with_each_assets_group_model_and_refuses_strangers(fleet_project, tmp_path):
+    import subprocess
+    import sys
+
+    import requests
+
+    from components.child_server import wait_until_answering
+    from tests.servers import free_port
+
+    port, uri = free_port(), fleet_project["uri"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    log = open(tmp_path / "serve.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{NAME}@champion", "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with open(tmp_path / "serve.log") as output:
+            wait_until_answering(proc, f"{url}/ping", output, 120, "mlflow models serve")
+        readings = _readings(fleet_project["root"]).groupby("asset").head(60).sort_values(["timestamp", "asset"]).reset_index(drop=True)
+        body = readings.assign(timestamp=readings["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        answer = requests.post(f"{url}/invocations", json={"dataframe_split": body.to_dict(orient="split", index=False)}, timeout=60)
+        assert answer.status_code == 200, answer.text[:500]
+        served = pd.DataFrame(answer.json()["predictions"])
+        with using_tracking_uri(uri):
+            for asset, line in LINES.items():
+                rows = (readings["asset"] == asset).to_numpy()
+                alone = mlflow.pyfunc.load_model(f"models:/{NAME}-{line}@champion").predict(readings[rows].reset_index(drop=True))
+                np.testing.assert_allclose(served[rows]["score"].to_numpy(float), alone["score"].to_numpy(float), rtol=1e-6, atol=1e-9, equal_nan=True)
+                assert served[rows]["level"].tolist() == alone["level"].tolist()
+        stranger = body[body["asset"] == "pump-1"].assign(asset="fan-9")
+        refused = requests.post(f"{url}/invocations", json={"dataframe_split": stranger.to_dict(orient="split", index=False)}, timeout=60)
+        assert refused.status_code == 400 and "['fan-9'] belong to no group" in refused.json()["message"]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()

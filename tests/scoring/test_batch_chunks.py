@@ -26,7 +26,7 @@ class _RecordingModel:
     def __init__(self, history: int) -> None:
         self.sizes: list[int] = []
         served = SimpleNamespace(
-            detector=SimpleNamespace(window=history + 1, sensors=["a", "b"]), history_rows=history, score_rows=self.score_rows,
+            sensors=["a", "b"], window=history + 1, history_rows=history, score_rows=self.score_rows,
         )
         self.unwrap_python_model = lambda: served
 
