@@ -548,6 +548,29 @@ def onnx_runtime_table(report: dict) -> str:
     return title + "\n\n" + _table(["runtime", "network rows/s", "batch rows/s (whole served model)", "30 rows p50 ms", "p99 ms", "200 rows p50 ms", "p99 ms"], rows)
 
 
+def fleet_scale_table(report: dict) -> str:
+    """``benchmarks/fleet_scale.py``: a model per asset trained on 1 and 2 Dask workers, and the projection for N machines."""
+    rows = [[w, f"{r['groups']}", f"{r['groups_s']:,.0f}", f"{report['parallel_efficiency'][w]:.0%}", f"{r['group_s_mean']:.1f}",
+             f"{r['outside_groups_s']:,.0f}", f"{r['run_s']:,.0f}", f"{max(r['worker_peak_rss_mib']):,.0f}"]
+            for w, r in report["runs"].items()]
+    title = (
+        f"**Fleet training on Dask, a model per asset** (`benchmarks/fleet_scale.py`, commit {_commit(report)}: {report['assets']} pumps x "
+        f"{report['days']:g} days of the demo plant, a reading a minute; each asset's pipeline (prepare, the student alone with "
+        f"`max_epochs: {report['max_epochs']}` on one thread, threshold, evaluate, register, promote) as one task on a temporary local cluster; "
+        "efficiency = T(1) / (n·T(n)) on the groups' stage; outside the groups: ingest and validation of the whole fleet, the router's "
+        "registration and the cluster's start)"
+    )
+    projection = report["projection"]
+    machines = [[n, f"{m['groups_s'] / 60:,.1f}", f"{m['run_s'] / 60:,.1f}"] for n, m in projection["machines"].items()]
+    note = (
+        f"Projection for {projection['groups']} models on N machines of {projection['workers_per_machine']} workers: ceil(models / (N·workers)) "
+        f"x {projection['per_group_s']:.1f} s a model (the 2-worker run's mean, contention included) + {projection['fixed_s']:.0f} s outside the "
+        "groups, which stays on one machine."
+    )
+    return (title + "\n\n" + _table(["workers", "models", "groups' stage s", "efficiency", "s a model", "outside s", "run s", "peak MiB a worker"], rows)
+            + "\n\n" + note + "\n\n" + _table(["machines", "groups' stage min", "run min"], machines))
+
+
 _COLORS = {"student": "C0", "lstm_ae": "C2"}
 
 
@@ -659,7 +682,7 @@ def main() -> None:
     renderers = (
         ("demo_variants.json", demo_seeds_table), ("demo_variants.json", demo_variants_table), ("ablations_demo.csv", ablations_table),
         ("serve_latency.json", serve_latency_table), ("live.json", live_table), ("dashboard_refresh.json", dashboard_refresh_table),
-        ("onnx_runtime.json", onnx_runtime_table), ("student_targets_msl.json", student_targets_table),
+        ("onnx_runtime.json", onnx_runtime_table), ("fleet_scale.json", fleet_scale_table), ("student_targets_msl.json", student_targets_table),
         ("student_weighting.json", student_weighting_table),
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
         ("skab_tracked_defaults.json", skab_table), ("skab_margin.json", margin_table),

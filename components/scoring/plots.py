@@ -92,6 +92,7 @@ def plot_leaderboard(board: pd.DataFrame, path: str | Path) -> None:
     """Per model: ranking quality (VUS-PR) and point F1 at the alarm level; the share of
     fault events its alarms found; their mean delay (rows); scoring speed (rows/s, log)."""
     board = board.sort_values("vus_pr", ascending=True)
+    delays = pd.to_numeric(board["alarm_mean_delay_rows"], errors="coerce")  # none (NaN, no bar) where no event was alarmed
     fig, (quality, found, delay, speed) = plt.subplots(1, 4, figsize=(14, 0.5 * len(board) + 1.8), sharey=True)
     y = np.arange(len(board))
     quality.barh(y - 0.2, board["vus_pr"], height=0.4, label="VUS-PR")
@@ -103,7 +104,7 @@ def plot_leaderboard(board: pd.DataFrame, path: str | Path) -> None:
     found.barh(y, board["alarm_events_found"] / events, color="tab:green")
     found.set_xlim(0, 1)
     found.set_xlabel("fault events alarmed (share)")
-    delay.barh(y, board["alarm_mean_delay_rows"], color="tab:orange")
+    delay.barh(y, delays, color="tab:orange")
     delay.set_xlabel("mean alarm delay (rows)")
     speed.barh(y, board["rows_per_s"], color="tab:gray")
     speed.set_xscale("log")
