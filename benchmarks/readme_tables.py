@@ -561,14 +561,22 @@ def fleet_scale_table(report: dict) -> str:
         "registration and the cluster's start)"
     )
     projection = report["projection"]
-    machines = [[n, f"{m['groups_s'] / 60:,.1f}", f"{m['run_s'] / 60:,.1f}"] for n, m in projection["machines"].items()]
+    sizes = list(projection["groups_s"])
+    machines = [[n, *(f"{projection['groups_s'][size][n] / 60:,.1f}" for size in sizes)] for n in projection["groups_s"][sizes[0]]]
     note = (
-        f"Projection for {projection['groups']} models on N machines of {projection['workers_per_machine']} workers: ceil(models / (N·workers)) "
-        f"x {projection['per_group_s']:.1f} s a model (the 2-worker run's mean, contention included) + {projection['fixed_s']:.0f} s outside the "
-        "groups, which stays on one machine."
+        f"Projection of the groups' stage on N machines of {projection['workers_per_machine']} workers: ceil(models / (N·workers)) "
+        f"x {projection['per_group_s']:.1f} s a model (the 2-worker run's mean, contention included). Outside the groups, "
+        f"{projection['fixed_s']:.0f} s were measured for this fleet; they stay on one machine and grow with the fleet's rows."
     )
+    runs = report["runs"]
+    if len(runs) > 1:  # a worker's peak memory against the groups it ran
+        (w1, r1), (w2, r2) = sorted(runs.items(), key=lambda item: int(item[0]))[:2]
+        g1, g2 = r1["groups"] / int(w1), r2["groups"] / int(w2)
+        growth = (max(r1["worker_peak_rss_mib"]) - max(r2["worker_peak_rss_mib"])) / (g1 - g2) if g1 != g2 else 0.0
+        note += (f" A worker's peak memory grows with the groups it has run: {growth:,.0f} MiB a group here "
+                 f"({max(r2['worker_peak_rss_mib']):,.0f} MiB after {g2:.0f} groups, {max(r1['worker_peak_rss_mib']):,.0f} after {g1:.0f}).")
     return (title + "\n\n" + _table(["workers", "models", "groups' stage s", "efficiency", "s a model", "outside s", "run s", "peak MiB a worker"], rows)
-            + "\n\n" + note + "\n\n" + _table(["machines", "groups' stage min", "run min"], machines))
+            + "\n\n" + note + "\n\n" + _table(["machines", *(f"{size} models: min" for size in sizes)], machines))
 
 
 _COLORS = {"student": "C0", "lstm_ae": "C2"}

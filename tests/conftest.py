@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_project import make_tiny_project
+from tests.tiny_project import make_tiny_project, retrained
 
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -72,16 +72,8 @@ def postgres_url(postgres) -> str:
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory, prefect_server) -> dict:
     """A tiny project after one real `retrain` flow run: its root and the flow's result."""
-    from flows.retrain import retrain
-
     root = make_tiny_project(tmp_path_factory.mktemp("tiny"))
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
-        result = retrain(config_path="conf/pipeline.yaml")
-    finally:
-        os.chdir(previous)
-    return {"root": root, "result": result, "tracking_uri": f"sqlite:///{root}/mlruns/mlflow.db"}
+    return {"root": root, "result": retrained(root), "tracking_uri": f"sqlite:///{root}/mlruns/mlflow.db"}
 
 
 # ----------------------------------------------------------------------- the two tiers

@@ -112,16 +112,7 @@ class Alertmanager:
              f"--web.listen-address=127.0.0.1:{self.port}", f"--cluster.listen-address=127.0.0.1:{cluster}"],
             stdout=subprocess.DEVNULL, stderr=open(root / "log", "w"),
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/-/ready", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        self.process.kill()
-        raise RuntimeError(f"Alertmanager did not start: {(root / 'log').read_text()[-500:]}")
+        _ready_or_stopped(self.process, self.url + "/-/ready", root / "log", 30, "Alertmanager", self.process.kill)
 
     def alerts(self) -> list[dict]:
         return requests.get(self.url + "/api/v2/alerts", params={"active": "true", "silenced": "true", "inhibited": "true"}, timeout=5).json()
@@ -150,20 +141,22 @@ class MlflowServer:
              "--artifacts-destination", str(self.artifacts), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "2"],
             stdout=subprocess.DEVNULL, stderr=open(self.log, "w"), start_new_session=True,
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"mlflow server did not start: {self.log.read_text()[-1500:]}")
+        _ready_or_stopped(self.process, self.url + "/health", self.log, 120, "mlflow server", self.stop)
 
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, 15)
             self.process.wait(20)
+
+
+def _ready_or_stopped(process: subprocess.Popen, url: str, log: Path, timeout_s: float, name: str, stop) -> None:
+    """Wait until ``url`` answers (:func:`components.child_server.wait_until_answering`);
+    if it does not, ``stop()`` the server and raise with its log."""
+    from components.child_server import wait_until_answering
+
+    try:
+        with open(log) as output:
+            wait_until_answering(process, url, output, timeout_s, name)
+    except RuntimeError:
+        stop()
+        raise

@@ -64,3 +64,17 @@ def copy_trained_project(src: Path, dst: Path) -> Path:
             for column in [row[1] for row in db.execute(f"PRAGMA table_info('{table}')") if "CHAR" in row[2].upper() or "TEXT" in row[2].upper()]:
                 db.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) WHERE "{column}" LIKE ?', (old, new, f"%{old}%"))
     return dst
+
+
+def retrained(root: Path) -> dict:
+    """The result of one real `retrain` flow run on the project at ``root`` (run from there)."""
+    import os
+
+    from flows.retrain import retrain
+
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        return retrain(config_path="conf/pipeline.yaml")
+    finally:
+        os.chdir(previous)

@@ -34,8 +34,10 @@ class LoadedModel:
     served: AnomflowDetector | FleetRouter
 
     def version_of(self, asset: str) -> str:
-        """The version an asset's scores record: its group model's under a fleet router."""
-        return self.served.version_of(asset) if isinstance(self.served, FleetRouter) else self.version
+        """The version an asset's scores record: its group model's under a fleet router (the
+        router's for an asset of no group, whose readings the router refuses)."""
+        routed = self.served.version_of(asset) if isinstance(self.served, FleetRouter) else None
+        return routed or self.version
 
 
 def fleet_version(router_version: str, members: dict[str, str]) -> str:

@@ -79,9 +79,10 @@ class FleetRouter(mlflow.pyfunc.PythonModel):
         """{group: the ``name/version`` of the group model loaded}."""
         return {group: version for group, (version, _) in self.members.items()}
 
-    def version_of(self, asset: str) -> str:
-        """The ``name/version`` of the model that scores ``asset``."""
-        return self.members[self.group_of[str(asset)]][0]
+    def version_of(self, asset: str) -> str | None:
+        """The ``name/version`` of the model that scores ``asset`` (None: no group has it)."""
+        group = self.group_of.get(str(asset))
+        return None if group is None else self.members[group][0]
 
     def levels_of(self, asset: str) -> dict:
         """The alarm levels that apply to ``asset``'s scores (its group model's)."""

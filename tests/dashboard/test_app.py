@@ -120,3 +120,33 @@ def test_every_dashboard_query_reads_through_an_index(tmp_path):
     for name, plan in plans.items():  # the fleet scans `assets` (alias s): one row an asset; alerts walk an index to LIMIT 100
         scans = [part for part in plan.split("; ") if part.startswith("SCAN ") and part.split()[1] != "s" and "USING" not in part]
         assert not scans and "TEMP B-TREE" not in plan, (name, plan)
+
+
+def test_a_store_scored_by_a_fleet_router_shows_the_fleet_and_each_assets_own_levels(tmp_path, monkeypatch):
+    import json
+
+    from components.live.champion import LoadedModel
+    from components.registry.fleet_router import FleetRouter, fleet_map
+    from tests.live.helpers import served_model
+
+    groups = {"line-a": ["pump-1"], "line-b": ["pump-3"]}
+    router = FleetRouter()
+    router.setup(fleet_map("anomflow-detector", "line", groups, {g: f"anomflow-detector-{g}" for g in groups}),
+                 {"line-a": ("anomflow-detector-line-a/1", served_model(variance=0.9)), "line-b": ("anomflow-detector-line-b/1", served_model(variance=0.5))})
+    url = f"sqlite:///{tmp_path}/live.db"
+    with Store(url) as store:
+        store.init()
+        insert(store, interleave(readings(200, asset="pump-1"), readings(200, asset="pump-3", seed=4, faults=())))
+        watcher = Watcher(store, LoadedModel("anomflow-detector/2[anomflow-detector-line-a/1,anomflow-detector-line-b/1]", router))
+        watcher.restore()
+        watcher.process_batch()
+    monkeypatch.setenv(STORE_ENV, url)
+    at = _app()
+    assert not at.exception and "fleet of 2 group models" in " ".join(m.value for m in at.sidebar.markdown)
+    at.sidebar.radio(key="view").set_value("Asset").run()
+    at.selectbox(key="asset").select("pump-3").run()
+    assert not at.exception
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    drawn = {round(s["y0"], 9) for s in figure["layout"]["shapes"] if s.get("y0") == s.get("y1")}  # the level lines
+    own, other = (router.members[g][1].levels_of("") for g in ("line-b", "line-a"))
+    assert {round(own["warning"], 9), round(own["critical"], 9)} <= drawn and round(other["warning"], 9) not in drawn

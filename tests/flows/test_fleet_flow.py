@@ -20,7 +20,7 @@ from components.registry.fleet_router import FLEET_TAG, KIND_TAG, ROUTER_KIND, F
 from components.registry.tracking import using_tracking_uri
 from components.scoring.batch import score_export
 from components.sources.demo_plant import write_demo_plant
-from tests.tiny_project import tiny_config
+from tests.tiny_project import retrained, tiny_config
 
 NAME = "anomflow-detector"
 LINES = {"pump-1": "line-a", "pump-2": "line-a", "pump-3": "line-b"}
@@ -30,8 +30,6 @@ LINES = {"pump-1": "line-a", "pump-2": "line-a", "pump-3": "line-b"}
 def fleet_project(tmp_path_factory, prefect_server) -> dict:
     """Three pumps on two lines, a model per line (the student alone, and PCA beside it),
     trained by one `retrain` run on two local Dask workers."""
-    from flows.retrain import retrain
-
     root = tmp_path_factory.mktemp("fleet")
     cfg = tiny_config()
     cfg["models"] = {"student": {**cfg["models"]["student"], "max_epochs": 2}, "pca": cfg["models"]["pca"]}
@@ -40,13 +38,7 @@ def fleet_project(tmp_path_factory, prefect_server) -> dict:
     (root / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     (root / "conf" / "assets.csv").write_text("asset,line\n" + "".join(f"{a},{line}\n" for a, line in LINES.items()))
     write_demo_plant(root / "data" / "demo", seed=7, days=3, assets=3)
-    previous = os.getcwd()
-    os.chdir(root)
-    try:
-        result = retrain(config_path="conf/pipeline.yaml")
-    finally:
-        os.chdir(previous)
-    return {"root": root, "result": result, "uri": f"sqlite:///{root}/mlruns/mlflow.db"}
+    return {"root": root, "result": retrained(root), "uri": f"sqlite:///{root}/mlruns/mlflow.db"}
 
 
 def _readings(root) -> pd.DataFrame:
@@ -116,9 +108,11 @@ def test_the_watcher_routes_each_asset_and_follows_a_groups_new_champion(fleet_p
     readings = _readings(fleet_project["root"])
     readings = readings[readings["asset"].isin(["pump-1", "pump-3"])].groupby("asset").head(120).sort_values(["timestamp", "asset"])
     sensors = model.served.sensors
+    stranger = readings[readings["asset"] == "pump-1"].head(5).assign(asset="fan-9")  # in the store, in no group
     with Store(f"sqlite:///{tmp_path}/live.db") as store:
         store.init()
-        store.insert_readings([(r["asset"], r["timestamp"], {s: float(r[s]) for s in sensors}) for _, r in readings.iterrows()])
+        store.insert_readings([(r["asset"], r["timestamp"], {s: float(r[s]) for s in sensors})
+                               for _, r in pd.concat([stranger, readings]).sort_values("timestamp", kind="stable").iterrows()])
         watcher = Watcher(store, model)
         watcher.restore()
         while watcher.process_batch():
@@ -128,6 +122,8 @@ def test_the_watcher_routes_each_asset_and_follows_a_groups_new_champion(fleet_p
         expected = model.served.predict(None, readings[["timestamp", "asset", *sensors]].reset_index(drop=True))
         np.testing.assert_allclose(got["score"].to_numpy(float), expected["score"].to_numpy(float), rtol=1e-6, atol=1e-9, equal_nan=True)
         assert set(store.model()["groups"]) == {"line-a", "line-b"}
+        refused = store.execute("SELECT asset, reason FROM quarantine")  # kept, with the router's reason, and the rest scored
+        assert len(refused) == len(stranger) and all(a == "fan-9" and "['fan-9'] belong to no group" in why for a, why in refused)
 
     client = mlflow.MlflowClient(uri)  # line-b gets a new champion: the router is followed through it
     copy = client.copy_model_version(f"models:/{NAME}-line-b/1", f"{NAME}-line-b")
