@@ -16,6 +16,7 @@ from tests.benchmarks.test_scale_and_costs import _script
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # a benchmark harness (16 s of serving and timing); the default suite keeps its 10 minutes
 def test_serve_latency_script_measures_the_served_champion(trained_project, tmp_path):
     root = trained_project["root"]
     out = tmp_path / "serve_latency.json"

@@ -133,6 +133,7 @@ def test_the_watcher_routes_each_asset_and_follows_a_groups_new_champion(fleet_p
     assert newer.version_of("pump-3") == f"{NAME}-line-b/{copy.version}" and newer.version_of("pump-1") == f"{NAME}-line-a/1"
 
 
+@pytest.mark.slow  # the HTTP layer is the single model's (tests/registry/test_serving.py); routing is tested above through the pyfunc
 def test_mlflow_models_serve_answers_with_each_assets_group_model_and_refuses_strangers(fleet_project, tmp_path):
     import subprocess
     import sys
