@@ -111,12 +111,12 @@ def test_the_watcher_routes_each_asset_and_follows_a_groups_new_champion(fleet_p
     stranger = readings[readings["asset"] == "pump-1"].head(5).assign(asset="fan-9")  # in the store, in no group
     with Store(f"sqlite:///{tmp_path}/live.db") as store:
         store.init()
-        store.insert_readings([(r["asset"], r["timestamp"], {s: float(r[s]) for s in sensors})
-                               for _, r in pd.concat([stranger, readings]).sort_values("timestamp", kind="stable").iterrows()])
         watcher = Watcher(store, model)
         watcher.restore()
-        while watcher.process_batch():
-            pass
+        for batch in (readings, stranger):
+            store.insert_readings([(r["asset"], r["timestamp"], {s: float(r[s]) for s in sensors}) for _, r in batch.iterrows()])
+            while watcher.process_batch():
+                pass
         got = pd.DataFrame(store.execute("SELECT asset, score, model_version FROM scores ORDER BY reading_id"), columns=["asset", "score", "model_version"])
         assert dict(got.groupby("asset")["model_version"].unique().map(list)) == {"pump-1": [f"{NAME}-line-a/1"], "pump-3": [f"{NAME}-line-b/1"]}
         expected = model.served.predict(None, readings[["timestamp", "asset", *sensors]].reset_index(drop=True))

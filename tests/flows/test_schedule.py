@@ -36,6 +36,7 @@ def test_prefect_yaml_entrypoints_and_schedules_are_valid():
     assert names == {"retrain", "score"}
 
 
+@pytest.mark.slow  # 45 s: a Prefect server of its own and a scheduled run; the default suite keeps its 10 minutes
 def test_served_schedule_runs_without_a_prefect_server_and_stops_the_one_it_started(tmp_path):
     """Prefect's temporary server has no scheduler: without PREFECT_API_URL a served
     deployment never ran. serve_deployments starts a local server with one, so a flow on a

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ def _read(api_url: str, what: str) -> list:
         return getattr(client, f"read_{what}")()
 
 
+@pytest.mark.slow  # 33 s: deployments, a worker and a flow run in subprocesses; the default suite keeps its 10 minutes
 def test_deploy_all_then_a_worker_runs_a_score_deployment_run(prefect_server, trained_project, tmp_path, monkeypatch):
     root = trained_project["root"]
     export = next((root / "data" / "demo").glob("pump-1__Electrical-*.csv"))
