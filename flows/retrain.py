@@ -40,7 +40,7 @@ from components.progress import heartbeat
 from components.registry.register_fleet import register_fleet_router
 from components.registry.tracking import discard_child_runs, failed_on_error, open_parent_run
 from components.shutdown import CHILDREN
-from components.training.model_folders import install_models
+from components.training.model_folders import install_models, staged_folder
 from flows.fleet import train_fleet
 from flows.retry import retry_unless_bad_input
 
@@ -138,8 +138,7 @@ def _train_set(cfg: PipelineConfig, config_path: str, parent_run_id: str) -> Non
     """Every model, each in its own process, into a folder of their own; installed in
     ``models/`` when all are trained, discarded (runs KILLED) when not."""
     models_dir = cfg.paths.models_dir()
-    staged = models_dir.with_name(f".{models_dir.name}.retrain")
-    shutil.rmtree(staged, ignore_errors=True)
+    staged = staged_folder(models_dir)
     staged.mkdir(parents=True)
     first, then = cfg.training_rounds()
     try:

@@ -20,7 +20,7 @@ from components.detectors.registry import SERVED_KIND
 from components.fleet.groups import group_config
 from components.frames import ASSET
 from components.registry.tracking import failed_on_error, open_parent_run
-from components.training.model_folders import install_models
+from components.training.model_folders import install_models, staged_folder
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,7 @@ def _train_models(cfg: PipelineConfig, parent_run_id: str) -> None:
     """Every model of ``cfg``, those others learn from first, into a staged folder moved
     into ``models/`` when all are trained."""
     models_dir = cfg.paths.models_dir()
-    staged = models_dir.with_name(f".{models_dir.name}.retrain")
-    shutil.rmtree(staged, ignore_errors=True)
+    staged = staged_folder(models_dir)
     staged_cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"models": str(staged)})})
     first, then = cfg.training_rounds()
     try:

@@ -37,6 +37,14 @@ def written_whole(target: Path) -> Iterator[Path]:
     replace_folder(partial, target)
 
 
+def staged_folder(models_dir: Path) -> Path:
+    """The empty folder beside ``models_dir`` that a set of models trains into before
+    :func:`install_models` moves it in (``.models.retrain``; an earlier one is removed)."""
+    staged = models_dir.with_name(f".{models_dir.name}.retrain")
+    shutil.rmtree(staged, ignore_errors=True)
+    return staged
+
+
 def install_models(staged: Path, models_dir: Path, kinds: Iterable[str]) -> None:
     """Move each of ``kinds`` from ``staged`` (a set trained together) into ``models_dir``
     and remove ``staged``."""
