@@ -11,8 +11,9 @@ and a fresh SQLite MLflow store; one ``retrain`` run (in a child process, as `an
 retrain` runs it) trains the groups on a temporary local Dask cluster of that many workers.
 
 Measured per worker count: the whole run's wall time; the groups' stage (first group
-started to last group ended), which is what Dask parallelises; each group's wall time;
-each worker's peak resident memory. Parallel efficiency = T(1) / (n · T(n)) on the groups'
+started to last group ended), which is what Dask parallelises; each group's wall time
+and its stages' mean; each worker's peak resident memory, and its resident memory after its first and its last
+group (freed memory given back), whose difference over the groups between is the growth per model. Parallel efficiency = T(1) / (n · T(n)) on the groups'
 stage. Writes reports/benchmarks/fleet_scale.json (``--out``) with the git commit and
 hardware, and the projection for N machines (:func:`projection`).
 """
@@ -71,14 +72,18 @@ def run_once(root: Path) -> dict:
     groups = json.loads(out.read_text())
     first, last = min(g["started_at"] for g in groups.values()), max(g["ended_at"] for g in groups.values())
     workers: dict[str, float] = {}
-    for g in groups.values():
+    resident: dict[str, list[float]] = {}  # each worker's resident memory after each of its groups, in order
+    for g in sorted(groups.values(), key=lambda g: g["ended_at"]):
         workers[g["worker"]] = max(workers.get(g["worker"], 0.0), g["peak_rss_mib"])
+        resident.setdefault(g["worker"], []).append(g["rss_mib"])
     seconds = sorted(g["seconds"] for g in groups.values())
+    stages = {stage: sum(g["stage_s"][stage] for g in groups.values()) / len(groups) for stage in next(iter(groups.values()))["stage_s"]}
     return {
         "run_s": wall, "groups_s": last - first, "groups": len(groups),
         "group_s_mean": sum(seconds) / len(seconds), "group_s_p50": seconds[len(seconds) // 2], "group_s_max": seconds[-1],
-        "group_s_sum": sum(seconds), "rows_per_group_mean": sum(g["rows"] for g in groups.values()) / len(groups),
+        "group_s_sum": sum(seconds), "stage_s_mean": stages, "rows_per_group_mean": sum(g["rows"] for g in groups.values()) / len(groups),
         "worker_peak_rss_mib": sorted(workers.values()), "outside_groups_s": wall - (last - first),
+        "worker_rss_after_groups_mib": [{"first": r[0], "last": r[-1], "groups": len(r)} for r in resident.values()],
     }
 
 

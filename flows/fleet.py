@@ -51,7 +51,7 @@ def train_groups(cfg: PipelineConfig, groups: dict[str, list[str]], fleet_run_id
     logger = get_run_logger()
     for group, result in results.items():
         logger.info(f"group {group}: {result.model_name} v{result.version} @{result.alias} ({result.reason}); "
-                    f"{result.rows} rows in {result.seconds:.1f} s, worker peak {result.peak_rss_mib:.0f} MiB")
+                    f"{result.rows} rows in {result.seconds:.1f} s, worker peak {result.peak_rss_mib:.0f} MiB, {result.rss_mib:.0f} MiB after")
     if failed:
         raise RuntimeError("fleet groups failed: " + "; ".join(f"{g}: {why[:500]}" for g, why in failed.items()))
     return results
@@ -59,8 +59,31 @@ def train_groups(cfg: PipelineConfig, groups: dict[str, list[str]], fleet_run_id
 
 def train_fleet(cfg: PipelineConfig, groups: dict[str, list[str]], fleet_run_id: str) -> dict[str, GroupResult]:
     """:func:`train_groups` on the task runner ``cfg.fleet`` sets up."""
-    with _workers_report_here():
+    with _workers_report_here(), _training_workers():
         return train_groups.with_options(task_runner=dask_runner(cfg.fleet))(cfg, groups, fleet_run_id)
+
+
+@contextmanager
+def _training_workers() -> Iterator[None]:
+    """Local workers started in the block without two Dask defaults made for many short
+    tasks, which cost a worker that trains networks group after group (measured on the
+    demo plant, docs/scaling.md):
+
+    - ``MALLOC_TRIM_THRESHOLD_=65536`` in the nanny's environment: glibc hands every freed
+      block above 64 KiB back to the kernel at once, so each of training's large tensors
+      costs a fresh mapping and its page faults; a student's training took 13.8 s instead
+      of 7.5 s. A group's pipeline gives freed memory back once, when it ends
+      (:func:`components.fleet.pipeline.release_freed_memory`).
+    - the worker's statistical profiler, which samples every task's stack each 10 ms into
+      call trees it keeps: about 4,000 more objects held for each group trained.
+    """
+    import dask
+
+    with dask.config.set({
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+        "distributed.worker.profile.enabled": False,
+    }):
+        yield
 
 
 @contextmanager

@@ -5,12 +5,17 @@ run on the group's config (:func:`~components.fleet.groups.group_config`)."""
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import resource
 import shutil
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -27,8 +32,9 @@ from components.training.model_folders import install_models, staged_folder
 class GroupResult:
     """What one group's pipeline left: its registered version and alias, the served
     model's test metric, the rows it trained on, the process that ran it
-    (``host:pid``), its start and end (epoch s), wall time (s) and that process's peak
-    resident memory so far (MiB)."""
+    (``host:pid``), its start and end (epoch s), wall time (s), each stage's wall time
+    (s, ``read`` … ``register``), that process's peak resident memory so far and its
+    resident memory once the group's freed memory is given back (MiB)."""
 
     group: str
     assets: list[str]
@@ -42,7 +48,9 @@ class GroupResult:
     started_at: float
     ended_at: float
     seconds: float
+    stage_s: dict[str, float]
     peak_rss_mib: float
+    rss_mib: float
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,25 +63,70 @@ def run_group(cfg: PipelineConfig, group: str, assets: list[str], fleet_run_id: 
     model trains in this process, one after the other, into a folder installed when all
     are trained (a failure keeps the group's previous models)."""
     start, started_at = time.perf_counter(), time.time()
+    stage_s: dict[str, float] = {}
     own = group_config(cfg, group)
-    validated = pd.read_parquet(stages.validated_path(cfg))
-    rows = validated[validated[ASSET].isin(assets)]
-    stages.validated_path(own).parent.mkdir(parents=True, exist_ok=True)
-    rows.to_parquet(stages.validated_path(own), index=False)
+    with _timed(stage_s, "read"):
+        rows = _group_rows(cfg, assets)
+        stages.validated_path(own).parent.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(stages.validated_path(own), index=False)
     parent = open_parent_run(own, f"group-{group}", {"mlflow.parentRunId": fleet_run_id, "anomflow.group": group, "anomflow.entry": "fleet"})
     with failed_on_error(own.mlflow, parent):
-        stages.run_prepare(own)
-        _train_models(own, parent)
-        stages.run_threshold(own)
-        metrics = stages.run_evaluate(own)
-        registration = stages.run_register(own)
+        with _timed(stage_s, "prepare"):
+            stages.run_prepare(own)
+        with _timed(stage_s, "train"):
+            _train_models(own, parent)
+        with _timed(stage_s, "threshold"):
+            stages.run_threshold(own)
+        with _timed(stage_s, "evaluate"):
+            metrics = stages.run_evaluate(own)
+        with _timed(stage_s, "register"):
+            registration = stages.run_register(own)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    rss_mib = release_freed_memory()
     return GroupResult(
         group=group, assets=list(assets), model_name=own.register_.model_name, version=registration["version"],
         alias=registration["alias"], reason=registration["reason"], vus_pr=metrics[SERVED_KIND].get("vus_pr"),
         rows=len(rows), worker=f"{socket.gethostname()}:{os.getpid()}", started_at=started_at, ended_at=time.time(),
-        seconds=time.perf_counter() - start, peak_rss_mib=peak_mib,
+        seconds=time.perf_counter() - start, stage_s=stage_s, peak_rss_mib=peak_mib,
+        rss_mib=rss_mib,
     )
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    """The block's wall time (s) recorded as ``seconds[stage]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = round(time.perf_counter() - start, 3)
+
+
+def release_freed_memory() -> float:
+    """Collect garbage and give the heap's free pages back to the kernel (glibc's
+    ``malloc_trim``; elsewhere only the collection), so a worker that trains group after
+    group stays near one group's footprint. Returns this process's resident memory
+    afterwards (MiB)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+    return resident_mib()
+
+
+def resident_mib() -> float:
+    """This process's resident memory now (MiB), from ``/proc/self/statm`` (0 where absent)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _group_rows(cfg: PipelineConfig, assets: list[str]) -> pd.DataFrame:
+    """The fleet's validated rows of ``assets`` only, filtered as the file is read."""
+    return pd.read_parquet(stages.validated_path(cfg), filters=[(ASSET, "in", list(assets))])
 
 
 def _train_models(cfg: PipelineConfig, parent_run_id: str) -> None:

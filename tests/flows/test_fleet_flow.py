@@ -54,6 +54,11 @@ def test_each_group_trains_on_its_own_worker_and_is_registered_and_promoted_on_i
     assert len(workers) == 2 and f":{os.getpid()}" not in "".join(workers)  # two Dask worker processes, not this one
     a, b = groups["line-a"], groups["line-b"]
     assert max(a["started_at"], b["started_at"]) < min(a["ended_at"], b["ended_at"])  # in parallel
+    per_asset = _readings(fleet_project["root"])["asset"].value_counts()
+    assert a["rows"] == per_asset["pump-1"] + per_asset["pump-2"] and b["rows"] == per_asset["pump-3"]
+    for result in groups.values():  # every stage timed, and the worker's memory read after it gave freed memory back
+        assert list(result["stage_s"]) == ["read", "prepare", "train", "threshold", "evaluate", "register"]
+        assert 0 < sum(result["stage_s"].values()) <= result["seconds"] and 0 < result["rss_mib"] <= result["peak_rss_mib"]
 
     client = mlflow.MlflowClient(fleet_project["uri"])
     fleet_run = client.get_model_version_by_alias(NAME, "champion").run_id
