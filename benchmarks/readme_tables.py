@@ -551,14 +551,15 @@ def onnx_runtime_table(report: dict) -> str:
 def fleet_scale_table(report: dict) -> str:
     """``benchmarks/fleet_scale.py``: a model per asset trained on 1 and 2 Dask workers, and the projection for N machines."""
     rows = [[w, f"{r['groups']}", f"{r['groups_s']:,.0f}", f"{report['parallel_efficiency'][w]:.0%}", f"{r['group_s_mean']:.1f}",
-             f"{r['outside_groups_s']:,.0f}", f"{r['run_s']:,.0f}", f"{max(r['worker_peak_rss_mib']):,.0f}"]
+             f"{r['stage_s_mean']['train']:.1f}", f"{r['outside_groups_s']:,.0f}", f"{r['run_s']:,.0f}", f"{max(r['worker_peak_rss_mib']):,.0f}",
+             " / ".join(f"{m['first']:,.0f} → {m['last']:,.0f}" for m in r["worker_rss_after_groups_mib"]), f"{_growth_per_group(r):.1f}"]
             for w, r in report["runs"].items()]
     title = (
         f"**Fleet training on Dask, a model per asset** (`benchmarks/fleet_scale.py`, commit {_commit(report)}: {report['assets']} pumps x "
         f"{report['days']:g} days of the demo plant, a reading a minute; each asset's pipeline (prepare, the student alone with "
         f"`max_epochs: {report['max_epochs']}` on one thread, threshold, evaluate, register, promote) as one task on a temporary local cluster; "
         "efficiency = T(1) / (n·T(n)) on the groups' stage; outside the groups: ingest and validation of the whole fleet, the router's "
-        "registration and the cluster's start)"
+        "registration and the cluster's start; resident memory of each worker after its first and its last group, freed memory given back)"
     )
     projection = report["projection"]
     sizes = list(projection["groups_s"])
@@ -568,15 +569,16 @@ def fleet_scale_table(report: dict) -> str:
         f"x {projection['per_group_s']:.1f} s a model (the 2-worker run's mean, contention included). Outside the groups, "
         f"{projection['fixed_s']:.0f} s were measured for this fleet; they stay on one machine and grow with the fleet's rows."
     )
-    runs = report["runs"]
-    if len(runs) > 1:  # a worker's peak memory against the groups it ran
-        (w1, r1), (w2, r2) = sorted(runs.items(), key=lambda item: int(item[0]))[:2]
-        g1, g2 = r1["groups"] / int(w1), r2["groups"] / int(w2)
-        growth = (max(r1["worker_peak_rss_mib"]) - max(r2["worker_peak_rss_mib"])) / (g1 - g2) if g1 != g2 else 0.0
-        note += (f" A worker's peak memory grows with the groups it has run: {growth:,.0f} MiB a group here "
-                 f"({max(r2['worker_peak_rss_mib']):,.0f} MiB after {g2:.0f} groups, {max(r1['worker_peak_rss_mib']):,.0f} after {g1:.0f}).")
-    return (title + "\n\n" + _table(["workers", "models", "groups' stage s", "efficiency", "s a model", "outside s", "run s", "peak MiB a worker"], rows)
-            + "\n\n" + note + "\n\n" + _table(["machines", *(f"{size} models: min" for size in sizes)], machines))
+    header = ["workers", "models", "groups' stage s", "efficiency", "s a model", "of which training s", "outside s", "run s",
+              "peak MiB a worker", "resident MiB, first → last group", "MiB more a group"]
+    return (title + "\n\n" + _table(header, rows) + "\n\n" + note + "\n\n"
+            + _table(["machines", *(f"{size} models: min" for size in sizes)], machines))
+
+
+def _growth_per_group(run: dict) -> float:
+    """How much a worker's resident memory grew for each group it ran after its first (MiB), averaged over the workers."""
+    workers = [m for m in run["worker_rss_after_groups_mib"] if m["groups"] > 1]
+    return sum((m["last"] - m["first"]) / (m["groups"] - 1) for m in workers) / len(workers) if workers else 0.0
 
 
 _COLORS = {"student": "C0", "lstm_ae": "C2"}

@@ -71,6 +71,11 @@ def evaluation_set(cfg: PipelineConfig, prepared: PreparedData) -> EvaluationSet
     return EvaluationSet(injected.values.astype(np.float32), sessions, assets, injected.labels, "synthetic", interval_s)
 
 
+def _shown(value: float | None) -> str:
+    """A metric to 3 decimals, or ``n/a`` where it is undefined (None)."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _finite_or_none(metrics: dict) -> dict:
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
 
@@ -121,7 +126,7 @@ def evaluate_models(cfg: PipelineConfig, prepared: PreparedData) -> dict:
             raise FileNotFoundError(f"{levels_file} is missing: run `anomflow train --model {kind}` and `anomflow threshold` first")
         with heartbeat(f"evaluate {kind}: scoring the test split"):
             all_metrics[kind], scores, alarm, contributions = evaluate_one(cfg, data, model_dir, levels_file)
-        print(f"evaluated {kind}: VUS-PR {all_metrics[kind]['vus_pr']:.3f}, F1 {all_metrics[kind]['f1']:.3f}, "
+        print(f"evaluated {kind}: VUS-PR {_shown(all_metrics[kind]['vus_pr'])}, F1 {_shown(all_metrics[kind]['f1'])}, "
               f"{all_metrics[kind].get('alarm_events_found')}/{all_metrics[kind].get('events')} events alarmed", flush=True)
         thresholds = load_thresholds(levels_file)
         scored[f"score_{kind}"] = scores

@@ -90,9 +90,13 @@ def plot_loss_curves(history: list[dict], path: str | Path) -> None:
 
 def plot_leaderboard(board: pd.DataFrame, path: str | Path) -> None:
     """Per model: ranking quality (VUS-PR) and point F1 at the alarm level; the share of
-    fault events its alarms found; their mean delay (rows); scoring speed (rows/s, log)."""
+    fault events its alarms found; their mean delay (rows); scoring speed (rows/s, log).
+    A metric that is undefined (None: no event was alarmed, or the test split's labelled
+    rows all fell in the rows no model scores) draws no bar."""
+    numbers = ["vus_pr", "f1", "events", "alarm_events_found", "alarm_mean_delay_rows", "rows_per_s"]
+    board = board.assign(**{c: pd.to_numeric(board[c], errors="coerce") for c in numbers})  # an undefined metric: NaN, no bar
     board = board.sort_values("vus_pr", ascending=True)
-    delays = pd.to_numeric(board["alarm_mean_delay_rows"], errors="coerce")  # none (NaN, no bar) where no event was alarmed
+    delays = board["alarm_mean_delay_rows"]
     fig, (quality, found, delay, speed) = plt.subplots(1, 4, figsize=(14, 0.5 * len(board) + 1.8), sharey=True)
     y = np.arange(len(board))
     quality.barh(y - 0.2, board["vus_pr"], height=0.4, label="VUS-PR")
