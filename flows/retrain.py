@@ -35,6 +35,7 @@ from components import stages
 from components.config import PipelineConfig, load_config
 from components.dvc_record import record_in_dvc
 from components.fleet.groups import absolute, assign_groups
+from components.fleet.pipeline import split_rows
 from components.frames import ASSET
 from components.progress import heartbeat
 from components.registry.register_fleet import register_fleet_router
@@ -188,6 +189,7 @@ def _fleet_stages(cfg: PipelineConfig, parent_run_id: str) -> dict:
     groups = assign_groups(assets, cfg.fleet)
     where = cfg.fleet.dask_address or f"a local cluster of {cfg.fleet.workers} workers"
     get_run_logger().info(f"fleet: {len(assets)} assets in {len(groups)} groups by {cfg.fleet.group_by}, trained on {where}")
+    _timed("split rows by group", split_rows, cfg, groups)
     results = _timed("train groups", train_fleet, cfg, groups, parent_run_id)
     registration = _timed("register fleet", register_fleet_router, cfg, results, parent_run_id)
     table = [{"group": g, "assets": len(r.assets), "model": f"{r.model_name}/{r.version}", "alias": r.alias, "vus_pr": r.vus_pr,

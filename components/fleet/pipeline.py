@@ -1,4 +1,5 @@
-"""One group's pipeline, as a Dask worker runs it: its assets' validated rows → prepare →
+"""One group's pipeline, as a Dask worker runs it: its assets' validated rows (split from the
+fleet's by :func:`split_rows` before the workers start) → prepare →
 train every model → threshold → evaluate → register as ``<name>-<group>``, promoted on
 its own. The stage functions are the single-model pipeline's (:mod:`components.stages`),
 run on the group's config (:func:`~components.fleet.groups.group_config`)."""
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from components import stages
 from components.config import PipelineConfig
@@ -33,7 +35,7 @@ class GroupResult:
     """What one group's pipeline left: its registered version and alias, the served
     model's test metric, the rows it trained on, the process that ran it
     (``host:pid``), its start and end (epoch s), wall time (s), each stage's wall time
-    (s, ``read`` … ``register``), that process's peak resident memory so far and its
+    (s, ``prepare`` … ``register``), that process's peak resident memory so far and its
     resident memory once the group's freed memory is given back (MiB)."""
 
     group: str
@@ -59,16 +61,14 @@ class GroupResult:
 def run_group(cfg: PipelineConfig, group: str, assets: list[str], fleet_run_id: str) -> GroupResult:
     """The pipeline of ``group`` (``assets``) nested under the fleet's MLflow run
     ``fleet_run_id``. ``cfg``: the fleet's config with absolute paths
-    (:func:`~components.fleet.groups.absolute`), whose ``validated`` rows are read. Each
+    (:func:`~components.fleet.groups.absolute`); the group's rows are those
+    :func:`split_rows` wrote. Each
     model trains in this process, one after the other, into a folder installed when all
     are trained (a failure keeps the group's previous models)."""
     start, started_at = time.perf_counter(), time.time()
     stage_s: dict[str, float] = {}
     own = group_config(cfg, group)
-    with _timed(stage_s, "read"):
-        rows = _group_rows(cfg, assets)
-        stages.validated_path(own).parent.mkdir(parents=True, exist_ok=True)
-        rows.to_parquet(stages.validated_path(own), index=False)
+    rows = pq.read_metadata(stages.validated_path(own)).num_rows
     parent = open_parent_run(own, f"group-{group}", {"mlflow.parentRunId": fleet_run_id, "anomflow.group": group, "anomflow.entry": "fleet"})
     with failed_on_error(own.mlflow, parent):
         with _timed(stage_s, "prepare"):
@@ -86,7 +86,7 @@ def run_group(cfg: PipelineConfig, group: str, assets: list[str], fleet_run_id: 
     return GroupResult(
         group=group, assets=list(assets), model_name=own.register_.model_name, version=registration["version"],
         alias=registration["alias"], reason=registration["reason"], vus_pr=metrics[SERVED_KIND].get("vus_pr"),
-        rows=len(rows), worker=f"{socket.gethostname()}:{os.getpid()}", started_at=started_at, ended_at=time.time(),
+        rows=rows, worker=f"{socket.gethostname()}:{os.getpid()}", started_at=started_at, ended_at=time.time(),
         seconds=time.perf_counter() - start, stage_s=stage_s, peak_rss_mib=peak_mib,
         rss_mib=rss_mib,
     )
@@ -124,9 +124,19 @@ def resident_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _group_rows(cfg: PipelineConfig, assets: list[str]) -> pd.DataFrame:
-    """The fleet's validated rows of ``assets`` only, filtered as the file is read."""
-    return pd.read_parquet(stages.validated_path(cfg), filters=[(ASSET, "in", list(assets))])
+def split_rows(cfg: PipelineConfig, groups: dict[str, list[str]]) -> dict[str, int]:
+    """The fleet's validated rows (``cfg``'s) written once, each group's into its own
+    validated file, where :func:`run_group` reads them: a worker then holds one group's
+    rows, not the fleet's, whatever the fleet's size. Returns the rows of each group."""
+    validated = pd.read_parquet(stages.validated_path(cfg))
+    group_of = {asset: group for group, assets in groups.items() for asset in assets}
+    counts = {}
+    for group, rows in validated.groupby(validated[ASSET].astype(str).map(group_of), sort=False):
+        path = stages.validated_path(group_config(cfg, group))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(path, index=False)
+        counts[group] = len(rows)
+    return counts
 
 
 def _train_models(cfg: PipelineConfig, parent_run_id: str) -> None:
