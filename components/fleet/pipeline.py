@@ -62,9 +62,9 @@ def run_group(cfg: PipelineConfig, group: str, assets: list[str], fleet_run_id: 
     """The pipeline of ``group`` (``assets``) nested under the fleet's MLflow run
     ``fleet_run_id``. ``cfg``: the fleet's config with absolute paths
     (:func:`~components.fleet.groups.absolute`); the group's rows are those
-    :func:`split_rows` wrote. Each
-    model trains in this process, one after the other, into a folder installed when all
-    are trained (a failure keeps the group's previous models)."""
+    :func:`split_rows` wrote. Each model trains in this process, one after the other,
+    into a folder installed when all are trained (a failure keeps the group's previous
+    models)."""
     start, started_at = time.perf_counter(), time.time()
     stage_s: dict[str, float] = {}
     own = group_config(cfg, group)
