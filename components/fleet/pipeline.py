@@ -127,11 +127,16 @@ def resident_mib() -> float:
 def split_rows(cfg: PipelineConfig, groups: dict[str, list[str]]) -> dict[str, int]:
     """The fleet's validated rows (``cfg``'s) written once, each group's into its own
     validated file, where :func:`run_group` reads them: a worker then holds one group's
-    rows, not the fleet's, whatever the fleet's size. Returns the rows of each group."""
+    rows, not the fleet's, whatever the fleet's size. Returns the rows of each group; a
+    ValueError names the assets of rows in no group."""
     validated = pd.read_parquet(stages.validated_path(cfg))
     group_of = {asset: group for group, assets in groups.items() for asset in assets}
+    keys = validated[ASSET].map(group_of)
+    if keys.isna().any():  # no row left out unsaid
+        stray = sorted(validated.loc[keys.isna(), ASSET].unique())
+        raise ValueError(f"{stages.validated_path(cfg)}: assets in no group: {', '.join(map(str, stray))}")
     counts = {}
-    for group, rows in validated.groupby(validated[ASSET].astype(str).map(group_of), sort=False):
+    for group, rows in validated.groupby(keys, sort=False):
         path = stages.validated_path(group_config(cfg, group))
         path.parent.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(path, index=False)

@@ -49,3 +49,20 @@ def test_a_group_has_its_own_folders_and_registered_model_and_trains_one_model(t
     assert own.register_.model_name == "anomflow-detector-pump-1" and not own.fleet.grouped
     assert own.mlflow.tracking_uri == f"sqlite:///{tmp_path}/mlruns/mlflow.db"  # a worker started anywhere finds the store
     assert own.models == cfg.models and own.threshold == cfg.threshold
+
+
+def test_the_fleets_rows_are_split_into_each_groups_file_and_none_is_left_out(tmp_path):
+    import pandas as pd
+
+    from components import stages
+    from components.fleet.pipeline import split_rows
+
+    cfg = absolute(_cfg(group_by="asset"), tmp_path)
+    rows = pd.DataFrame({"timestamp": pd.date_range("2026-01-01", periods=6, freq="min"), "asset": ["a", "b", "a", "c", "b", "a"], "x0": range(6)})
+    stages.validated_path(cfg).parent.mkdir(parents=True)
+    rows.to_parquet(stages.validated_path(cfg), index=False)
+    assert split_rows(cfg, {"ab": ["a", "b"], "c": ["c"]}) == {"ab": 5, "c": 1}
+    ab = pd.read_parquet(stages.validated_path(group_config(cfg, "ab")))
+    assert ab["x0"].tolist() == [0, 1, 2, 4, 5]  # in the fleet's order
+    with pytest.raises(ValueError, match="assets in no group: c"):
+        split_rows(cfg, {"ab": ["a", "b"]})
