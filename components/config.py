@@ -163,6 +163,10 @@ class RegisterConfig(_Strict):
     promotion_metric: Literal["vus_pr", "vus_roc", "pr_auc", "roc_auc", "f1", "f2"] = "vus_pr"
     top_k_sensors: int = 3
     onnx: bool = Field(True, description="export the served student to ONNX; served with ONNX Runtime where installed")
+    input_schema: bool = Field(
+        True, description="name the request's columns in the MLflow signature: MLflow then refuses a request missing one, ignores an "
+                          "unknown one and reads JSON only; false: outputs only, the model refusing unknown columns itself and text/csv read too",
+    )
 
 
 class MlflowConfig(_Strict):

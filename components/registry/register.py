@@ -19,7 +19,7 @@ from components.config import PipelineConfig
 from components.detectors.registry import SERVED_KIND, load_detector
 from components.features.drift import DRIFT_FILE
 from components.features.prepare import PreparedData
-from components.frames import LABEL, SESSION
+from components.frames import ASSET, LABEL, SESSION, TIMESTAMP
 from components.progress import heartbeat
 from components.registry.promotion import decide_and_alias
 from components.registry.served_detector import SERVING_FILE, THRESHOLDS_FILE
@@ -206,15 +206,26 @@ def _describe_version(client, cfg: PipelineConfig, version: str, window: int, se
     client.set_registered_model_tag(name, "anomflow.promotion_metric", metric)
 
 
-def served_signature():
-    """The served model's MLflow signature: its output columns only (the model checks its
-    input itself, :mod:`components.registry.served_detector`)."""
+def served_signature(sensors: list[str] | None):
+    """The served model's MLflow signature for readings of ``sensors`` (None: outputs only,
+    ``register.input_schema: false``).
+
+    Inputs: ``timestamp`` and each sensor (required), ``asset`` (optional), all typed
+    ``Any``: MLflow checks the names, refusing a request that lacks one (HTTP 400 naming
+    it) and ignoring a column the model does not score (its server logs a warning naming
+    it); the model checks the values itself (:mod:`components.registry.request`), because
+    MLflow's ``double`` would read ``true`` as 1.0 and refuse text without naming its row.
+    MLflow reads a ``text/csv`` request only by a schema of concrete types, so with inputs
+    declared requests are JSON. Outputs: the columns
+    :class:`~components.registry.served_detector.AnomflowDetector` answers."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
-    from mlflow.types.schema import Array
+    from mlflow.types.schema import AnyType, Array
 
     return ModelSignature(
-        inputs=None,
+        inputs=None if sensors is None else Schema([
+            ColSpec(AnyType(), TIMESTAMP), ColSpec(AnyType(), ASSET, required=False), *(ColSpec(AnyType(), s) for s in sensors),
+        ]),
         outputs=Schema([
             ColSpec("string", "timestamp"), ColSpec("string", "asset"), ColSpec("double", "score"),
             ColSpec("string", "level"), ColSpec("string", "alarm"), ColSpec(Array("string"), "top_sensors"), ColSpec(Array("string"), "missing_sensors"),
@@ -246,7 +257,7 @@ def register_model(cfg: PipelineConfig, prepared: PreparedData, prepared_dir: st
     (reports / REQUEST_EXAMPLE_FILE).write_text(
         json.dumps({"dataframe_split": request_example(request, 200).to_dict(orient="split", index=False)})
     )
-    signature = served_signature()
+    signature = served_signature(served.sensors if cfg.register_.input_schema else None)
     with using_tracking_uri(uri):
         with heartbeat(f"register: logging {SERVED_KIND} as a version of {cfg.register_.model_name}"):
             info = _log_pyfunc(cfg, SERVED_KIND, prepared_dir, runs.child, signature, example, cfg.register_.model_name)

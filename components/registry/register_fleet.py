@@ -20,6 +20,15 @@ from components.registry.tracking import tracking_uri, using_tracking_uri
 FLEET_ENTRY_FILE = Path(__file__).with_name("fleet_entry.py")
 
 
+def _fleet_sensors(client, results: dict[str, GroupResult]) -> list[str]:
+    """The sensors every group's registered version scores (its ``anomflow.sensors`` tag);
+    a ValueError if the groups differ, which the router could not serve."""
+    sensors = {client.get_model_version(r.model_name, r.version).tags["anomflow.sensors"] for r in results.values()}
+    if len(sensors) != 1:
+        raise ValueError(f"the fleet's group models score different sensors {sorted(sensors)}: retrain the fleet from one config")
+    return next(iter(sensors)).split(",")
+
+
 def register_fleet_router(cfg: PipelineConfig, results: dict[str, GroupResult], fleet_run_id: str) -> dict:
     """Tag each group's registered model as part of the fleet, log the router (its
     ``fleet.json``) to the fleet's run ``fleet_run_id``, register it as a version of
@@ -32,6 +41,7 @@ def register_fleet_router(cfg: PipelineConfig, results: dict[str, GroupResult], 
     for group, result in results.items():
         client.set_registered_model_tag(result.model_name, FLEET_TAG, name)
         client.set_registered_model_tag(result.model_name, "anomflow.group", group)
+    sensors = _fleet_sensors(client, results) if cfg.register_.input_schema else None
     fleet = fleet_map(name, cfg.fleet.group_by, {g: r.assets for g, r in results.items()}, {g: r.model_name for g, r in results.items()})
     with tempfile.TemporaryDirectory() as tmp, using_tracking_uri(uri):
         (Path(tmp) / FLEET_FILE).write_text(json.dumps(fleet, indent=2))
@@ -39,7 +49,7 @@ def register_fleet_router(cfg: PipelineConfig, results: dict[str, GroupResult], 
         with mlflow.start_run(run_id=fleet_run_id):
             info = mlflow.pyfunc.log_model(
                 name="fleet_router", python_model=str(FLEET_ENTRY_FILE), artifacts={"fleet": str(Path(tmp) / FLEET_FILE)},
-                code_paths=[str(code)], pip_requirements=pinned_requirements(), signature=served_signature(),
+                code_paths=[str(code)], pip_requirements=pinned_requirements(), signature=served_signature(sensors),
                 registered_model_name=name,
             )
     version = str(info.registered_model_version)

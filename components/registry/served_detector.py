@@ -39,9 +39,10 @@ once it held for ``raise_after`` rows, cleared after ``clear_after`` rows below 
 out-of-range reading raising critical at once; :mod:`components.scoring.alarms`). A
 client that sends a request's preceding rows with it gets the alarms of the whole series.
 
-MLflow's own schema enforcement silently drops unexpected columns and echoes the whole
-request in its errors, so the model declares only its output schema and checks its
-input itself (:mod:`components.registry.request`), answering 400 with a precise message.
+The signature names the input columns (:func:`~components.registry.register.served_signature`):
+MLflow answers 400 naming a missing one and ignores, with a warning in its log, a column
+the model does not score. The model checks the values itself
+(:mod:`components.registry.request`), answering 400 with a message naming column and row.
 """
 
 from __future__ import annotations

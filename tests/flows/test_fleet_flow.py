@@ -82,6 +82,8 @@ def test_the_served_model_routes_each_asset_to_its_groups_champion(fleet_project
         served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
         members = {g: mlflow.pyfunc.load_model(f"models:/{NAME}-{g}@champion") for g in ("line-a", "line-b")}
     assert isinstance(served.unwrap_python_model(), FleetRouter)
+    sensors = members["line-a"].metadata.get_input_schema().input_names()
+    assert served.metadata.get_input_schema().input_names() == sensors and sensors[:2] == ["timestamp", "asset"]  # the groups' columns
     answer = served.predict(readings)
     for asset, line in LINES.items():
         rows = (readings["asset"] == asset).to_numpy()

@@ -9,6 +9,7 @@ import yaml
 from prefect.client.orchestration import get_client
 
 from components.config import PipelineConfig, load_config
+from components.registry.tracking import using_tracking_uri
 
 
 def test_retrain_registers_a_champion(trained_project):
@@ -25,6 +26,12 @@ def test_retrain_registers_a_champion(trained_project):
     assert str(version.version) == "1"
     window = json.loads((root / "models" / "student" / "model.json").read_text())["window"]
     assert version.tags["anomflow.window"] == str(window) and version.tags["anomflow.interval_s"] == "60"
+    with using_tracking_uri(trained_project["tracking_uri"]):  # the inputs MLflow checks by name, the outputs the model answers
+        signature = mlflow.models.get_model_info(f"models:/anomflow-detector/{version.version}").signature
+    sensors = version.tags["anomflow.sensors"].split(",")
+    assert signature.inputs.input_names() == ["timestamp", "asset", *sensors]
+    assert signature.inputs.optional_input_names() == ["asset"]
+    assert signature.outputs.input_names() == ["timestamp", "asset", "score", "level", "alarm", "top_sensors", "missing_sensors"]
     assert f"send each new reading with the {window - 1} before it" in version.description
 
     parent = client.get_run(registration["parent_run_id"])

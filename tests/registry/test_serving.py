@@ -23,11 +23,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(trained_project, tmp_path_factory):
+def serve_dir(tmp_path_factory) -> Path:
+    """Where the server runs (the model must load from any directory) and writes ``serve.log``."""
+    return tmp_path_factory.mktemp("elsewhere")
+
+
+@pytest.fixture(scope="module")
+def server(trained_project, serve_dir):
     port = _free_port()
     env = dict(os.environ, MLFLOW_TRACKING_URI=trained_project["tracking_uri"])
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    cwd = tmp_path_factory.mktemp("elsewhere")  # the model must load from any directory
+    cwd = serve_dir
     log = open(cwd / "serve.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/anomflow-detector@champion",
@@ -51,6 +57,11 @@ def request_rows(trained_project) -> pd.DataFrame:
     example = json.loads((trained_project["root"] / "reports" / "request_example.json").read_text())
     split = example["dataframe_split"]
     return pd.DataFrame(split["data"], columns=split["columns"])
+
+
+ECHO_BOUND = 15_000
+"""MLflow's 400s quote the request as pandas prints it, up to twice: at most 60 rows, 50
+characters a cell, the columns cut to the display width: kilobytes, never the request."""
 
 
 def _post(url: str, frame: pd.DataFrame | None = None, body: str | None = None) -> requests.Response:
@@ -94,8 +105,7 @@ def test_a_reading_sent_with_the_window_before_it_scores_as_in_one_long_request(
 @pytest.mark.parametrize(
     "mutate, fragment",
     [
-        (lambda f: f.drop(columns=["flow"]), "missing column(s) ['flow']"),
-        (lambda f: f.assign(humidity=1.0), "unexpected column(s) ['humidity']"),
+        (lambda f: f.drop(columns=["flow"]), "Model is missing inputs ['flow']"),  # MLflow's check of the signature
         (lambda f: f.assign(current=["n/a"] + [1.0] * (len(f) - 1)), "column 'current' row 0: 'n/a' is not a number"),
         (lambda f: f.assign(timestamp=["not-a-time"] + list(f["timestamp"].iloc[1:])), "cannot parse 'not-a-time'"),
         (lambda f: f.iloc[::-1].reset_index(drop=True), "timestamps must increase strictly"),
@@ -106,7 +116,15 @@ def test_a_reading_sent_with_the_window_before_it_scores_as_in_one_long_request(
 def test_bad_requests_get_4xx_with_a_clear_message(server, request_rows, mutate, fragment):
     response = _post(server, mutate(request_rows.head(40)))
     assert 400 <= response.status_code < 500, response.text
-    assert fragment in response.json()["message"]
+    assert fragment in response.json()["message"] and len(response.text) < ECHO_BOUND
+
+
+def test_a_column_the_model_does_not_score_is_ignored_and_logged(server, serve_dir, request_rows):
+    plain = _post(server, request_rows.head(40))
+    extra = _post(server, request_rows.head(40).assign(humidity=1.0))
+    assert extra.status_code == 200 and extra.json() == plain.json()
+    log = (serve_dir / "serve.log").read_text()
+    assert "Found extra inputs in the model input that are not defined in the model signature: `['humidity']`" in log
 
 
 def test_an_infinite_reading_is_answered_critical_not_unscored(server, request_rows, trained_project):
@@ -130,10 +148,14 @@ def test_malformed_requests_are_refused_in_short_messages(server, request_rows):
     short = _post(server, body=json.dumps(body))
     assert short.status_code == 400 and "mismatched lengths" in short.json()["message"]
 
+    whole = _post(server, request_rows.drop(columns=["flow"]))  # 200 rows: MLflow quotes a few of them
+    assert whole.status_code == 400 and "Model is missing inputs ['flow']" in whole.json()["message"] and len(whole.text) < ECHO_BOUND
+
     duplicated = _split_body(request_rows.head(40))
+    last = duplicated["dataframe_split"]["columns"][-1]
     duplicated["dataframe_split"]["columns"][-1] = "current"
     answer = _post(server, body=json.dumps(duplicated))
-    assert answer.status_code == 400 and "column(s) ['current'] appear more than once" in answer.json()["message"]
+    assert answer.status_code == 400 and f"Model is missing inputs ['{last}']" in answer.json()["message"] and len(answer.text) < ECHO_BOUND
 
     boolean = request_rows.head(40).astype({"flow": "object"})
     boolean.loc[3, "flow"] = True
@@ -149,7 +171,7 @@ def test_malformed_requests_are_refused_in_short_messages(server, request_rows):
     as_csv = requests.post(
         f"{server}/invocations", data=json.dumps(_split_body(request_rows.head(3))), headers={"Content-Type": "text/csv"}, timeout=30
     )
-    assert as_csv.status_code == 400 and "the body is JSON but was sent as CSV" in as_csv.json()["message"]
+    assert as_csv.status_code == 400 and "Failed to parse input as a Pandas DataFrame" in as_csv.json()["message"] and len(as_csv.text) < ECHO_BOUND
 
 
 def test_a_champion_with_changed_weights_does_not_start(trained_project, tmp_path):
@@ -174,3 +196,40 @@ def test_a_champion_with_changed_weights_does_not_start(trained_project, tmp_pat
 def test_empty_body_is_a_4xx(server):
     response = _post(server, body="")
     assert 400 <= response.status_code < 500
+
+
+def test_with_register_input_schema_off_the_model_refuses_unknown_columns_and_reads_csv(trained_project, request_rows):
+    """``register.input_schema: false``: the signature names the outputs only, so MLflow
+    passes the request as sent and the model's own checks answer (an unknown or repeated
+    column named), and ``text/csv`` is read (MLflow's server parses CSV only by a schema
+    of concrete types). The same bundle, logged with and without inputs."""
+    from io import StringIO
+
+    import mlflow
+    from mlflow.pyfunc.scoring_server import parse_csv_input
+
+    from components.registry.register import log_served_bundle, served_signature
+    from components.registry.tracking import using_tracking_uri
+
+    with using_tracking_uri(trained_project["tracking_uri"]):
+        champion = Path(mlflow.artifacts.download_artifacts("models:/anomflow-detector@champion"))
+        sensors = [c for c in request_rows.columns if c not in ("timestamp", "asset")]
+        with mlflow.start_run() as run:
+            pass
+        logged = {
+            declared: mlflow.pyfunc.load_model(log_served_bundle(
+                champion / "artifacts" / "bundle", f"student_{declared}", run.info.run_id, served_signature(sensors if declared else None),
+                request_rows.head(40), None,
+            ).model_uri)
+            for declared in (True, False)
+        }
+    plain = logged[True].predict(request_rows.head(40))
+    assert logged[False].metadata.get_input_schema() is None
+    pd.testing.assert_frame_equal(logged[False].predict(request_rows.head(40)), plain)
+    with pytest.raises(Exception, match=r"unexpected column\(s\) \['humidity'\]"):
+        logged[False].predict(request_rows.head(40).assign(humidity=1.0))
+    pd.testing.assert_frame_equal(logged[True].predict(request_rows.head(40).assign(humidity=1.0)), plain)  # ignored, logged by MLflow
+    csv = request_rows.head(40).to_csv(index=False)
+    pd.testing.assert_frame_equal(logged[False].predict(parse_csv_input(StringIO(csv), schema=None)), plain)
+    with pytest.raises(Exception, match="Failed to get pandas types"):
+        parse_csv_input(StringIO(csv), schema=logged[True].metadata.get_input_schema())
