@@ -5,7 +5,8 @@ out of bounds, so a slow drift (a temperature after a load change, a season) mov
 reference along while a fault (a jump larger than anything normal operation showed)
 keeps its distance from the level before it, for as long as it lasts.
 
-Per channel, values first smoothed by a trailing mean over ``smoothing`` rows (1: none):
+Per channel, values first smoothed by a trailing mean over ``smoothing`` rows (1: none;
+``auto``: chosen from the training rows' spectra, :mod:`components.features.smoothing`):
 
 * the reference of a row is the mean of the channel's last ``depth`` accepted values; a
   row's residual is its value minus that reference (0 for a stream's very first value);
@@ -36,10 +37,13 @@ import json
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from components.features.smoothing import spectral_smoothing
 
 DRIFT_FILE = "drift.json"
 _MIN_LIMIT = 1e-9
@@ -53,8 +57,18 @@ class DriftTrackingConfig(BaseModel):
 
     enabled: bool = False
     depth: int = Field(100, ge=2, description="accepted values the reference averages, rows")
-    smoothing: int = Field(1, ge=1, description="trailing mean over this many rows before tracking (1: none)")
+    smoothing: int | Literal["auto"] = Field(
+        1, description="trailing mean over this many rows before tracking (1: none; auto: from the training rows' spectra, "
+                       "components.features.smoothing)",
+    )
     multiplier: float = Field(2.0, gt=0, description="a value joins the reference while |residual| <= multiplier x the training maximum")
+
+    @field_validator("smoothing")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if value != "auto" and value < 1:
+            raise ValueError(f"smoothing must be at least 1 row or 'auto', got {value}")
+        return value
 
 
 @dataclass
@@ -135,16 +149,18 @@ class DriftTracker:
         """Limits from the training rows of every asset ((rows, sensors) in time order, NaN
         for rows not to learn from, such as labelled anomalies): ``multiplier`` × the
         largest |residual| any asset's training rows show once their reference holds
-        ``depth`` values."""
+        ``depth`` values; with ``smoothing: auto`` the smoothing their spectra call for
+        (:func:`~components.features.smoothing.spectral_smoothing`, at most ``depth``)."""
+        smoothing = spectral_smoothing(train_by_asset, cfg.depth) if cfg.smoothing == "auto" else cfg.smoothing
         largest = np.zeros(len(sensors))
         for values in train_by_asset.values():
-            smoothed, _ = smooth(values, cfg.smoothing, [[] for _ in sensors])
+            smoothed, _ = smooth(values, smoothing, [[] for _ in sensors])
             residuals, _ = follow(smoothed, cfg.depth, None, StreamState.empty(len(sensors)))
             full = residuals[cfg.depth :]
             if len(full):
                 largest = np.fmax(largest, np.nanmax(np.abs(full), axis=0, initial=0.0))
         limits = np.maximum(cfg.multiplier * largest, _MIN_LIMIT)
-        return cls(tuple(sensors), cfg.depth, cfg.smoothing, tuple(map(float, limits)))
+        return cls(tuple(sensors), cfg.depth, smoothing, tuple(map(float, limits)))
 
     def track(self, values: np.ndarray, state: StreamState | None, learn: np.ndarray | None = None) -> tuple[np.ndarray, StreamState]:
         """Residuals (rows, sensors) of one asset's raw ``values`` (rows, sensors), in time

@@ -17,6 +17,7 @@ SERVING_CODE = (
     "features/__init__.py",
     "features/drift.py",
     "features/scaling.py",
+    "features/smoothing.py",
     "features/windows.py",
     "scoring/__init__.py",
     "scoring/alarms.py",
