@@ -7,12 +7,15 @@ same absolute paths and reach the MLflow store (docs/scaling.md)."""
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+import components
 from components.config import PipelineConfig
 from components.fleet.config import FleetConfig
 from components.fleet.pipeline import GroupResult, run_group
@@ -59,7 +62,7 @@ def train_groups(cfg: PipelineConfig, groups: dict[str, list[str]], fleet_run_id
 
 def train_fleet(cfg: PipelineConfig, groups: dict[str, list[str]], fleet_run_id: str) -> dict[str, GroupResult]:
     """:func:`train_groups` on the task runner ``cfg.fleet`` sets up."""
-    with _workers_report_here(), _training_workers():
+    with _workers_report_here(), _workers_import_this_code(), _training_workers():
         return train_groups.with_options(task_runner=dask_runner(cfg.fleet))(cfg, groups, fleet_run_id)
 
 
@@ -84,6 +87,22 @@ def _training_workers() -> Iterator[None]:
         "distributed.worker.profile.enabled": False,
     }):
         yield
+
+
+@contextmanager
+def _workers_import_this_code() -> Iterator[None]:
+    """``sys.path`` without other copies of the ``components`` package while the block
+    runs: local workers start with this process's ``sys.path``, to which loading an MLflow
+    model prepends the model's code folder, a copy holding only the serving modules. A
+    process that loaded a model before (a promotion, a served fleet's router) would start
+    workers that cannot import the training pipeline."""
+    home = str(Path(components.__file__).resolve().parents[1])
+    copies = [p for p in sys.path if (Path(p or ".") / "components" / "__init__.py").is_file() and str(Path(p or ".").resolve()) != home]
+    sys.path[:] = [p for p in sys.path if p not in copies]
+    try:
+        yield
+    finally:
+        sys.path[:0] = [p for p in copies if p not in sys.path]
 
 
 @contextmanager

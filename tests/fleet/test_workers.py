@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 
 import dask
 import numpy as np
+import pytest
 from distributed import Client, LocalCluster
 from distributed.nanny import _get_env_variables
 
 from components.fleet.pipeline import resident_mib, release_freed_memory
-from flows.fleet import _training_workers
+from flows.fleet import _training_workers, _workers_import_this_code
 
 PRE_SPAWN = "distributed.nanny.pre-spawn-environ"
 PROFILE = "distributed.worker.profile.enabled"
@@ -42,3 +44,32 @@ def test_memory_freed_between_live_blocks_is_given_back_to_the_kernel():
     holding = resident_mib()  # glibc keeps the freed pages
     after = release_freed_memory()
     assert holding - after > 450 and len(kept) == 2_000
+
+
+def test_workers_import_the_pipeline_after_this_process_loaded_a_model(tmp_path):
+    """Loading an MLflow model prepends its code folder (a ``components`` copy holding the
+    serving modules only) to ``sys.path``, which local workers start with."""
+    from components.registry.serving_code import copy_serving_code
+
+    copy_serving_code(tmp_path / "code")
+    sys.path.insert(0, str(tmp_path / "code"))  # what mlflow.pyfunc.load_model does
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+            with pytest.raises(Exception, match="No module named 'components[.]"):  # the failure this guards against
+                client.run(_pipeline_import)
+        with _workers_import_this_code():
+            assert str(tmp_path / "code") not in sys.path
+            with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+                assert list(client.run(_pipeline_import).values()) == ["imported"]
+        assert sys.path[0] == str(tmp_path / "code")  # put back after the block
+    finally:
+        sys.path.remove(str(tmp_path / "code"))
+
+
+def _pipeline_import() -> str:
+    """What a worker gets importing the fleet's pipeline: "imported" or the error."""
+    try:
+        import components.fleet.pipeline  # noqa: F401
+    except ImportError as error:
+        return str(error)
+    return "imported"
