@@ -409,17 +409,22 @@ def ablations_table(rows: list[dict]) -> str:
 
 
 def student_targets_table(report: dict) -> str:
-    """``benchmarks/student_targets.py``: what the student distils from, on MSL."""
+    """``benchmarks/student_targets.py``: what the student distils from, on MSL or SKAB."""
+    dataset = report.get("dataset", "msl")
+    rates = ("far", "mar") if all("far" in values for values in report["mean"].values()) else ()
     rows = [
-        [name, ", ".join(f"{k} {w:g}" for k, w in report["variants"][name].items()), *(_fmt(values[k]) for k in ("vus_pr", "pr_auc", "roc_auc", "f1"))]
+        [name, ", ".join(f"{k} {w:g}" for k, w in report["variants"][name].items()),
+         *(_fmt(values[k]) for k in ("vus_pr", "pr_auc", "roc_auc", "f1", *rates))]
         for name, values in report["mean"].items()
     ]
+    series = "channels" if dataset == "msl" else "files"
     title = (
-        f"**Student distillation targets, MSL** (`benchmarks/student_targets.py`: MSL's protocol, {len(report['channels'])} channels, "
-        f"seed{'s' if len(report['seeds']) > 1 else ''} {', '.join(map(str, report['seeds']))}; each variant distils from the "
-        "rank-normalised scores of the models named, with their weights, fitted on the same channel; settings fixed before the run)"
+        f"**Student distillation targets, {dataset.upper()}** (`benchmarks/student_targets.py`: {dataset.upper()}'s per-series protocol, "
+        f"{len(report['channels'])} {series}, seed{'s' if len(report['seeds']) > 1 else ''} {', '.join(map(str, report['seeds']))}, means over seeds; "
+        "each variant distils from the rank-normalised scores of the models named, with their weights, fitted on the same series; "
+        "F1, FAR and MAR pooled at the validation warning level; settings fixed before the run)"
     )
-    return title + "\n\n" + _table(["variant", "targets", "VUS-PR", "PR-AUC", "ROC-AUC", "F1"], rows)
+    return title + "\n\n" + _table(["variant", "targets", "VUS-PR", "PR-AUC", "ROC-AUC", "F1", *(["FAR %", "MAR %"] if rates else [])], rows)
 
 
 def student_weighting_table(report: dict) -> str:
@@ -692,11 +697,11 @@ def main() -> None:
     renderers = (
         ("demo_variants.json", demo_seeds_table), ("demo_variants.json", demo_variants_table), ("ablations_demo.csv", ablations_table),
         ("serve_latency.json", serve_latency_table), ("live.json", live_table), ("dashboard_refresh.json", dashboard_refresh_table),
-        ("onnx_runtime.json", onnx_runtime_table), ("fleet_scale.json", fleet_scale_table), ("student_targets_msl.json", student_targets_table),
+        ("onnx_runtime.json", onnx_runtime_table), ("fleet_scale.json", fleet_scale_table), ("student_targets_msl.json", student_targets_table), ("student_targets_skab.json", student_targets_table),
         ("student_weighting.json", student_weighting_table),
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
         ("skab_tracked_defaults.json", skab_table), ("skab_margin.json", margin_table),
-        ("skab_fleet.json", fleet_table), ("skab_fleet_defaults.json", fleet_table),
+        ("skab_fleet.json", fleet_table), ("skab_fleet_auto.json", fleet_table), ("skab_fleet_defaults.json", fleet_table),
         ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),
     )

@@ -22,7 +22,8 @@ best-threshold bounds are the same:
 
 Stated, not hidden: depth and smoothing are the settings ``benchmarks/skab_ceiling.py``'s
 tracking rule picks on SKAB's labels (see ``skab_tracked.py``); the multiplier 1 is not
-tuned. A file's model has seen the training rows of files recorded after it, which the
+tuned. ``--smooth auto`` takes the smoothing from the training rows' spectra instead
+(the product's ``drift_tracking.smoothing: auto``), which no label sets. A file's model has seen the training rows of files recorded after it, which the
 leaderboard protocol's model per file has not. With ``--peers`` (the python of
 ``make peers``), PyOD's window detectors are fitted the same way, one per detector for all
 files (:func:`benchmarks.research_lib.fleet.score_peers_fleet`; LSTMAD fits one series at a
@@ -51,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.research_lib.drift_tracking import DEPTH, SMOOTH, fleet_tolerances, tracked_channel  # noqa: E402
 from benchmarks.research_lib.fleet import fit_fleet  # noqa: E402
 from components.detectors.registry import KINDS as ALL_MODELS  # noqa: E402
+from components.features.smoothing import spectral_smoothing  # noqa: E402
 from components.benchmarks.protocol import TORCH_THREADS, benchmark_config, config_record  # noqa: E402
 from components.benchmarks.report_io import json_ready  # noqa: E402
 from components.benchmarks.series_metrics import (  # noqa: E402
@@ -61,18 +63,25 @@ from components.benchmarks.skab import (  # noqa: E402
 )
 
 
-def tracked_fleet(data: Path, depth: int, smooth: int) -> tuple[list, list[str], np.ndarray, dict]:
-    """(tracked experiments, sensor names, fleet tolerances (sensors,), each file's record)
-    of the experiment files under ``data``, which must all have the same sensors."""
+CHOSEN_BY_SPECTRA = ", a width the training rows' spectra chose"
+
+
+def tracked_fleet(data: Path, depth: int, smooth: int | str) -> tuple[list, list[str], np.ndarray, dict, int]:
+    """(tracked experiments, sensor names, fleet tolerances (sensors,), each file's record,
+    the smoothing used) of the experiment files under ``data``, which must all have the
+    same sensors. ``smooth`` ``"auto"``: the smoothing every file's training rows' spectra
+    call for (:func:`components.features.smoothing.spectral_smoothing`; no labels)."""
     files = list_experiments(data)
     sensors = sensor_columns(files[0])
     for path in files[1:]:
         if sensor_columns(path) != sensors:
             raise ValueError(f"{path}: sensors {sensor_columns(path)} differ from {files[0]}'s {sensors}; a fleet needs the same sensors")
     raw = [load_experiment(path, data) for path in files]
+    if smooth == "auto":
+        smooth = spectral_smoothing({e.name: np.asarray(e.train) for e in raw}, depth)
     tolerance = fleet_tolerances(raw, depth, smooth)
     tracked = [tracked_channel(e, sensors, depth, smooth, 1.0, tolerance) for e in raw]
-    return [t[0] for t in tracked], sensors, tolerance, {e.name: t[1]["rejected_rows"] for e, t in zip(raw, tracked)}
+    return [t[0] for t in tracked], sensors, tolerance, {e.name: t[1]["rejected_rows"] for e, t in zip(raw, tracked)}, smooth
 
 
 def model_result(scores, experiments: list) -> dict:
@@ -110,7 +119,7 @@ def rates_line(name: str, result: dict) -> str:
 
 def run(
     data: str | Path, seeds: list[int], *, models: list[str] | None = None, profile: str = "fast", max_epochs: int | None = None,
-    depth: int = DEPTH, smooth: int = SMOOTH, peers: str | Path | None = None, peer_models: list[str] | None = None, progress=print,
+    depth: int = DEPTH, smooth: int | str = SMOOTH, peers: str | Path | None = None, peer_models: list[str] | None = None, progress=print,
 ) -> dict:
     """The fleet benchmark on ``data`` for each of ``seeds`` (module doc); JSON-ready."""
     import torch
@@ -120,7 +129,10 @@ def run(
 
     torch.set_num_threads(TORCH_THREADS)
     data = Path(data)
-    experiments, sensors, tolerance, rejected = tracked_fleet(data, depth, smooth)
+    setting = smooth
+    experiments, sensors, tolerance, rejected, smooth = tracked_fleet(data, depth, smooth)
+    chosen_by = "from the training rows' spectra" if setting == "auto" else "as given"
+    progress(f"smoothing: {smooth} rows ({chosen_by})")
     started = time.perf_counter()
     peer_results, peer_section = {}, None
     if peers is not None:  # first: a broken peers environment fails before the long part
@@ -146,7 +158,8 @@ def run(
         "profile": profile,
         "protocol": {
             "train_rows": TRAIN_ROWS,
-            "preprocessing": f"every sensor (trailing mean over {smooth} rows) is replaced by its residual from the mean of its last {depth} "
+            "smoothing": {"setting": setting, "rows": smooth},
+            "preprocessing": f"every sensor (trailing mean over {smooth} rows{CHOSEN_BY_SPECTRA if setting == 'auto' else ''}) is replaced by its residual from the mean of its last {depth} "
                              "accepted values; a value is accepted while its |residual| is within the largest that sensor shows on any "
                              "file's training rows (drift tracking after DSPOT, fleet tolerance)",
             "models": "one per kind, trained on every file's training rows (each file a session)",
@@ -176,13 +189,17 @@ def run(
     return json_ready(report)
 
 
+def _smoothing(text: str) -> int | str:
+    return "auto" if text == "auto" else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder laid out like SKAB's data/")
     parser.add_argument("--seeds", default="7,8,9", help="comma-separated seeds")
     parser.add_argument("--models", default=None, help="comma-separated subset of our models (default: all)")
     parser.add_argument("--depth", type=int, default=DEPTH, help="rows in each sensor's reference mean")
-    parser.add_argument("--smooth", type=int, default=SMOOTH, help="rows in the trailing mean applied first")
+    parser.add_argument("--smooth", type=_smoothing, default=SMOOTH, help="rows in the trailing mean applied first, or auto (from the training rows' spectra)")
     parser.add_argument("--peers", default=None, help="python of `make peers`' environment (PyOD)")
     parser.add_argument("--peer-models", default=None, help="comma-separated PyOD detectors (default: all)")
     parser.add_argument("--max-epochs", type=int, default=None)

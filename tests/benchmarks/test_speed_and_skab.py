@@ -259,6 +259,25 @@ def test_margin_script_chooses_its_margin_on_normal_recordings_only(tmp_path, mo
     assert normal_fars[:3] == [75.0, 50.0, 25.0] and chosen == 2.0  # 2.0 stays above 0 + margin until the margin is 2
 
 
+def test_student_targets_script_runs_skab_s_variants_per_file(tmp_path, monkeypatch):
+    """benchmarks/student_targets.py --dataset skab: SKAB's own variants (its strongest
+    baselines, PCA and ECOD, as targets) on each file, with pooled FAR and MAR, and the
+    table docs/benchmarks.md shows."""
+    targets = _load_script("student_targets")
+    data, out = _fake_skab(tmp_path / "skab"), tmp_path / "targets.json"
+    monkeypatch.setattr("sys.argv", ["student_targets.py", "--dataset", "skab", "--data", str(data), "--variants", "teachers,pca",
+                                      "--max-epochs", "1", "--out", str(out)])
+    targets.main()
+    report = json.loads(out.read_text())
+    assert report["dataset"] == "skab" and report["channels"] == ["other/3", "valve9/0"]
+    assert report["variants"] == {"teachers": targets.TEACHERS, "pca": {"pca": 1.0}}
+    for values in report["mean"].values():
+        assert set(values) == set(targets.METRICS) and 0 <= values["far"] <= 100 and 0 <= values["mar"] <= 100
+    table = _load_script("readme_tables").student_targets_table(report).splitlines()
+    assert table[0].startswith("**Student distillation targets, SKAB**") and "2 files" in table[0]
+    assert table[2] == "| variant | targets | VUS-PR | PR-AUC | ROC-AUC | F1 | FAR % | MAR % |" and table[-1].startswith("| pca | pca 1 |")
+
+
 def test_fleet_script_trains_one_model_per_kind_on_every_files_training_rows(tmp_path, monkeypatch, capsys):
     """benchmarks/skab_fleet.py on a SKAB-like folder: every file's inputs are tracked with
     the fleet's tolerances, each model is fitted once for both files, its one threshold
@@ -285,6 +304,11 @@ def test_fleet_script_trains_one_model_per_kind_on_every_files_training_rows(tmp
     table = _load_script("readme_tables").fleet_table(report).splitlines()
     assert table[0].startswith("**SKAB, one model for all files**") and "means over seeds 7" in table[0]
     assert len(table) == 2 + 2 + 3 and table[-1].startswith("| pca | ") and "| alarm F1 | alarm FAR % |" in table[2]
+    assert report["protocol"]["smoothing"] == {"setting": 20, "rows": 20}
+    from components.features.smoothing import spectral_smoothing
+
+    *_, smoothing = fleet.tracked_fleet(data, 100, "auto")  # from the training rows' spectra: no label read
+    assert smoothing == spectral_smoothing({e.name: np.asarray(e.train) for e in raw}, 100) >= 1
     other = pd.read_csv(data / "other" / "3.csv", sep=";").rename(columns={"s3": "s9"})
     other.to_csv(data / "other" / "3.csv", sep=";", index=False)
     with pytest.raises(ValueError, match=r"valve9/0.csv: sensors .* differ from .*other/3.csv"):
