@@ -1,6 +1,6 @@
 """Screenshots of the MLflow UI after ``make demo``: the retrain's parent run, the comparison
-of its model runs, and the registered model with its versions (issue 32: MLflow as its
-users see it). Written to ``docs/images/mlflow_*.png``.
+of its model runs, the registered model with its versions, and a version's signature
+(issue 32: MLflow as its users see it). Written to ``docs/images/mlflow_*.png``.
 
 Usage (from the project root, after ``make demo``; needs Debian's ``chromium`` and
 ``chromium-driver`` and ``pip install selenium``):
@@ -33,6 +33,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SCROLL_TO = {"mlflow_schema": ("Schema", "Inputs (")}
+"""Screenshot name -> (the heading it is scrolled to, the start of a row there to expand):
+the version page's signature with its inputs listed."""
+
+
 def _pages(tracking_uri: str, model_name: str) -> dict[str, str]:
     """Screenshot name -> UI route of the latest registered run."""
     client = mlflow.MlflowClient(tracking_uri)
@@ -47,6 +52,7 @@ def _pages(tracking_uri: str, model_name: str) -> dict[str, str]:
         "mlflow_compare": f"#/compare-runs?runs={runs}&experiments=[\"{experiment}\"]",
         "mlflow_registry": f"#/models/{model_name}",
         "mlflow_version": f"#/models/{model_name}/versions/{version}",
+        "mlflow_schema": f"#/models/{model_name}/versions/{version}",
     }
 
 
@@ -56,6 +62,7 @@ def main() -> None:
     parser.add_argument("--model-name", default="anomflow-detector")
     args = parser.parse_args()
     from selenium import webdriver
+    from selenium.webdriver.common.by import By
 
     port = _free_port()
     server = subprocess.Popen(
@@ -80,6 +87,13 @@ def main() -> None:
         for name, route in _pages(args.tracking_uri, args.model_name).items():
             driver.get(base + route)
             time.sleep(6)  # the UI renders after its API calls return
+            if name in SCROLL_TO:
+                heading, row = SCROLL_TO[name]
+                driver.find_element(By.XPATH, f"//*[starts-with(normalize-space(text()), '{row}')]").click()
+                time.sleep(1)
+                element = driver.find_element(By.XPATH, f"//*[normalize-space(text())='{heading}']")
+                driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
+                time.sleep(1)
             driver.save_screenshot(str(OUT / f"{name}.png"))
             print(f"{name}: {OUT / f'{name}.png'}")
     finally:
