@@ -414,13 +414,14 @@ def student_targets_table(report: dict) -> str:
     rates = ("far", "mar") if all("far" in values for values in report["mean"].values()) else ()
     rows = [
         [name, ", ".join(f"{k} {w:g}" for k, w in report["variants"][name].items()),
-         *(_fmt(values[k]) for k in ("vus_pr", "pr_auc", "roc_auc", "f1", *rates))]
+         *(_fmt(values[k]) for k in ("vus_pr", "pr_auc", "roc_auc", "f1")), *(_fmt(values[k], 1) for k in rates)]
         for name, values in report["mean"].items()
     ]
     series = "channels" if dataset == "msl" else "files"
     title = (
         f"**Student distillation targets, {dataset.upper()}** (`benchmarks/student_targets.py`: {dataset.upper()}'s per-series protocol, "
-        f"{len(report['channels'])} {series}, seed{'s' if len(report['seeds']) > 1 else ''} {', '.join(map(str, report['seeds']))}, means over seeds; "
+        f"{len(report['channels'])} {series}, seed{'s' if len(report['seeds']) > 1 else ''} {', '.join(map(str, report['seeds']))}"
+        f"{', means over seeds' if len(report['seeds']) > 1 else ''}; "
         "each variant distils from the rank-normalised scores of the models named, with their weights, fitted on the same series; "
         "F1, FAR and MAR pooled at the validation warning level; settings fixed before the run)"
     )
@@ -507,6 +508,30 @@ def live_table(report: dict) -> str:
         "alerts and position)"
     )
     return title + "\n\n" + _table(["run", "readings", "readings/s", "p50 ms a poll", "p99 ms a poll"], rows)
+
+
+def fleet_smoothing_table(reports: dict[str, dict]) -> str:
+    """SKAB's fleet protocol at several smoothings (``benchmarks/skab_fleet.py --smooth``,
+    same code and seeds): the student's rates and the best other model's F1, by label
+    (``reports``: a row label, such as "auto", → report)."""
+    rows = []
+    for label, report in reports.items():
+        target, models = report["protocol"]["target"], report["models"]
+        student = models["student"]
+        met = student["f1"] >= target["f1"] and student["far"] <= target["far"] and student["mar"] <= target["mar"]
+        best = max((m for m in models if m != "student"), key=lambda m: models[m]["f1"])
+        rows.append([label, str(report["protocol"]["smoothing"]["rows"]), _with_sd(student, "f1"), _fmt(student["far"], 1), _fmt(student["mar"], 1),
+                     _fmt(student["vus_pr"]), "yes" if met else "no", f"{best} {_fmt(models[best]['f1'])}"])
+    any_report = next(iter(reports.values()))
+    target = any_report["protocol"]["target"]
+    title = (
+        "**SKAB fleet protocol: the smoothing before drift tracking** (`benchmarks/skab_fleet.py --smooth`, otherwise as the fleet table "
+        f"below, same code; the student with its tail gate, means over seeds "
+        f"{', '.join(any_report['seeds'])}; target F1 ≥ {target['f1']}, FAR ≤ {target['far']:g} %, MAR ≤ {target['mar']:g} %; "
+        "`auto` is `drift_tracking.smoothing: auto`, the width every file's training rows' spectra call for, no label read; "
+        "20 is the width SKAB's labels picked (`benchmarks/skab_ceiling.py`))"
+    )
+    return title + "\n\n" + _table(["smoothing", "rows", "student F1", "FAR %", "MAR %", "VUS-PR", "target met", "best other F1"], rows)
 
 
 def drift_ablation_table(tracked: dict, plain: dict) -> str:
@@ -712,6 +737,9 @@ def main() -> None:
     }
     if gate_pairs:
         parts.append(tail_gate_table(gate_pairs, _read(REPORTS / "demo_variants.json") if (REPORTS / "demo_variants.json").exists() else None))
+    smoothings = {label: REPORTS / f"skab_fleet_{name}.json" for label, name in (("none", "smooth1"), ("auto", "auto"), ("label-chosen", "smooth20"))}
+    if all(path.exists() for path in smoothings.values()):
+        parts.append(fleet_smoothing_table({label: _read(path) for label, path in smoothings.items()}))
     if (REPORTS / "msl_tracked.json").exists() and (REPORTS / "msl_fast.json").exists():
         parts.append(drift_ablation_table(_read(REPORTS / "msl_tracked.json"), _read(REPORTS / "msl_fast.json")))
     for name, render in renderers:
