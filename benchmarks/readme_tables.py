@@ -725,7 +725,7 @@ def main() -> None:
         ("onnx_runtime.json", onnx_runtime_table), ("fleet_scale.json", fleet_scale_table), ("student_targets_msl.json", student_targets_table), ("student_targets_skab.json", student_targets_table),
         ("student_weighting.json", student_weighting_table),
         ("msl_fast.json", msl_table), ("skab.json", skab_table), ("skab_differenced.json", skab_table), ("skab_tracked.json", skab_table),
-        ("skab_tracked_defaults.json", skab_table), ("skab_margin.json", margin_table),
+        ("skab_tracked_defaults.json", skab_table), ("skab_tracked_auto.json", skab_table), ("skab_margin.json", margin_table),
         ("skab_fleet.json", fleet_table), ("skab_fleet_auto.json", fleet_table), ("skab_fleet_defaults.json", fleet_table),
         ("speed.json", speed_table), ("scale.json", scale_table),
         ("score_memory.json", score_memory_table), ("retrain_time.json", retrain_table),

@@ -34,30 +34,43 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.research_lib.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
 from benchmarks.research_lib.preprocessed import run_preprocessed_cli  # noqa: E402
 from components.benchmarks.skab import TRAIN_ROWS, Preprocessing  # noqa: E402
+from components.features.smoothing import spectral_smoothing  # noqa: E402
 
 
-def preprocessing(depth: int = DEPTH, smooth: int = SMOOTH, multiplier: float = MULTIPLIER) -> Preprocessing:
+def preprocessing(depth: int = DEPTH, smooth: int | str = SMOOTH, multiplier: float = MULTIPLIER) -> Preprocessing:
     """:func:`benchmarks.research_lib.drift_tracking.tracked_channel` at these settings as the
-    benchmark's preprocessing."""
-    if not 0 < depth < TRAIN_ROWS or smooth < 1 or multiplier <= 0:
-        raise ValueError(f"need 0 < --depth < {TRAIN_ROWS}, --smooth >= 1 and --multiplier > 0; got {depth}, {smooth}, {multiplier}")
+    benchmark's preprocessing; ``smooth`` ``"auto"``: each file's own width from its
+    training rows' spectra (:func:`components.features.smoothing.spectral_smoothing`, no
+    labels), recorded per file."""
+    if not 0 < depth < TRAIN_ROWS or (smooth != "auto" and smooth < 1) or multiplier <= 0:
+        raise ValueError(f"need 0 < --depth < {TRAIN_ROWS}, --smooth >= 1 or auto and --multiplier > 0; got {depth}, {smooth}, {multiplier}")
+
+    def track(experiment, sensors):
+        width = spectral_smoothing({experiment.name: np.asarray(experiment.train)}, depth) if smooth == "auto" else smooth
+        channel, record = tracked_channel(experiment, sensors, depth, width, multiplier)
+        return channel, {**record, "smoothing": width}
+
+    over = "a width each file's training rows' spectra choose" if smooth == "auto" else f"{smooth} rows"
     return Preprocessing(
-        f"per file, every sensor (trailing mean over {smooth} rows) is replaced by its residual from the mean of its last "
+        f"per file, every sensor (trailing mean over {over}) is replaced by its residual from the mean of its last "
         f"{depth} accepted values; after the 400 training rows a value is accepted only while its |residual| is at most "
         f"{multiplier:g} x the sensor's largest training residual (drift tracking after DSPOT)",
-        lambda experiment, sensors: tracked_channel(experiment, sensors, depth, smooth, multiplier),
+        track,
     )
 
 
 def main() -> None:
     def options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--depth", type=int, default=DEPTH, help="rows in each sensor's reference mean")
-        parser.add_argument("--smooth", type=int, default=SMOOTH, help="rows in the trailing mean applied first")
+        parser.add_argument("--smooth", type=lambda t: t if t == "auto" else int(t), default=SMOOTH,
+                            help="rows in the trailing mean applied first, or auto (each file's training rows' spectra)")
         parser.add_argument("--multiplier", type=float, default=MULTIPLIER, help="x the largest training residual")
 
     run_preprocessed_cli(__doc__.split("\n\n")[0], "reports/benchmarks/skab_tracked.json", options,

@@ -228,6 +228,12 @@ def test_tracked_skab_script_discounts_a_drifting_sensor_and_keeps_the_fault(dri
     assert "pca" in capsys.readouterr().out
     with pytest.raises(ValueError, match="depth"):
         tracked.preprocessing(depth=400)
+    from components.benchmarks.skab import sensor_columns
+    from components.features.smoothing import spectral_smoothing
+
+    experiment = load_experiment(data / "other" / "3.csv", data)  # auto: the file's own width, from its training rows alone
+    _, record = tracked.preprocessing(depth=50, smooth="auto").apply(experiment, sensor_columns(data / "other" / "3.csv"))
+    assert record["smoothing"] == spectral_smoothing({"other/3": np.asarray(experiment.train)}, 50) >= 1
 
 
 def test_margin_script_chooses_its_margin_on_normal_recordings_only(tmp_path, monkeypatch):
@@ -305,6 +311,9 @@ def test_fleet_script_trains_one_model_per_kind_on_every_files_training_rows(tmp
     assert table[0].startswith("**SKAB, one model for all files**") and "means over seeds 7" in table[0]
     assert len(table) == 2 + 2 + 3 and table[-1].startswith("| pca | ") and "| alarm F1 | alarm FAR % |" in table[2]
     assert report["protocol"]["smoothing"] == {"setting": 20, "rows": 20}
+    smoothing = _load_script("readme_tables").fleet_smoothing_table({"label-chosen": report}).splitlines()
+    assert smoothing[2] == "| smoothing | rows | student F1 | FAR % | MAR % | VUS-PR | target met | best other F1 |"
+    assert smoothing[-1].startswith("| label-chosen | 20 | ") and smoothing[-1].split(" | ")[6] in ("yes", "no")
     from components.features.smoothing import spectral_smoothing
 
     *_, smoothing = fleet.tracked_fleet(data, 100, "auto")  # from the training rows' spectra: no label read
