@@ -150,6 +150,7 @@ def test_labels_inclusive():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the nine models on MSL's 27 channels: about 25 minutes on 2 cores
 @needs_msl
 def test_full_fast_benchmark(tmp_path):
     report, uri = _bench(MSL, tmp_path)

@@ -206,7 +206,8 @@ def test_readme_tables_render_every_cost_report(tmp_path):
 def test_score_memory_end_to_end_on_the_trained_project(trained_project, tmp_path):
     score_memory = _script("score_memory")
     root = trained_project["root"]
-    columns = [c for c in pd.read_parquet(root / "artifacts" / "validated.parquet").columns if c not in ("timestamp", "asset", "label", "source_file", "source_row")]
+    example = json.loads((root / "reports" / "request_example.json").read_text())["dataframe_split"]  # the sensors, as main() takes them
+    columns = [c for c in example["columns"] if c not in ("timestamp", "asset")]
     result = score_memory.measure(
         3000, validated_path=root / "artifacts" / "validated.parquet", columns=columns, model_uri="models:/anomflow-detector@champion",
         asset="pump-1", tracking_uri=trained_project["tracking_uri"], baseline_rows=500, progress=lambda m: None,
