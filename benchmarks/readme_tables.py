@@ -482,7 +482,8 @@ def serve_latency_table(report: dict) -> str:
     model = report.get("model", {})
     title = (
         f"**Served student** (`benchmarks/serve_latency.py`: {report.get('server', 'mlflow models serve')}, on loopback; "
-        f"`{model.get('name', 'anomflow-detector')}` version {model.get('version', '?')}, the champion of a `make demo` run)"
+        f"`{model.get('name', 'anomflow-detector')}` version {model.get('version', '?')}"
+        + (f", the @{model['alias']} of a `make demo` run)" if model.get("alias") else ", of a `make demo` run)")
     )
     text = title + "\n\n" + _table(["request rows", "requests", "p50 ms", "p99 ms", "max ms"], rows)
     load = report.get("load")

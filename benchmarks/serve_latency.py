@@ -119,15 +119,21 @@ def requests_under_load(url: str, body: str, clients: int, seconds: float) -> in
 
 
 def served_version(model_uri: str, tracking_uri: str) -> dict:
-    """Registered name and version behind ``models:/<name>@<alias>`` (empty for other URIs)."""
+    """Registered name and version behind ``models:/<name>@<alias>`` or ``models:/<name>/<version>``
+    (empty for other URIs)."""
     import mlflow
 
     if not model_uri.startswith("models:/"):
         return {}
+    client = mlflow.MlflowClient(tracking_uri)
     name, _, alias = model_uri.removeprefix("models:/").partition("@")
     if not alias:
-        return {}
-    version = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(name, alias)
+        name, _, number = name.partition("/")
+        if not number.isdigit():
+            return {}
+        version = client.get_model_version(name, number)
+        return {"name": name, "version": int(version.version), "run_id": version.run_id}
+    version = client.get_model_version_by_alias(name, alias)
     return {"name": name, "alias": alias, "version": int(version.version), "run_id": version.run_id}
 
 

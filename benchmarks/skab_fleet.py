@@ -49,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.research_lib.drift_tracking import DEPTH, SMOOTH, fleet_tolerances, tracked_channel  # noqa: E402
+from benchmarks.research_lib.drift_tracking import DEPTH, SMOOTH, fleet_tolerances, smoothing_arg, tracked_channel  # noqa: E402
 from benchmarks.research_lib.fleet import fit_fleet  # noqa: E402
 from components.detectors.registry import KINDS as ALL_MODELS  # noqa: E402
 from components.features.smoothing import spectral_smoothing  # noqa: E402
@@ -189,17 +189,13 @@ def run(
     return json_ready(report)
 
 
-def _smoothing(text: str) -> int | str:
-    return "auto" if text == "auto" else int(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder laid out like SKAB's data/")
     parser.add_argument("--seeds", default="7,8,9", help="comma-separated seeds")
     parser.add_argument("--models", default=None, help="comma-separated subset of our models (default: all)")
     parser.add_argument("--depth", type=int, default=DEPTH, help="rows in each sensor's reference mean")
-    parser.add_argument("--smooth", type=_smoothing, default=SMOOTH, help="rows in the trailing mean applied first, or auto (from the training rows' spectra)")
+    parser.add_argument("--smooth", type=smoothing_arg, default=SMOOTH, help="rows in the trailing mean applied first, or auto (from the training rows' spectra)")
     parser.add_argument("--peers", default=None, help="python of `make peers`' environment (PyOD)")
     parser.add_argument("--peer-models", default=None, help="comma-separated PyOD detectors (default: all)")
     parser.add_argument("--max-epochs", type=int, default=None)

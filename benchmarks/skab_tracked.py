@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.research_lib.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, tracked_channel  # noqa: E402
+from benchmarks.research_lib.drift_tracking import DEPTH, MULTIPLIER, SMOOTH, smoothing_arg, tracked_channel  # noqa: E402
 from benchmarks.research_lib.preprocessed import run_preprocessed_cli  # noqa: E402
 from components.benchmarks.skab import TRAIN_ROWS, Preprocessing  # noqa: E402
 from components.features.smoothing import spectral_smoothing  # noqa: E402
@@ -69,7 +69,7 @@ def preprocessing(depth: int = DEPTH, smooth: int | str = SMOOTH, multiplier: fl
 def main() -> None:
     def options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--depth", type=int, default=DEPTH, help="rows in each sensor's reference mean")
-        parser.add_argument("--smooth", type=lambda t: t if t == "auto" else int(t), default=SMOOTH,
+        parser.add_argument("--smooth", type=smoothing_arg, default=SMOOTH,
                             help="rows in the trailing mean applied first, or auto (each file's training rows' spectra)")
         parser.add_argument("--multiplier", type=float, default=MULTIPLIER, help="x the largest training residual")
 

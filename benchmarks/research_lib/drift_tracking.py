@@ -35,6 +35,11 @@ DEPTH, SMOOTH, MULTIPLIER = 100, 20, 2.0
 """SKAB's settings (``benchmarks/skab_tracked.py`` says how they were chosen)."""
 
 
+def smoothing_arg(text: str) -> int | str:
+    """A ``--smooth`` command-line value: rows, or ``auto`` (from the training rows' spectra)."""
+    return "auto" if text == "auto" else int(text)
+
+
 @dataclass(frozen=True)
 class Tracked:
     """``residuals`` (rows, sensors): value − reference, in the sensor's units;
